@@ -1,0 +1,146 @@
+"""Who may see which patient and which request: the one place for scoping rules.
+
+- Clinic doctors see the patients registered at their clinic (a township: also at the village
+  clinics under it) and the requests those clinics sent.
+- County specialists see the requests of the kinds they work, and a patient's record only while
+  the patient's consent for the county is active, or under their own emergency override.
+- The referral desk sees the patients and referrals sent to the county's departments.
+- Anything out of scope is *not found*, so its existence is not revealed.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import ColumnElement, exists, false, select
+
+from consult.center import Work
+from consult.errors import ConsentRequired, NotFound
+from consult.models import (
+    Consent,
+    DiagnosticRequest,
+    EmergencyOverride,
+    Patient,
+    Referral,
+)
+from consult.principal import Principal
+from consult.vocab import ConsentScope, Role
+
+
+def patient_clause(principal: Principal) -> ColumnElement[bool]:
+    """SQL condition on :class:`Patient` for the patients ``principal`` may know of."""
+    if principal.is_clinic:
+        return Patient.home_institution_id.in_(principal.clinic_scope)
+    if principal.kinds:
+        return exists().where(
+            DiagnosticRequest.patient_id == Patient.id,
+            DiagnosticRequest.kind.in_(principal.kinds),
+        )
+    if principal.role is Role.REFERRAL_DESK:
+        return exists().where(Referral.patient_id == Patient.id)
+    return false()
+
+
+def request_clause(principal: Principal) -> ColumnElement[bool]:
+    """SQL condition on :class:`DiagnosticRequest` for the requests ``principal`` may see."""
+    if principal.is_clinic:
+        return DiagnosticRequest.requesting_institution_id.in_(principal.clinic_scope)
+    if principal.kinds:
+        return DiagnosticRequest.kind.in_(principal.kinds)
+    return false()
+
+
+def needs_consent(principal: Principal) -> bool:
+    """County staff read a patient's record under consent; the patient's own clinic does not."""
+    return not principal.is_clinic
+
+
+async def has_access_grant(work: Work, patient_id: int) -> bool:
+    """An active records consent, or an active override of the caller, covers ``patient_id``."""
+    now = work.now
+    consent = await work.session.scalar(
+        select(Consent.id).where(
+            Consent.patient_id == patient_id,
+            Consent.scope == ConsentScope.RECORDS,
+            Consent.granted_at <= now,
+            (Consent.withdrawn_at.is_(None)) | (Consent.withdrawn_at > now),
+            (Consent.expires_at.is_(None)) | (Consent.expires_at > now),
+        )
+    )
+    if consent is not None:
+        return True
+    override = await work.session.scalar(
+        select(EmergencyOverride.id).where(
+            EmergencyOverride.patient_id == patient_id,
+            EmergencyOverride.user_id == work.principal.user_id,
+            EmergencyOverride.expires_at > now,
+        )
+    )
+    return override is not None
+
+
+async def granted_patients(work: Work, patient_ids: set[int]) -> set[int]:
+    """Which of ``patient_ids`` the caller may read in full now."""
+    if not needs_consent(work.principal):
+        return set(patient_ids)
+    if not patient_ids:
+        return set()
+    now = work.now
+    consented = await work.session.scalars(
+        select(Consent.patient_id).where(
+            Consent.patient_id.in_(patient_ids),
+            Consent.scope == ConsentScope.RECORDS,
+            Consent.granted_at <= now,
+            (Consent.withdrawn_at.is_(None)) | (Consent.withdrawn_at > now),
+            (Consent.expires_at.is_(None)) | (Consent.expires_at > now),
+        )
+    )
+    overridden = await work.session.scalars(
+        select(EmergencyOverride.patient_id).where(
+            EmergencyOverride.patient_id.in_(patient_ids),
+            EmergencyOverride.user_id == work.principal.user_id,
+            EmergencyOverride.expires_at > now,
+        )
+    )
+    return set(consented) | set(overridden)
+
+
+async def known_patient(work: Work, patient_id: int, action: str) -> Patient:
+    """The patient if the caller may know of it (no consent check); else not found."""
+    patient = await work.session.scalar(
+        select(Patient).where(Patient.id == patient_id, patient_clause(work.principal))
+    )
+    if patient is None:
+        work.deny(action, patient_id=patient_id, obj=("patient", patient_id))
+        raise NotFound(f"no patient {patient_id}")
+    return patient
+
+
+async def readable_patient(work: Work, patient_id: int, action: str) -> Patient:
+    """The patient if the caller may read its record now; the read is audited."""
+    patient = await known_patient(work, patient_id, action)
+    if needs_consent(work.principal) and not await has_access_grant(work, patient_id):
+        work.deny(action, patient_id=patient_id, obj=("patient", patient_id), reason="no consent")
+        raise ConsentRequired(
+            f"patient {patient_id} has no active consent for the county center; "
+            "an emergency override with a reason is needed"
+        )
+    work.audit(action, patient_id=patient_id, obj=("patient", patient_id))
+    return patient
+
+
+async def readable_request(work: Work, request_id: int, action: str) -> DiagnosticRequest:
+    """The request if the caller may see it and read its patient; the read is audited."""
+    request = await work.session.scalar(
+        select(DiagnosticRequest).where(
+            DiagnosticRequest.id == request_id, request_clause(work.principal)
+        )
+    )
+    if request is None:
+        work.deny(action, obj=("request", request_id))
+        raise NotFound(f"no request {request_id}")
+    if needs_consent(work.principal) and not await has_access_grant(work, request.patient_id):
+        work.deny(
+            action, patient_id=request.patient_id, obj=("request", request_id), reason="no consent"
+        )
+        raise ConsentRequired(f"patient of request {request_id} has no active consent")
+    work.audit(action, patient_id=request.patient_id, obj=("request", request.id))
+    return request

@@ -1,0 +1,60 @@
+"""The center's configurable rules: turnaround deadlines, logins, tokens, overrides."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from consult.vocab import Priority, RequestKind
+
+DEFAULT_TURNAROUND_MINUTES: dict[RequestKind, dict[Priority, int]] = {
+    RequestKind.ECG_READ: {Priority.STAT: 10, Priority.URGENT: 30, Priority.ROUTINE: 120},
+    RequestKind.IMAGING_READ: {Priority.STAT: 30, Priority.URGENT: 60, Priority.ROUTINE: 240},
+    RequestKind.LAB_TEST: {Priority.STAT: 60, Priority.URGENT: 240, Priority.ROUTINE: 1440},
+    RequestKind.VIDEO_CONSULT: {Priority.STAT: 15, Priority.URGENT: 60, Priority.ROUTINE: 1440},
+}
+
+
+@dataclass(frozen=True)
+class PasswordHashing:
+    """Argon2id cost parameters (RFC 9106's second recommended set by default)."""
+
+    time_cost: int = 3
+    memory_cost_kib: int = 65536
+    parallelism: int = 4
+
+    def __post_init__(self) -> None:
+        if self.time_cost < 1 or self.memory_cost_kib < 8 * self.parallelism:
+            raise ValueError(f"argon2 parameters too weak to be valid: {self}")
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Rules the administrator may tune; validated when built."""
+
+    turnaround_minutes: dict[RequestKind, dict[Priority, int]] = field(
+        default_factory=lambda: {k: dict(v) for k, v in DEFAULT_TURNAROUND_MINUTES.items()}
+    )
+    token_ttl: dt.timedelta = dt.timedelta(hours=12)
+    lockout_threshold: int = 5
+    lockout_duration: dt.timedelta = dt.timedelta(minutes=15)
+    override_duration: dt.timedelta = dt.timedelta(hours=4)
+    password_hashing: PasswordHashing = field(default_factory=PasswordHashing)
+
+    def __post_init__(self) -> None:
+        for kind in RequestKind:
+            table = self.turnaround_minutes.get(kind)
+            if table is None:
+                raise ValueError(f"turnaround deadlines missing for {kind}")
+            for priority in Priority:
+                minutes = table.get(priority)
+                if minutes is None or minutes <= 0:
+                    raise ValueError(f"turnaround for {kind}/{priority} must be > 0 minutes")
+        if self.lockout_threshold < 1:
+            raise ValueError("lockout_threshold must be at least 1")
+        if self.token_ttl <= dt.timedelta(0):
+            raise ValueError("token_ttl must be positive")
+
+    def due(self, kind: RequestKind, priority: Priority, start: dt.datetime) -> dt.datetime:
+        """When a request of this kind and priority, made at ``start``, is due."""
+        return start + dt.timedelta(minutes=self.turnaround_minutes[kind][priority])

@@ -1,0 +1,249 @@
+"""Reports: drafts, signing (final and immutable), amendments as new versions, delivery."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from sqlalchemy import func, select
+
+from consult import notifications as notes
+from consult import requests as requests_
+from consult.access import readable_request
+from consult.center import Work
+from consult.errors import Conflict, Forbidden, InvalidInput, NotFound
+from consult.models import DiagnosticRequest, Report, ReportDelivery
+from consult.vocab import ReportStatus, RequestStatus
+
+
+def content_hash(report: Report) -> str:
+    body = {
+        "request_id": report.request_id,
+        "version": report.version,
+        "findings": report.findings,
+        "impression": report.impression,
+        "data": report.data,
+        "signed_by": report.signed_by,
+        "signed_at": report.signed_at.isoformat() if report.signed_at else None,
+    }
+    return hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
+async def _performer_request(work: Work, request_id: int, action: str) -> DiagnosticRequest:
+    request = await readable_request(work, request_id, action)
+    if request.kind not in work.principal.kinds:
+        work.deny(action, patient_id=request.patient_id, obj=("request", request.id))
+        raise Forbidden("only the county specialists of this kind write its reports")
+    return request
+
+
+async def write_draft(
+    work: Work,
+    request_id: int,
+    *,
+    findings: str,
+    impression: str,
+    data: dict[str, Any] | None = None,
+) -> Report:
+    """Create or replace the draft of a request's report (the request becomes in progress)."""
+    request = await _performer_request(work, request_id, "report.draft")
+    if not request.status.is_open:
+        raise Conflict(f"request {request.identifier} is {request.status}; no new report")
+    if request.status is not RequestStatus.IN_PROGRESS:
+        await requests_.start(work, request.id)
+    draft = await work.session.scalar(
+        select(Report).where(Report.request_id == request.id, Report.status == ReportStatus.DRAFT)
+    )
+    if draft is None:
+        version = await _next_version(work, request.id)
+        draft = Report(
+            request_id=request.id,
+            version=version,
+            status=ReportStatus.DRAFT,
+            author_id=work.principal.user_id,
+        )
+        work.session.add(draft)
+    draft.findings, draft.impression, draft.data = findings, impression, data or {}
+    await work.session.flush()
+    work.audit("report.draft", patient_id=request.patient_id, obj=("report", draft.id))
+    return draft
+
+
+async def _next_version(work: Work, request_id: int) -> int:
+    current = await work.session.scalar(
+        select(func.max(Report.version)).where(Report.request_id == request_id)
+    )
+    return (current or 0) + 1
+
+
+async def _report_for_performer(
+    work: Work, report_id: int, action: str
+) -> tuple[Report, DiagnosticRequest]:
+    report = await work.session.get(Report, report_id)
+    if report is None:
+        raise NotFound(f"no report {report_id}")
+    try:
+        request = await _performer_request(work, report.request_id, action)
+    except NotFound:
+        raise NotFound(f"no report {report_id}") from None
+    return report, request
+
+
+async def update_draft(
+    work: Work,
+    report_id: int,
+    *,
+    findings: str | None,
+    impression: str | None,
+    data: dict[str, Any] | None,
+) -> Report:
+    report, request = await _report_for_performer(work, report_id, "report.draft")
+    if report.status is not ReportStatus.DRAFT:
+        raise Conflict("a signed report is immutable; amend it instead")
+    if findings is not None:
+        report.findings = findings
+    if impression is not None:
+        report.impression = impression
+    if data is not None:
+        report.data = data
+    work.audit("report.draft", patient_id=request.patient_id, obj=("report", report.id))
+    return report
+
+
+async def sign(work: Work, report_id: int) -> Report:
+    """Sign a draft: it becomes final, the request completes, the clinic receives it."""
+    report, request = await _report_for_performer(work, report_id, "report.sign")
+    if report.status is not ReportStatus.DRAFT:
+        raise Conflict("report is already signed")
+    if not (report.findings.strip() or report.impression.strip()):
+        raise InvalidInput(
+            "a report needs findings or an impression before signing", field="findings"
+        )
+    report.status = ReportStatus.FINAL
+    report.signed_by = work.principal.user_id
+    report.signed_at = work.now
+    report.content_hash = content_hash(report)
+    requests_.complete(request, work.now)
+    work.audit("report.sign", patient_id=request.patient_id, obj=("report", report.id))
+    await _deliver(work, report, request, "report.signed", "报告已签发", "Report signed")
+    return report
+
+
+async def amend(
+    work: Work,
+    report_id: int,
+    *,
+    reason: str,
+    findings: str,
+    impression: str,
+    data: dict[str, Any] | None = None,
+) -> Report:
+    """Correct a signed report by a new signed version; the earlier one is kept unchanged."""
+    old, request = await _report_for_performer(work, report_id, "report.amend")
+    if old.status is ReportStatus.DRAFT:
+        raise Conflict("a draft is edited, not amended")
+    if old.superseded_by_id is not None:
+        raise Conflict("only the latest version can be amended")
+    if not reason.strip():
+        raise InvalidInput("an amendment needs a reason", field="reason")
+    new = Report(
+        request_id=old.request_id,
+        version=await _next_version(work, old.request_id),
+        status=ReportStatus.AMENDED,
+        findings=findings,
+        impression=impression,
+        data=data if data is not None else old.data,
+        author_id=work.principal.user_id,
+        signed_by=work.principal.user_id,
+        signed_at=work.now,
+        supersedes_id=old.id,
+        amendment_reason=reason.strip(),
+    )
+    work.session.add(new)
+    await work.session.flush()
+    new.content_hash = content_hash(new)
+    old.superseded_by_id = new.id
+    work.audit(
+        "report.amend", patient_id=request.patient_id, obj=("report", new.id), supersedes=old.id
+    )
+    await _deliver(work, new, request, "report.amended", "报告已更正", "Report amended")
+    return new
+
+
+async def _deliver(
+    work: Work, report: Report, request: DiagnosticRequest, kind: str, zh: str, en: str
+) -> None:
+    work.session.add(
+        ReportDelivery(
+            report_id=report.id,
+            institution_id=request.requesting_institution_id,
+            delivered_at=work.now,
+        )
+    )
+    await notes.notify(
+        work,
+        await notes.clinic_users_for(work, request),
+        kind,
+        f"{zh}: {request.identifier} {request.patient.name}",
+        f"{en}: {request.identifier}",
+        request_id=request.id,
+        report_id=report.id,
+        version=report.version,
+    )
+
+
+async def get(work: Work, report_id: int) -> Report:
+    report = await work.session.get(Report, report_id)
+    if report is None:
+        raise NotFound(f"no report {report_id}")
+    try:
+        request = await readable_request(work, report.request_id, "report.read")
+    except NotFound:
+        raise NotFound(f"no report {report_id}") from None
+    if report.status is ReportStatus.DRAFT and request.kind not in work.principal.kinds:
+        raise NotFound(f"no report {report_id}")
+    return report
+
+
+async def versions(work: Work, request_id: int) -> list[Report]:
+    request = await readable_request(work, request_id, "report.list")
+    query = select(Report).where(Report.request_id == request.id).order_by(Report.version)
+    if request.kind not in work.principal.kinds:
+        query = query.where(Report.status != ReportStatus.DRAFT)
+    return list(await work.session.scalars(query))
+
+
+async def mark_read(work: Work, report_id: int) -> ReportDelivery:
+    """The referring clinic marks a delivered report as read."""
+    if not work.principal.is_clinic:
+        raise Forbidden("delivered reports are read at the referring clinic")
+    delivery = await work.session.scalar(
+        select(ReportDelivery).where(
+            ReportDelivery.report_id == report_id,
+            ReportDelivery.institution_id.in_(work.principal.clinic_scope),
+        )
+    )
+    if delivery is None:
+        raise NotFound(f"no report {report_id}")
+    if delivery.read_at is None:
+        delivery.read_at = work.now
+        delivery.read_by = work.principal.user_id
+    work.audit(
+        "report.read", patient_id=delivery.report.request.patient_id, obj=("report", report_id)
+    )
+    return delivery
+
+
+async def inbox(work: Work, *, unread_only: bool = False, limit: int = 100) -> list[ReportDelivery]:
+    """Signed reports delivered to the caller's clinic(s), newest first."""
+    if not work.principal.is_clinic:
+        raise Forbidden("the report inbox belongs to clinics")
+    query = select(ReportDelivery).where(
+        ReportDelivery.institution_id.in_(work.principal.clinic_scope)
+    )
+    if unread_only:
+        query = query.where(ReportDelivery.read_at.is_(None))
+    rows = list(await work.session.scalars(query.order_by(ReportDelivery.id.desc()).limit(limit)))
+    work.audit("report.inbox", patient_ids=sorted({d.report.request.patient_id for d in rows}))
+    return rows

@@ -1,0 +1,126 @@
+"""Authorization: each role against each kind of route; cross-clinic isolation answers 404."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import Api
+from tests.core.helpers import new_patient, new_request
+
+ROLES = [
+    "admin", "auditor", "dr-village", "dr-township", "ecg-reader", "radiologist",
+    "lab-tech", "lab-supervisor", "internist", "referral-desk",
+]
+# (method, path template, body, {users allowed: expected status}) — everyone else is refused.
+# {p}: a patient of dr-village's clinic (with consent), {r}: its ECG-read request.
+MATRIX = [
+    ("GET", "/api/v1/patients/{p}", None, {"dr-village": 200, "ecg-reader": 200}),
+    ("GET", "/api/v1/requests/{r}", None, {"dr-village": 200, "ecg-reader": 200}),
+    ("GET", "/api/v1/patients/{p}/consents", None, {"dr-village": 200, "ecg-reader": 200}),
+    ("POST", "/api/v1/patients", {"name": "新患者", "sex": "F"}, {"dr-village": 201, "dr-township": 201}),
+    ("POST", "/api/v1/requests", {"patient_id": "{p}", "kind": "lab_test"}, {"dr-village": 201}),
+    ("POST", "/api/v1/requests/{r}/accept", None, {"ecg-reader": 200}),
+    ("GET", "/api/v1/worklist", None, {
+        "ecg-reader": 200, "radiologist": 200, "lab-tech": 200, "lab-supervisor": 200, "internist": 200}),
+    ("GET", "/api/v1/inbox", None, {"dr-village": 200, "dr-township": 200}),
+    ("GET", "/api/v1/users", None, {"admin": 200}),
+    ("POST", "/api/v1/institutions", {"code": "vc-new", "name": "新村卫生室", "level": "village", "parent_id": 2},
+     {"admin": 201}),
+    ("GET", "/api/v1/audit", None, {"auditor": 200}),
+    ("GET", "/api/v1/audit/verify", None, {"auditor": 200}),
+    ("GET", "/api/v1/institutions", None, dict.fromkeys(ROLES, 200)),
+    ("GET", "/api/v1/notifications", None, dict.fromkeys(ROLES, 200)),
+]
+REFUSED = {403, 404}
+
+
+@pytest.mark.parametrize("route", MATRIX, ids=[f"{m} {p}" for m, p, _, _ in MATRIX])
+async def test_role_matrix(api: Api, route: tuple) -> None:
+    method, template, body, allowed = route
+    village = await api.login("dr-village")
+    patient = await new_patient(village)
+    request = await new_request(village, patient["id"])
+
+    def fill(value: object) -> object:
+        if isinstance(value, str):
+            filled = value.format(p=patient["id"], r=request["id"])
+            return int(filled) if value in ("{p}", "{r}") else filled
+        if isinstance(value, dict):
+            return {k: fill(v) for k, v in value.items()}
+        return value
+
+    path = fill(template)
+    for username in ROLES:
+        user = await api.login(username)
+        r = await user.call(method, path, json=fill(body) if body is not None else ({} if method == "POST" else None))
+        if username in allowed:
+            assert r.status == allowed[username], f"{username} {method} {path}: {r.status} {r.body}"
+            if method == "POST" and "accept" in path:
+                break  # the transition happened; nobody else can repeat it
+        else:
+            assert r.status in REFUSED, f"{username} may not {method} {path}, got {r.status} {r.body}"
+
+
+async def test_every_api_route_needs_a_token(api: Api) -> None:
+    spec = (await api.anonymous("GET", "/api/openapi.json")).body
+    checked = 0
+    for path, ops in spec["paths"].items():
+        for method, op in ops.items():
+            if "security" not in op:
+                continue
+            concrete = path.replace("{id}", "1")
+            r = await api.anonymous(method.upper(), concrete, json={})
+            assert r.status == 401, f"{method} {path} answered {r.status} without a token"
+            bad = await api.anonymous(method.upper(), concrete, json={}, headers={"Authorization": "Bearer nope"})
+            assert bad.status == 401
+            checked += 1
+    assert checked > 30
+
+
+async def test_cross_clinic_isolation_is_404(api: Api) -> None:
+    village = await api.login("dr-village")
+    township = await api.login("dr-township")  # a different township from dr-village's
+    patient = await new_patient(village)
+    request = await new_request(village, patient["id"])
+    for path in (f"/api/v1/patients/{patient['id']}", f"/api/v1/requests/{request['id']}",
+                 f"/api/v1/patients/{patient['id']}/consents"):
+        r = await township.get(path)
+        assert r.status == 404 and r.body["error"]["code"] == "not_found", path
+    assert (await township.post(f"/api/v1/requests/{request['id']}/cancel", {"reason": "x"})).status == 404
+    assert (await township.post("/api/v1/requests", {"patient_id": patient["id"], "kind": "ecg_read"})).status == 404
+    found = (await township.get("/api/v1/patients?q=赵")).ok()
+    assert patient["id"] not in [p["id"] for p in found]
+    listed = (await township.get("/api/v1/requests")).ok()
+    assert request["id"] not in [r["id"] for r in listed]
+    # a missing record looks the same as someone else's
+    assert (await township.get("/api/v1/patients/999999")).body == r.body if (r := await township.get(f"/api/v1/patients/{patient['id']}")) else None
+
+
+async def test_township_sees_its_villages_but_not_others(api: Api) -> None:
+    # dr-village is under th-dongcheng; sign in a doctor of th-dongcheng (created by admin)
+    admin = await api.login("admin")
+    institutions = (await admin.get("/api/v1/institutions")).ok()
+    dongcheng = next(i for i in institutions if i["code"] == "th-dongcheng")
+    (await admin.post("/api/v1/users", {
+        "username": "dr-dongcheng", "password": "long-enough-pw", "role": "township_doctor",
+        "institution_id": dongcheng["id"]})).ok()
+    township = await api.login("dr-dongcheng", "long-enough-pw")
+    village = await api.login("dr-village")
+    patient = await new_patient(village)
+    assert (await township.get(f"/api/v1/patients/{patient['id']}")).status == 200
+    assert (await village.get(f"/api/v1/patients/{patient['id']}")).status == 200
+    other = await new_patient(township, "镇上患者")
+    assert (await village.get(f"/api/v1/patients/{other['id']}")).status == 404
+
+
+async def test_specialist_sees_only_their_kinds(api: Api) -> None:
+    village = await api.login("dr-village")
+    patient = await new_patient(village)
+    ecg = await new_request(village, patient["id"], "ecg_read")
+    radiologist = await api.login("radiologist")
+    assert (await radiologist.get(f"/api/v1/requests/{ecg['id']}")).status == 404
+    assert (await radiologist.get(f"/api/v1/patients/{patient['id']}")).status == 404
+    assert ecg["id"] not in [r["id"] for r in (await radiologist.get("/api/v1/worklist")).ok()]
+    imaging = await new_request(village, patient["id"], "imaging_read")
+    assert (await radiologist.get(f"/api/v1/requests/{imaging['id']}")).status == 200
+    assert (await radiologist.get(f"/api/v1/patients/{patient['id']}")).status == 200

@@ -1,0 +1,83 @@
+"""The one translation point from errors to HTTP responses.
+
+Domain errors carry a stable code; this middleware maps their class to a status. Malformed input
+is 400/422 naming the field; nothing a client sends produces a 500.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from consult import errors as e
+
+logger = logging.getLogger(__name__)
+
+STATUS: tuple[tuple[type[e.DomainError], int], ...] = (
+    (e.AccountLocked, 423),
+    (e.AuthenticationFailed, 401),
+    (e.NotFound, 404),
+    (e.ConsentRequired, 403),
+    (e.Forbidden, 403),
+    (e.InvalidTransition, 409),
+    (e.Conflict, 409),
+    (e.InvalidInput, 422),
+)
+
+
+class ApiError(Exception):
+    """An error raised by the web layer itself (bad JSON, a bad query)."""
+
+    def __init__(self, status: int, code: str, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.field = status, code, message, field
+
+
+def error_body(code: str, message: str, field: str | None = None, **extra: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {"error": {"code": code, "message": message}}
+    if field:
+        body["error"]["field"] = field
+    body["error"].update(extra)
+    return body
+
+
+def status_of(exc: e.DomainError) -> int:
+    for cls, status in STATUS:
+        if isinstance(exc, cls):
+            return status
+    return 400
+
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except e.DomainError as exc:
+        status = status_of(exc)
+        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        return web.json_response(
+            error_body(exc.code, exc.message, exc.field), status=status, headers=headers
+        )
+    except ApiError as exc:
+        return web.json_response(error_body(exc.code, exc.message, exc.field), status=exc.status)
+    except web.HTTPException as exc:
+        if exc.status < 400 or not request.path.startswith(("/api", "/dicom-web")):
+            raise
+        code = exc.reason.lower().replace(" ", "_")
+        return web.json_response(
+            error_body(code, exc.reason), status=exc.status, headers=_allow(exc)
+        )
+    except Exception:
+        logger.exception("unhandled error on %s %s", request.method, request.path)
+        return web.json_response(error_body("internal_error", "internal server error"), status=500)
+
+
+def _allow(exc: web.HTTPException) -> dict[str, str] | None:
+    allow = exc.headers.get("Allow")
+    return {"Allow": allow} if allow else None

@@ -1,0 +1,19 @@
+"""Typed keys of the application's shared state (aiohttp ``AppKey``)."""
+
+from __future__ import annotations
+
+from concurrent.futures import Executor
+
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from consult.center import Center
+from consult.principal import Principal
+from web.settings import Settings
+
+SETTINGS = web.AppKey("settings", Settings)
+ENGINE = web.AppKey("engine", AsyncEngine)
+CENTER = web.AppKey("center", Center)
+EXECUTOR = web.AppKey("executor", Executor)
+PRINCIPAL = web.RequestKey("principal", Principal)
+TOKEN = web.RequestKey("token", str)

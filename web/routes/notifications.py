@@ -1,0 +1,72 @@
+"""Notifications: the stored list, and the live WebSocket ``/api/v1/events``."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+
+from aiohttp import WSMsgType, web
+
+from consult import notifications
+from consult.models import Notification
+from web.api import Call, Endpoints
+from web.schemas import NotificationOut, NotificationQuery
+
+logger = logging.getLogger(__name__)
+endpoints = Endpoints("notifications")
+HEARTBEAT = 25.0
+
+
+@endpoints.get(
+    "/api/v1/notifications",
+    summary="The caller's notifications, newest first",
+    query=NotificationQuery,
+    response=list[NotificationOut],
+)
+async def list_notifications(call: Call) -> list[Notification]:
+    async with call.work() as work:
+        return await notifications.list_mine(work, unread_only=call.query.unread)
+
+
+@endpoints.post(r"/api/v1/notifications/{id:\d+}/read", summary="Mark a notification read")
+async def mark_read(call: Call) -> None:
+    async with call.work() as work:
+        await notifications.mark_read(work, call.path_int("id"))
+
+
+@endpoints.get(
+    "/api/v1/events",
+    summary="WebSocket of live events for the caller (token as Bearer header or ?access_token=)",
+)
+async def events(call: Call) -> web.WebSocketResponse:
+    principal = call.principal
+    bus = call.center.bus
+    ws = web.WebSocketResponse(heartbeat=HEARTBEAT)
+    await ws.prepare(call.request)
+    queue = bus.subscribe(principal.user_id)
+    await ws.send_str(json.dumps({"type": "hello", "user": principal.username}))
+    reader = asyncio.create_task(_drain(ws))
+    try:
+        while not ws.closed:
+            getter = asyncio.create_task(queue.get())
+            done, _ = await asyncio.wait({getter, reader}, return_when=asyncio.FIRST_COMPLETED)
+            if getter not in done:
+                getter.cancel()
+                break
+            event = getter.result()
+            await ws.send_str(json.dumps({"type": event.kind, **event.payload}, ensure_ascii=False))
+    except (ConnectionResetError, asyncio.CancelledError):
+        pass
+    finally:
+        bus.unsubscribe(principal.user_id, queue)
+        reader.cancel()
+        await ws.close()
+    return ws
+
+
+async def _drain(ws: web.WebSocketResponse) -> None:
+    """Read (and ignore) what the client sends, so that close frames are seen."""
+    async for msg in ws:
+        if msg.type == WSMsgType.ERROR:
+            break

@@ -1,0 +1,401 @@
+"""The JSON shapes of the API: inputs (strict, unknown fields refused) and outputs."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from consult.vocab import (
+    ConsentScope,
+    InstitutionLevel,
+    Outcome,
+    Priority,
+    ReferralStatus,
+    ReportStatus,
+    RequestKind,
+    RequestStatus,
+    Role,
+    Sex,
+)
+
+
+class In(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_max_length=20000)
+
+
+class Out(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+# --- auth, people, institutions -------------------------------------------------------------
+
+
+class LoginIn(In):
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=256)
+
+
+class UserOut(Out):
+    id: int
+    username: str
+    display_name: str
+    role: Role
+    institution_id: int
+    department_id: int | None
+    active: bool
+
+
+class MeOut(UserOut):
+    institution_name: str
+    institution_name_en: str
+    institution_level: InstitutionLevel
+
+
+class LoginOut(BaseModel):
+    token: str
+    expires_at: dt.datetime
+    user: MeOut
+
+
+class DepartmentOut(Out):
+    id: int
+    code: str
+    name: str
+    name_en: str
+
+
+class InstitutionOut(Out):
+    id: int
+    code: str
+    name: str
+    name_en: str
+    level: InstitutionLevel
+    parent_id: int | None
+    departments: list[DepartmentOut]
+
+
+class InstitutionIn(In):
+    code: str = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_-]+$")
+    name: str = Field(min_length=1, max_length=200)
+    name_en: str = Field("", max_length=200)
+    level: InstitutionLevel
+    parent_id: int | None = None
+
+
+class DepartmentIn(In):
+    code: str = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_-]+$")
+    name: str = Field(min_length=1, max_length=200)
+    name_en: str = Field("", max_length=200)
+
+
+class UserIn(In):
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=8, max_length=256)
+    display_name: str = Field("", max_length=200)
+    role: Role
+    institution_id: int
+    department: str | None = None
+
+
+class UserPatch(In):
+    active: bool
+
+
+class PasswordIn(In):
+    password: str = Field(min_length=8, max_length=256)
+
+
+# --- patients and consent -------------------------------------------------------------------
+
+
+class PatientIn(In):
+    name: str = Field(min_length=1, max_length=200)
+    sex: Sex
+    birth_date: dt.date | None = None
+    phone: str = Field("", max_length=32)
+    resident_id: str | None = Field(None, max_length=32)
+    record_number: str | None = Field(None, max_length=64)
+
+
+class PatientPatch(In):
+    name: str | None = Field(None, min_length=1, max_length=200)
+    phone: str | None = Field(None, max_length=32)
+
+
+class RecordNumberIn(In):
+    number: str = Field(min_length=1, max_length=64)
+
+
+class RecordNumberOut(Out):
+    institution_id: int
+    number: str
+
+
+class PatientOut(Out):
+    id: int
+    name: str
+    sex: Sex
+    birth_date: dt.date | None
+    phone: str
+    resident_id: str | None
+    home_institution_id: int
+    record_numbers: list[RecordNumberOut]
+    created_at: dt.datetime
+
+
+class PatientBrief(Out):
+    id: int
+    name: str
+    sex: Sex
+    birth_date: dt.date | None
+
+
+class PatientQuery(In):
+    q: str = Field("", max_length=100)
+    resident_id: str = Field("", max_length=32)
+    limit: int = Field(50, ge=1, le=200)
+
+
+class ConsentIn(In):
+    scope: ConsentScope = ConsentScope.RECORDS
+    expires_at: AwareDatetime | None = None
+    note: str = Field("", max_length=2000)
+
+
+class ConsentOut(Out):
+    id: int
+    patient_id: int
+    scope: ConsentScope
+    recorded_by: int
+    granted_at: dt.datetime
+    expires_at: dt.datetime | None
+    withdrawn_at: dt.datetime | None
+    note: str
+
+
+class OverrideIn(In):
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class OverrideOut(Out):
+    id: int
+    patient_id: int
+    user_id: int
+    reason: str
+    created_at: dt.datetime
+    expires_at: dt.datetime
+
+
+# --- requests, reports, referrals -------------------------------------------------------------
+
+
+class RequestIn(In):
+    patient_id: int
+    kind: RequestKind
+    priority: Priority = Priority.ROUTINE
+    clinical_question: str = Field("", max_length=4000)
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class ReasonIn(In):
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class RequestQuery(In):
+    kind: RequestKind | None = None
+    status: RequestStatus | None = None
+    patient_id: int | None = None
+    open: bool = False
+    limit: int = Field(100, ge=1, le=500)
+
+
+class WorklistQuery(In):
+    kind: RequestKind | None = None
+
+
+class RequestOut(BaseModel):
+    id: int
+    identifier: str
+    kind: RequestKind
+    priority: Priority
+    status: RequestStatus
+    patient_id: int
+    patient: PatientBrief | None = Field(
+        description="null while the caller lacks consent to see it"
+    )
+    requesting_institution_id: int
+    requesting_institution: str
+    requester_id: int | None
+    performer_id: int | None
+    clinical_question: str
+    status_reason: str
+    critical: bool
+    critical_reason: str
+    details: dict[str, Any]
+    created_at: dt.datetime
+    due_at: dt.datetime
+    accepted_at: dt.datetime | None
+    completed_at: dt.datetime | None
+    overdue: bool
+
+
+class ReportIn(In):
+    findings: str = Field("", max_length=20000)
+    impression: str = Field("", max_length=20000)
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class ReportPatch(In):
+    findings: str | None = Field(None, max_length=20000)
+    impression: str | None = Field(None, max_length=20000)
+    data: dict[str, Any] | None = None
+
+
+class AmendIn(In):
+    reason: str = Field(min_length=1, max_length=2000)
+    findings: str = Field("", max_length=20000)
+    impression: str = Field("", max_length=20000)
+    data: dict[str, Any] | None = None
+
+
+class ReportOut(Out):
+    id: int
+    request_id: int
+    version: int
+    status: ReportStatus
+    findings: str
+    impression: str
+    data: dict[str, Any]
+    author_id: int
+    created_at: dt.datetime
+    signed_by: int | None
+    signed_at: dt.datetime | None
+    supersedes_id: int | None
+    superseded_by_id: int | None
+    amendment_reason: str
+    content_hash: str
+
+
+class DeliveryOut(BaseModel):
+    report: ReportOut
+    request_id: int
+    request_identifier: str
+    kind: RequestKind
+    patient: PatientBrief
+    delivered_at: dt.datetime
+    read_at: dt.datetime | None
+    read_by: int | None
+
+
+class InboxQuery(In):
+    unread: bool = False
+
+
+class ReferralIn(In):
+    department: str = Field(min_length=1, max_length=32)
+    reason: str = Field(min_length=1, max_length=4000)
+    urgency: Priority = Priority.URGENT
+    request_id: int | None = None
+    report_id: int | None = None
+    patient_id: int | None = None
+
+
+class SlotIn(In):
+    slot_at: AwareDatetime
+    slot_place: str = Field(min_length=1, max_length=200)
+
+
+class CloseIn(In):
+    summary: str = Field("", max_length=8000)
+
+
+class SummaryIn(In):
+    summary: str = Field(min_length=1, max_length=8000)
+
+
+class ReferralQuery(In):
+    status: ReferralStatus | None = None
+
+
+class ReferralOut(Out):
+    id: int
+    patient_id: int
+    patient: PatientBrief
+    request_id: int | None
+    report_id: int | None
+    from_institution_id: int
+    to_department_id: int
+    urgency: Priority
+    reason: str
+    status: ReferralStatus
+    opened_by: int
+    opened_at: dt.datetime
+    accepted_at: dt.datetime | None
+    slot_at: dt.datetime | None
+    slot_place: str
+    arrived_at: dt.datetime | None
+    closed_at: dt.datetime | None
+    cancelled_reason: str
+    back_referral_summary: str
+    back_referred_at: dt.datetime | None
+
+
+# --- notifications and audit --------------------------------------------------------------------
+
+
+class NotificationOut(Out):
+    id: int
+    kind: str
+    title: str
+    title_en: str
+    request_id: int | None
+    payload: dict[str, Any]
+    created_at: dt.datetime
+    read_at: dt.datetime | None
+
+
+class NotificationQuery(In):
+    unread: bool = False
+
+
+class AuditQuery(In):
+    patient_id: int | None = None
+    actor: str | None = Field(None, max_length=64)
+    action: str | None = Field(None, max_length=64)
+    outcome: Outcome | None = None
+    since: AwareDatetime | None = None
+    until: AwareDatetime | None = None
+    limit: int = Field(100, ge=1, le=1000)
+    offset: int = Field(0, ge=0)
+
+
+class AuditOut(Out):
+    id: int
+    seq: int | None
+    at: dt.datetime
+    actor_id: int | None
+    actor: str
+    action: str
+    patient_id: int | None
+    object_type: str
+    object_id: str
+    client: str
+    outcome: Outcome
+    detail: dict[str, Any]
+    hash: str | None
+
+
+class ChainOut(BaseModel):
+    ok: bool
+    checked: int
+    unsealed: int
+    first_bad_seq: int | None
+    problem: str
+
+
+class HealthOut(BaseModel):
+    status: str
+    database: str
+    version: str

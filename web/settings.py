@@ -1,0 +1,157 @@
+"""Settings: a TOML file, then ``TELECENTER_*`` environment variables, then command-line flags.
+
+Everything is validated at start; an error names the setting and where it came from.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from consult.policy import DEFAULT_TURNAROUND_MINUTES, PasswordHashing, Policy
+from consult.vocab import Priority, RequestKind
+
+ENV_PREFIX = "TELECENTER_"
+
+
+class SettingsError(ValueError):
+    """The configuration is invalid; the message says which setting and why."""
+
+
+class Settings(BaseModel):
+    """Every setting of a telecenter server, with its default."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    data_dir: Path = Path("var")
+    database_url: str = ""
+    database_schema: str = ""
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535)
+    dicom_aet: str = "TELECENTER"
+    dicom_port: int = Field(11112, ge=0, le=65535)
+    dicom_host: str = "127.0.0.1"
+    mllp_port: int = Field(2575, ge=0, le=65535)
+    mllp_host: str = "127.0.0.1"
+    demo: bool = False
+    log_level: str = "INFO"
+    token_ttl_minutes: int = Field(720, ge=1)
+    lockout_threshold: int = Field(5, ge=1)
+    lockout_minutes: int = Field(15, ge=1)
+    override_minutes: int = Field(240, ge=1)
+    argon2_time_cost: int = Field(3, ge=1)
+    argon2_memory_kib: int = Field(65536, ge=64)
+    argon2_parallelism: int = Field(4, ge=1)
+    turnaround_minutes: dict[RequestKind, dict[Priority, int]] = Field(
+        default_factory=lambda: {k: dict(v) for k, v in DEFAULT_TURNAROUND_MINUTES.items()}
+    )
+    overdue_check_seconds: float = Field(30.0, gt=0)
+    worker_processes: int = Field(2, ge=1, le=64)
+    max_upload_mb: int = Field(64, ge=1)
+    stun_urls: list[str] = Field(default_factory=list)
+    turn_urls: list[str] = Field(default_factory=list)
+    turn_secret: str = ""
+    turn_ttl_seconds: int = Field(3600, ge=60)
+    room_connect_timeout_seconds: float = Field(15.0, gt=0)
+    lis_host: str = ""
+    lis_port: int = Field(0, ge=0, le=65535)
+    critical_ack_minutes: int = Field(15, ge=1)
+
+    @field_validator("dicom_aet")
+    @classmethod
+    def _aet(cls, value: str) -> str:
+        value = value.strip()
+        if not 1 <= len(value) <= 16 or not value.isascii() or "\\" in value:
+            raise ValueError("an AE title is 1-16 ASCII characters without backslash")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if value and not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError("database_url must be sqlite+aiosqlite:// or postgresql+asyncpg://")
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _level(cls, value: str) -> str:
+        value = value.upper()
+        if value not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ValueError("log_level must be DEBUG, INFO, WARNING or ERROR")
+        return value
+
+    @property
+    def db_url(self) -> str:
+        """The database URL; by default the embedded SQLite file in the data directory."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'telecenter.db').resolve()}"
+
+    def policy(self) -> Policy:
+        return Policy(
+            turnaround_minutes=self.turnaround_minutes,
+            token_ttl=dt.timedelta(minutes=self.token_ttl_minutes),
+            lockout_threshold=self.lockout_threshold,
+            lockout_duration=dt.timedelta(minutes=self.lockout_minutes),
+            override_duration=dt.timedelta(minutes=self.override_minutes),
+            password_hashing=PasswordHashing(
+                time_cost=self.argon2_time_cost,
+                memory_cost_kib=self.argon2_memory_kib,
+                parallelism=self.argon2_parallelism,
+            ),
+        )
+
+
+def _from_env(environ: Mapping[str, str]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    fields = Settings.model_fields
+    for key, raw in environ.items():
+        if not key.startswith(ENV_PREFIX):
+            continue
+        name = key[len(ENV_PREFIX) :].lower()
+        if name not in fields:
+            continue  # TELECENTER_TEST_* and the like belong to other tools
+        annotation = str(fields[name].annotation)
+        values[name] = raw.split(",") if annotation.startswith("list") else raw
+    return values
+
+
+def load_settings(
+    config: Path | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Merge the TOML file, the environment and explicit overrides, and validate.
+
+    Raises
+    ------
+    SettingsError
+        Naming each invalid setting.
+    """
+    values: dict[str, Any] = {}
+    if config is not None:
+        try:
+            with config.open("rb") as fh:
+                values.update(tomllib.load(fh).get("telecenter", {}))
+        except FileNotFoundError:
+            raise SettingsError(f"config file {config} does not exist") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise SettingsError(f"config file {config} is not valid TOML: {exc}") from None
+    values.update(_from_env(os.environ if environ is None else environ))
+    values.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    try:
+        settings = Settings.model_validate(values)
+        settings.policy()
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise SettingsError(f"invalid settings: {problems}") from None
+    except ValueError as exc:
+        raise SettingsError(f"invalid settings: {exc}") from None
+    return settings
