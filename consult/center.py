@@ -42,6 +42,7 @@ class Work:
     now: dt.datetime = field(default_factory=utcnow)
     events: list[Event] = field(default_factory=list)
     denials: list[AuditRecord] = field(default_factory=list)
+    audited: bool = False
 
     @property
     def policy(self) -> Policy:
@@ -59,6 +60,7 @@ class Work:
         """Record an action in this transaction (it commits or rolls back with it)."""
         record = self._record(action, patient_id, obj, outcome, detail)
         self.session.add(record)
+        self.audited = True
         return record
 
     def deny(
@@ -134,7 +136,8 @@ class Center:
             raise
         finally:
             await session.close()
-        await self.audit_log.seal()
+        if work.audited:
+            await self.audit_log.seal()
         self.bus.publish(work.events)
 
     async def _write_denials(self, work: Work, exc: DomainError | None) -> None:

@@ -56,7 +56,7 @@ def parse_resident_id(raw: str, *, today: dt.date | None = None) -> ResidentId:
     except ValueError:
         raise ResidentIdError(f"resident ID birth date {number[6:14]} is not a date") from None
     today = today or dt.date.today()
-    if birth > today or birth.year < 1890:
+    if birth > today or birth.year < 1880:
         raise ResidentIdError(f"resident ID birth date {birth.isoformat()} is not plausible")
     expected = check_character(number[:17])
     if number[17] != expected:

@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+import shutil
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,9 +15,12 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from consult import demo, migrate
 from consult.center import Center
+from consult.db import make_engine, make_session_factory
 from web import keys
 from web.app import create_app
 from web.settings import Settings
@@ -50,6 +55,61 @@ async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncItera
         await admin.dispose()
 
 
+async def _seed(db: Database, settings: Settings) -> None:
+    engine = make_engine(db.url, schema=db.schema or None)
+    try:
+        await migrate.prepare(engine)
+        await demo.seed(Center(make_session_factory(engine), policy=settings.policy()))
+    finally:
+        await engine.dispose()
+
+
+async def _pg_admin(sql: str) -> None:
+    admin = create_async_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    try:
+        async with admin.connect() as conn:
+            await conn.execute(text(sql))
+    finally:
+        await admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def seeded_templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Database]]:
+    """Each backend migrated and seeded once per session; tests get copies of these."""
+    templates: dict[str, Database] = {}
+    path = tmp_path_factory.mktemp("template")
+    sqlite = Database(f"sqlite+aiosqlite:///{path / 'template.db'}")
+    asyncio.run(_seed(sqlite, make_settings(path, sqlite)))
+    templates["sqlite"] = sqlite
+    if PG_URL:
+        name = f"tc_tmpl_{uuid.uuid4().hex[:10]}"
+        asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
+        pg = Database(make_url(PG_URL).set(database=name).render_as_string(hide_password=False))
+        asyncio.run(_seed(pg, make_settings(path, pg)))
+        templates["postgresql"] = pg
+    yield templates
+    if PG_URL:
+        asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture
+async def seeded_database(database: Database, seeded_templates: dict[str, Database], tmp_path: Path) -> AsyncIterator[Database]:
+    """A database of the same backend as ``database``, with the demo community already in it."""
+    if database.url.startswith("sqlite"):
+        source = Path(make_url(seeded_templates["sqlite"].url).database or "")
+        target = tmp_path / "seeded.db"
+        shutil.copyfile(source, target)
+        yield Database(f"sqlite+aiosqlite:///{target}")
+        return
+    template = make_url(seeded_templates["postgresql"].url).database
+    name = f"tc_{uuid.uuid4().hex[:12]}"
+    await _pg_admin(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+    try:
+        yield Database(make_url(PG_URL).set(database=name).render_as_string(hide_password=False))
+    finally:
+        await _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 def make_settings(tmp_path: Path, database: Database, **overrides: Any) -> Settings:
     """Settings for a test server: loopback, listeners off, cheap password hashing, demo data."""
     values: dict[str, Any] = {
@@ -71,8 +131,9 @@ def make_settings(tmp_path: Path, database: Database, **overrides: Any) -> Setti
 
 
 @pytest.fixture
-def settings(tmp_path: Path, database: Database) -> Settings:
-    return make_settings(tmp_path, database)
+def settings(tmp_path: Path, seeded_database: Database) -> Settings:
+    """Settings of a server on a copy of the seeded demo database."""
+    return make_settings(tmp_path, seeded_database)
 
 
 @dataclass

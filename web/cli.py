@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
+import inspect
 import logging
 import sys
 from collections.abc import Awaitable, Callable
@@ -77,7 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
     asub.add_parser("verify", parents=[common], help="verify the hash chain; exit 1 if broken")
 
     for extension in _extensions():
-        extension(sub, common)
+        arity = len(inspect.signature(extension).parameters)
+        extension(*(sub, common)[:arity])  # adds sub-commands with set_defaults(handler=...)
     return parser
 
 
@@ -250,9 +252,12 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if command == "audit":
         return asyncio.run(_with_center(settings, _audit_verify))
     handler = getattr(args, "handler", None)
-    if handler is None:
+    if handler is not None:
+        return int(handler(args, settings))
+    func = getattr(args, "func", None)
+    if func is None:
         raise SystemExit(f"unknown command {command}")
-    return int(handler(args, settings))
+    return int(func(args))
 
 
 if __name__ == "__main__":

@@ -5,17 +5,21 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from pydantic import TypeAdapter
+from pydantic import BaseModel, TypeAdapter
 
 from web.api import Endpoint
 
 REF = "#/components/schemas/{model}"
-PATH_PARAM = re.compile(r"\{(\w+)(?::[^}]*)?\}")
+PATH_PARAM = re.compile(r"\{(\w+)(?::([^}]*))?\}")
 
 
 def _schema(tp: Any, components: dict[str, Any]) -> dict[str, Any]:
+    """The schema of ``tp``; every model goes into the components and is referenced."""
     schema = TypeAdapter(tp).json_schema(ref_template=REF)
     components.update(schema.pop("$defs", {}))
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        components[tp.__name__] = schema
+        return {"$ref": REF.format(model=tp.__name__)}
     return schema
 
 
@@ -30,11 +34,12 @@ def build_openapi(endpoints: list[Endpoint], *, title: str, version: str) -> dic
             "operationId": f"{ep.tag}_{ep.view.__name__}",
         }
         params = [
-            {"name": name, "in": "path", "required": True, "schema": {"type": "integer"}}
-            for name in PATH_PARAM.findall(ep.path)
+            {"name": name, "in": "path", "required": True, "schema": {"type": "integer" if rx == r"\d+" else "string"}}
+            for name, rx in PATH_PARAM.findall(ep.path)
         ]
         if ep.query is not None:
-            qschema = _schema(ep.query, components)
+            qschema = TypeAdapter(ep.query).json_schema(ref_template=REF)
+            components.update(qschema.pop("$defs", {}))
             params += [
                 {
                     "name": name,
