@@ -23,7 +23,7 @@ peers:
 	./scripts/install-peers.sh
 
 test: install peers
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto
 
 lint: install
 	$(BIN)/ruff check .

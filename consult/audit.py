@@ -67,6 +67,29 @@ class AuditLog:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
         self._lock = asyncio.Lock()
+        self._dirty = asyncio.Event()
+        self._sealer: asyncio.Task[None] | None = None
+
+    def schedule(self) -> None:
+        """Seal soon, in the background: commits coalesce into one sealing pass."""
+        self._dirty.set()
+        if self._sealer is None or self._sealer.done():
+            self._sealer = asyncio.get_running_loop().create_task(self._seal_while_dirty())
+
+    async def _seal_while_dirty(self) -> None:
+        while self._dirty.is_set():
+            self._dirty.clear()
+            try:
+                await self.seal()
+            except Exception:  # a background task's boundary: the next commit retries
+                logger.exception("sealing the audit chain failed")
+                return
+
+    async def drain(self) -> None:
+        """Wait for the background sealer and seal anything left (at shutdown, in tests)."""
+        if self._sealer is not None:
+            await asyncio.shield(self._sealer)
+        await self.seal()
 
     async def seal(self) -> int:
         """Chain every unsealed record, in id order; return how many were sealed."""
@@ -80,7 +103,7 @@ class AuditLog:
 
     async def _seal_batch(self) -> int:
         async with self._sessions() as session, session.begin():
-            if session.bind.dialect.name == "postgresql":
+            if session.get_bind().dialect.name == "postgresql":
                 await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
             head = (
                 await session.execute(
@@ -90,7 +113,8 @@ class AuditLog:
                     .limit(1)
                 )
             ).first()
-            seq, prev = (head[0], head[1]) if head else (0, GENESIS)
+            seq: int = (head[0] or 0) if head else 0
+            prev: str = (head[1] or GENESIS) if head else GENESIS
             rows = await session.scalars(
                 select(AuditRecord)
                 .where(AuditRecord.seq.is_(None))

@@ -137,7 +137,7 @@ class Center:
         finally:
             await session.close()
         if work.audited:
-            await self.audit_log.seal()
+            self.audit_log.schedule()
         self.bus.publish(work.events)
 
     async def _write_denials(self, work: Work, exc: DomainError | None) -> None:
@@ -148,4 +148,4 @@ class Center:
                 if exc is not None:
                     record.detail = {**record.detail, "error": exc.code}
                 session.add(record)
-        await self.audit_log.seal()
+        self.audit_log.schedule()

@@ -138,6 +138,7 @@ def import_all_tables() -> None:
 
 TABLE_MODULES = (
     "consult.models",
+    "consult.rooms",
     "imaging.index",
     "ecg.store",
     "lab.tables",

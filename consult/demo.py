@@ -114,6 +114,7 @@ async def seed(center: Center) -> bool:
                     raise
                 continue
             await module.seed(work, demo)
+    await center.audit_log.drain()
     logger.info(
         "demo data seeded: %d institutions, %d users", len(demo.institutions), len(demo.users)
     )

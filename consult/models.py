@@ -219,6 +219,16 @@ class Report(Base):
     content_hash: Mapped[str] = mapped_column(String(64), default="")
 
     request: Mapped[DiagnosticRequest] = relationship(lazy="joined")
+    signer: Mapped[User | None] = relationship(foreign_keys=[signed_by], lazy="joined")
+    author: Mapped[User] = relationship(foreign_keys=[author_id], lazy="joined")
+
+    @property
+    def signer_name(self) -> str | None:
+        return self.signer.display_name if self.signer is not None else None
+
+    @property
+    def author_name(self) -> str:
+        return self.author.display_name
 
 
 class ReportDelivery(Base):

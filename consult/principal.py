@@ -29,6 +29,8 @@ class Principal:
     department_id: int | None = None
     clinic_scope: frozenset[int] = field(default_factory=frozenset)
     """Institutions whose patients and requests a clinic user sees (own + villages below)."""
+    system: bool = False
+    """The server itself (a protocol adapter acting for a registered device, a background job)."""
 
     @property
     def is_clinic(self) -> bool:
@@ -78,5 +80,6 @@ SYSTEM = Principal(
     role=Role.ADMIN,
     institution_id=0,
     institution_level=InstitutionLevel.COUNTY,
+    system=True,
 )
 """The server itself (background jobs, protocol adapters acting for a registered device)."""

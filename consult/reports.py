@@ -67,7 +67,14 @@ async def write_draft(
     draft.findings, draft.impression, draft.data = findings, impression, data or {}
     await work.session.flush()
     work.audit("report.draft", patient_id=request.patient_id, obj=("report", draft.id))
-    return draft
+    return await _with_people(work, draft)
+
+
+async def _with_people(work: Work, report: Report) -> Report:
+    """Load the author and signer (names shown with the report) after a change."""
+    await work.session.flush()
+    await work.session.refresh(report, ["author", "signer"])
+    return report
 
 
 async def _next_version(work: Work, request_id: int) -> int:
@@ -108,7 +115,7 @@ async def update_draft(
     if data is not None:
         report.data = data
     work.audit("report.draft", patient_id=request.patient_id, obj=("report", report.id))
-    return report
+    return await _with_people(work, report)
 
 
 async def sign(work: Work, report_id: int) -> Report:
@@ -127,7 +134,7 @@ async def sign(work: Work, report_id: int) -> Report:
     requests_.complete(request, work.now)
     work.audit("report.sign", patient_id=request.patient_id, obj=("report", report.id))
     await _deliver(work, report, request, "report.signed", "报告已签发", "Report signed")
-    return report
+    return await _with_people(work, report)
 
 
 async def amend(
@@ -168,7 +175,7 @@ async def amend(
         "report.amend", patient_id=request.patient_id, obj=("report", new.id), supersedes=old.id
     )
     await _deliver(work, new, request, "report.amended", "报告已更正", "Report amended")
-    return new
+    return await _with_people(work, new)
 
 
 async def _deliver(

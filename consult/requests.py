@@ -65,7 +65,7 @@ def set_status(request: DiagnosticRequest, new: RequestStatus, now: dt.datetime)
 async def create(work: Work, data: NewRequest, *, notify: bool = True) -> DiagnosticRequest:
     """A clinic sends a request for one of its patients to the county."""
     principal = work.principal
-    if not principal.is_clinic and principal.user_id != 0:
+    if not (principal.is_clinic or principal.system):
         work.deny("request.create", patient_id=data.patient_id)
         raise Forbidden("requests are made by clinic doctors")
     patient = await known_patient(work, data.patient_id, "request.create")
@@ -246,7 +246,9 @@ def complete(request: DiagnosticRequest, now: dt.datetime) -> None:
         request.completed_at = now
 
 
-async def mark_critical(work: Work, request: DiagnosticRequest, reason: str) -> None:
+async def mark_critical(
+    work: Work, request: DiagnosticRequest, reason: str, reason_zh: str | None = None
+) -> None:
     """A critical finding: raise the request to stat, move its deadline, alert the specialists."""
     request.critical = True
     request.critical_reason = reason
@@ -266,7 +268,7 @@ async def mark_critical(work: Work, request: DiagnosticRequest, reason: str) -> 
         work,
         await notes.specialists_for(work, request.kind),
         "critical",
-        f"危急: {request.identifier} {reason}",
+        f"危急: {request.identifier} {reason_zh or reason}",
         f"CRITICAL: {request.identifier} {reason}",
         request_id=request.id,
         critical=True,

@@ -93,7 +93,9 @@ def seeded_templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[
 
 
 @pytest.fixture
-async def seeded_database(database: Database, seeded_templates: dict[str, Database], tmp_path: Path) -> AsyncIterator[Database]:
+async def seeded_database(
+    database: Database, seeded_templates: dict[str, Database], tmp_path: Path
+) -> AsyncIterator[Database]:
     """A database of the same backend as ``database``, with the demo community already in it."""
     if database.url.startswith("sqlite"):
         source = Path(make_url(seeded_templates["sqlite"].url).database or "")
@@ -123,7 +125,8 @@ def make_settings(tmp_path: Path, database: Database, **overrides: Any) -> Setti
         "argon2_time_cost": 1,
         "argon2_memory_kib": 1024,
         "argon2_parallelism": 1,
-        "worker_processes": 1,
+        "worker_processes": 2,
+        "worker_kind": "thread",
         "overdue_check_seconds": 3600,
     }
     values.update(overrides)
@@ -185,7 +188,9 @@ class Api:
     async def login(self, username: str, password: str = DEMO_PASSWORD) -> ApiUser:
         if username in self._users:
             return self._users[username]
-        async with self.client.post("/api/v1/auth/login", json={"username": username, "password": password}) as r:
+        async with self.client.post(
+            "/api/v1/auth/login", json={"username": username, "password": password}
+        ) as r:
             body = await r.json()
             assert r.status == 200, body
         user = ApiUser(self.client, username, body["token"], body["user"])

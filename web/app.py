@@ -9,8 +9,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import multiprocessing
 from collections.abc import AsyncIterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from importlib.metadata import PackageNotFoundError, version
 
 from aiohttp import web
@@ -23,10 +24,19 @@ from consult.db import make_engine, make_session_factory
 from web import keys
 from web.api import Endpoints, add_endpoints
 from web.auth import auth_middleware
+from web.dicomweb import endpoints as dicomweb_endpoints
+from web.ecg_wiring import ecg_ctx
 from web.errors import error_middleware
+from web.imaging_wiring import imaging_ctx
+from web.lab_wiring import lab_ctx
 from web.metrics import Metrics
+from web.rooms_wiring import room_ws, rooms_ctx
 from web.openapi import build_openapi
 from web.routes import admin, audit, auth, notifications, patients, referrals, reports, requests
+from web.routes import ecg as ecg_routes
+from web.routes import rooms as rooms_routes
+from web.routes import imaging as imaging_routes
+from web.routes import lab as lab_routes
 from web.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -42,6 +52,11 @@ TABLES: list[Endpoints] = [
     referrals.endpoints,
     notifications.endpoints,
     audit.endpoints,
+    ecg_routes.endpoints,
+    rooms_routes.endpoints,
+    lab_routes.endpoints,
+    imaging_routes.endpoints,
+    dicomweb_endpoints,
 ]
 
 
@@ -64,12 +79,26 @@ async def database_ctx(app: web.Application) -> AsyncIterator[None]:
     if settings.demo:
         await demo.seed(center)
     yield
+    await center.audit_log.drain()
     await engine.dispose()
 
 
 async def executor_ctx(app: web.Application) -> AsyncIterator[None]:
-    """A process pool for CPU-heavy work (ECG analysis, image rendering)."""
-    pool = ProcessPoolExecutor(max_workers=app[keys.SETTINGS].worker_processes)
+    """The pool for CPU-heavy work (ECG analysis, image rendering): processes by default.
+
+    Workers fork from a server process that has already imported the numerical stack, so a new
+    worker is ready in milliseconds; ``worker_kind = "thread"`` keeps everything in-process.
+    """
+    settings = app[keys.SETTINGS]
+    pool: Executor
+    if settings.worker_kind == "thread":
+        pool = ThreadPoolExecutor(max_workers=settings.worker_processes, thread_name_prefix="cpu")
+    else:
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(
+            ["numpy", "scipy.signal", "ecg.analysis", "ecg.readers", "imaging.render"]
+        )
+        pool = ProcessPoolExecutor(max_workers=settings.worker_processes, mp_context=context)
     app[keys.EXECUTOR] = pool
     yield
     pool.shutdown(wait=False, cancel_futures=True)
@@ -123,10 +152,17 @@ def create_app(settings: Settings) -> web.Application:
     )
     app[keys.SETTINGS] = settings
     app[METRICS] = metrics
-    app.cleanup_ctx.extend([database_ctx, executor_ctx, overdue_ctx])
+    app.cleanup_ctx.extend([database_ctx, executor_ctx, overdue_ctx, imaging_ctx])
+    app.cleanup_ctx.append(lab_ctx)
+    app.cleanup_ctx.append(ecg_ctx)
+    app.cleanup_ctx.append(rooms_ctx)
     endpoints = add_endpoints(app, TABLES)
     app[OPENAPI] = build_openapi(endpoints, title="telecenter API", version=app_version())
+    app.router.add_get(r"/api/v1/rooms/{id:\d+}/ws", room_ws)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics.handle)
     app.router.add_get("/api/openapi.json", openapi_json)
+    from web.pages import add_pages  # the browser pages and static files
+
+    add_pages(app)
     return app

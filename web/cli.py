@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
-import inspect
 import logging
 import sys
 from collections.abc import Awaitable, Callable
@@ -28,8 +27,16 @@ logger = logging.getLogger(__name__)
 
 def _common() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--config", type=Path, help="TOML settings file ([telecenter] table)")
-    common.add_argument("--data-dir", type=Path, help="data directory (default ./var)")
+    # SUPPRESS: a sub-command's unset option must not hide the same option given before it
+    common.add_argument(
+        "--config",
+        type=Path,
+        default=argparse.SUPPRESS,
+        help="TOML settings file ([telecenter] table)",
+    )
+    common.add_argument(
+        "--data-dir", type=Path, default=argparse.SUPPRESS, help="data directory (default ./var)"
+    )
     return common
 
 
@@ -78,8 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     asub.add_parser("verify", parents=[common], help="verify the hash chain; exit 1 if broken")
 
     for extension in _extensions():
-        arity = len(inspect.signature(extension).parameters)
-        extension(*(sub, common)[:arity])  # adds sub-commands with set_defaults(handler=...)
+        extension(sub, common)  # sub-commands with set_defaults(handler=fn(args, settings)) or func
     return parser
 
 
@@ -102,7 +108,7 @@ def _extensions() -> list[Callable[[Any, argparse.ArgumentParser], None]]:
 
 def settings_from(args: argparse.Namespace) -> Settings:
     overrides = {
-        "data_dir": args.data_dir,
+        "data_dir": getattr(args, "data_dir", None),
         "host": getattr(args, "host", None),
         "port": getattr(args, "port", None),
         "dicom_aet": getattr(args, "dicom_aet", None),
@@ -110,7 +116,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
         "mllp_port": getattr(args, "mllp_port", None),
         "demo": getattr(args, "demo", None),
     }
-    return load_settings(args.config, overrides=overrides)
+    return load_settings(getattr(args, "config", None), overrides=overrides)
 
 
 def _read_password(prompt: str) -> str:
@@ -127,7 +133,11 @@ async def _with_center(settings: Settings, job: Callable[[Center], Awaitable[int
     engine = make_engine(settings.db_url, schema=settings.database_schema or None)
     try:
         await migrate.prepare(engine)
-        return await job(Center(make_session_factory(engine), policy=settings.policy()))
+        center = Center(make_session_factory(engine), policy=settings.policy())
+        try:
+            return await job(center)
+        finally:
+            await center.audit_log.drain()
     finally:
         await engine.dispose()
 

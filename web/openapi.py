@@ -34,7 +34,12 @@ def build_openapi(endpoints: list[Endpoint], *, title: str, version: str) -> dic
             "operationId": f"{ep.tag}_{ep.view.__name__}",
         }
         params = [
-            {"name": name, "in": "path", "required": True, "schema": {"type": "integer" if rx == r"\d+" else "string"}}
+            {
+                "name": name,
+                "in": "path",
+                "required": True,
+                "schema": {"type": "integer" if rx == r"\d+" else "string"},
+            }
             for name, rx in PATH_PARAM.findall(ep.path)
         ]
         if ep.query is not None:

@@ -269,8 +269,10 @@ class ReportOut(Out):
     impression: str
     data: dict[str, Any]
     author_id: int
+    author_name: str
     created_at: dt.datetime
     signed_by: int | None
+    signer_name: str | None
     signed_at: dt.datetime | None
     supersedes_id: int | None
     superseded_by_id: int | None

@@ -10,7 +10,7 @@ import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -53,6 +53,7 @@ class Settings(BaseModel):
     )
     overdue_check_seconds: float = Field(30.0, gt=0)
     worker_processes: int = Field(2, ge=1, le=64)
+    worker_kind: Literal["process", "thread"] = "process"
     max_upload_mb: int = Field(64, ge=1)
     stun_urls: list[str] = Field(default_factory=list)
     turn_urls: list[str] = Field(default_factory=list)
@@ -62,6 +63,12 @@ class Settings(BaseModel):
     lis_host: str = ""
     lis_port: int = Field(0, ge=0, le=65535)
     critical_ack_minutes: int = Field(15, ge=1)
+    lab_escalation_check_seconds: float = Field(60.0, gt=0)
+    lis_retry_seconds: float = Field(2.0, gt=0)
+    ecg_brady_bpm: float = Field(40.0, ge=10)
+    ecg_tachy_bpm: float = Field(150.0, le=350)
+    ecg_pause_s: float = Field(3.0, ge=1, le=20)
+    ecg_af_rvr_bpm: float = Field(110.0, ge=60, le=250)
 
     @field_validator("dicom_aet")
     @classmethod

@@ -56,7 +56,9 @@ class Events:
         await self.ws.close()
 
 
-async def new_patient(user: ApiUser, name: str = "赵六", *, consent: bool = True, **extra: Any) -> dict[str, Any]:
+async def new_patient(
+    user: ApiUser, name: str = "赵六", *, consent: bool = True, **extra: Any
+) -> dict[str, Any]:
     body = {"name": name, "sex": "M", "birth_date": "1980-01-01", **extra}
     patient = (await user.post("/api/v1/patients", body)).ok()
     if consent:
@@ -64,6 +66,13 @@ async def new_patient(user: ApiUser, name: str = "赵六", *, consent: bool = Tr
     return patient  # type: ignore[no-any-return]
 
 
-async def new_request(user: ApiUser, patient_id: int, kind: str = "ecg_read", priority: str = "routine") -> dict[str, Any]:
-    body = {"patient_id": patient_id, "kind": kind, "priority": priority, "clinical_question": "胸痛2小时"}
+async def new_request(
+    user: ApiUser, patient_id: int, kind: str = "ecg_read", priority: str = "routine"
+) -> dict[str, Any]:
+    body = {
+        "patient_id": patient_id,
+        "kind": kind,
+        "priority": priority,
+        "clinical_question": "胸痛2小时",
+    }
     return (await user.post("/api/v1/requests", body)).ok()  # type: ignore[no-any-return]

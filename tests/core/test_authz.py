@@ -10,8 +10,16 @@ from tests.conftest import Api
 from tests.core.helpers import new_patient, new_request
 
 ROLES = [
-    "admin", "auditor", "dr-village", "dr-township", "ecg-reader", "radiologist",
-    "lab-tech", "lab-supervisor", "internist", "referral-desk",
+    "admin",
+    "auditor",
+    "dr-village",
+    "dr-township",
+    "ecg-reader",
+    "radiologist",
+    "lab-tech",
+    "lab-supervisor",
+    "internist",
+    "referral-desk",
 ]
 # (method, path template, body, {users allowed: expected status}) — everyone else is refused.
 # {p}: a patient of dr-village's clinic (with consent), {r}: its ECG-read request.
@@ -19,15 +27,34 @@ MATRIX = [
     ("GET", "/api/v1/patients/{p}", None, {"dr-village": 200, "ecg-reader": 200}),
     ("GET", "/api/v1/requests/{r}", None, {"dr-village": 200, "ecg-reader": 200}),
     ("GET", "/api/v1/patients/{p}/consents", None, {"dr-village": 200, "ecg-reader": 200}),
-    ("POST", "/api/v1/patients", {"name": "新患者", "sex": "F"}, {"dr-village": 201, "dr-township": 201}),
+    (
+        "POST",
+        "/api/v1/patients",
+        {"name": "新患者", "sex": "F"},
+        {"dr-village": 201, "dr-township": 201},
+    ),
     ("POST", "/api/v1/requests", {"patient_id": "{p}", "kind": "lab_test"}, {"dr-village": 201}),
     ("POST", "/api/v1/requests/{r}/accept", None, {"ecg-reader": 200}),
-    ("GET", "/api/v1/worklist", None, {
-        "ecg-reader": 200, "radiologist": 200, "lab-tech": 200, "lab-supervisor": 200, "internist": 200}),
+    (
+        "GET",
+        "/api/v1/worklist",
+        None,
+        {
+            "ecg-reader": 200,
+            "radiologist": 200,
+            "lab-tech": 200,
+            "lab-supervisor": 200,
+            "internist": 200,
+        },
+    ),
     ("GET", "/api/v1/inbox", None, {"dr-village": 200, "dr-township": 200}),
     ("GET", "/api/v1/users", None, {"admin": 200}),
-    ("POST", "/api/v1/institutions", {"code": "vc-new", "name": "新村卫生室", "level": "village", "parent_id": 2},
-     {"admin": 201}),
+    (
+        "POST",
+        "/api/v1/institutions",
+        {"code": "vc-new", "name": "新村卫生室", "level": "village", "parent_id": 2},
+        {"admin": 201},
+    ),
     ("GET", "/api/v1/audit", None, {"auditor": 200}),
     ("GET", "/api/v1/audit/verify", None, {"auditor": 200}),
     ("GET", "/api/v1/institutions", None, dict.fromkeys(ROLES, 200)),
@@ -54,13 +81,19 @@ async def test_role_matrix(api: Api, route: tuple) -> None:
     path = fill(template)
     for username in ROLES:
         user = await api.login(username)
-        r = await user.call(method, path, json=fill(body) if body is not None else ({} if method == "POST" else None))
+        r = await user.call(
+            method,
+            path,
+            json=fill(body) if body is not None else ({} if method == "POST" else None),
+        )
         if username in allowed:
             assert r.status == allowed[username], f"{username} {method} {path}: {r.status} {r.body}"
             if method == "POST" and "accept" in path:
                 break  # the transition happened; nobody else can repeat it
         else:
-            assert r.status in REFUSED, f"{username} may not {method} {path}, got {r.status} {r.body}"
+            assert r.status in REFUSED, (
+                f"{username} may not {method} {path}, got {r.status} {r.body}"
+            )
 
 
 async def test_every_api_route_needs_a_token(api: Api) -> None:
@@ -73,7 +106,9 @@ async def test_every_api_route_needs_a_token(api: Api) -> None:
             concrete = re.sub(r"\{\w+\}", "1", path)
             r = await api.anonymous(method.upper(), concrete, json={})
             assert r.status == 401, f"{method} {path} answered {r.status} without a token"
-            bad = await api.anonymous(method.upper(), concrete, json={}, headers={"Authorization": "Bearer nope"})
+            bad = await api.anonymous(
+                method.upper(), concrete, json={}, headers={"Authorization": "Bearer nope"}
+            )
             assert bad.status == 401
             checked += 1
     assert checked > 30
@@ -84,12 +119,19 @@ async def test_cross_clinic_isolation_is_404(api: Api) -> None:
     township = await api.login("dr-township")  # a different township from dr-village's
     patient = await new_patient(village)
     request = await new_request(village, patient["id"])
-    for path in (f"/api/v1/patients/{patient['id']}", f"/api/v1/requests/{request['id']}",
-                 f"/api/v1/patients/{patient['id']}/consents"):
+    for path in (
+        f"/api/v1/patients/{patient['id']}",
+        f"/api/v1/requests/{request['id']}",
+        f"/api/v1/patients/{patient['id']}/consents",
+    ):
         r = await township.get(path)
         assert r.status == 404 and r.body["error"]["code"] == "not_found", path
-    assert (await township.post(f"/api/v1/requests/{request['id']}/cancel", {"reason": "x"})).status == 404
-    assert (await township.post("/api/v1/requests", {"patient_id": patient["id"], "kind": "ecg_read"})).status == 404
+    assert (
+        await township.post(f"/api/v1/requests/{request['id']}/cancel", {"reason": "x"})
+    ).status == 404
+    assert (
+        await township.post("/api/v1/requests", {"patient_id": patient["id"], "kind": "ecg_read"})
+    ).status == 404
     found = (await township.get("/api/v1/patients?q=赵")).ok()
     assert patient["id"] not in [p["id"] for p in found]
     listed = (await township.get("/api/v1/requests")).ok()
@@ -97,7 +139,10 @@ async def test_cross_clinic_isolation_is_404(api: Api) -> None:
     # a missing record looks the same as someone else's
     missing = await township.get("/api/v1/patients/999999")
     theirs = await township.get(f"/api/v1/patients/{patient['id']}")
-    assert (missing.status, missing.body["error"]["code"]) == (theirs.status, theirs.body["error"]["code"])
+    assert (missing.status, missing.body["error"]["code"]) == (
+        theirs.status,
+        theirs.body["error"]["code"],
+    )
 
 
 async def test_township_sees_its_villages_but_not_others(api: Api) -> None:
@@ -105,9 +150,17 @@ async def test_township_sees_its_villages_but_not_others(api: Api) -> None:
     admin = await api.login("admin")
     institutions = (await admin.get("/api/v1/institutions")).ok()
     dongcheng = next(i for i in institutions if i["code"] == "th-dongcheng")
-    (await admin.post("/api/v1/users", {
-        "username": "dr-dongcheng", "password": "long-enough-pw", "role": "township_doctor",
-        "institution_id": dongcheng["id"]})).ok()
+    (
+        await admin.post(
+            "/api/v1/users",
+            {
+                "username": "dr-dongcheng",
+                "password": "long-enough-pw",
+                "role": "township_doctor",
+                "institution_id": dongcheng["id"],
+            },
+        )
+    ).ok()
     township = await api.login("dr-dongcheng", "long-enough-pw")
     village = await api.login("dr-village")
     patient = await new_patient(village)

@@ -17,7 +17,9 @@ async def test_ecg_read_loop_with_referral_and_amendment(api: Api) -> None:
     desk_events = await Events.open(desk)
 
     # dr-village registers a patient with consent and requests an ECG read
-    patient = await new_patient(village, "钱七", resident_id=resident_id("19800101", 123), phone="13800000000")
+    patient = await new_patient(
+        village, "钱七", resident_id=resident_id("19800101", 123), phone="13800000000"
+    )
     assert patient["sex"] == "M" and patient["birth_date"] == "1980-01-01"
     request = await new_request(village, patient["id"], "ecg_read", "urgent")
     assert request["status"] == "requested" and request["identifier"].startswith("E")
@@ -33,12 +35,20 @@ async def test_ecg_read_loop_with_referral_and_amendment(api: Api) -> None:
     draft = (
         await reader.post(
             f"/api/v1/requests/{request['id']}/reports",
-            {"findings": "窦性心律, V2-V4 ST段抬高", "impression": "急性前壁心肌梗死", "data": {"hr": 88}},
+            {
+                "findings": "窦性心律, V2-V4 ST段抬高",
+                "impression": "急性前壁心肌梗死",
+                "data": {"hr": 88},
+            },
         )
     ).ok()
     assert draft["status"] == "draft" and draft["version"] == 1
     signed = (await reader.post(f"/api/v1/reports/{draft['id']}/sign")).ok()
-    assert signed["status"] == "final" and signed["signed_by"] == reader.me["id"] and len(signed["content_hash"]) == 64
+    assert (
+        signed["status"] == "final"
+        and signed["signed_by"] == reader.me["id"]
+        and len(signed["content_hash"]) == 64
+    )
     completed = (await reader.get(f"/api/v1/requests/{request['id']}")).ok()
     assert completed["status"] == "completed"
 
@@ -46,7 +56,12 @@ async def test_ecg_read_loop_with_referral_and_amendment(api: Api) -> None:
     referral = (
         await reader.post(
             "/api/v1/referrals",
-            {"report_id": signed["id"], "department": "cardiology", "reason": "STEMI, 急诊PCI", "urgency": "stat"},
+            {
+                "report_id": signed["id"],
+                "department": "cardiology",
+                "reason": "STEMI, 急诊PCI",
+                "urgency": "stat",
+            },
         )
     ).ok()
     assert referral["status"] == "opened" and referral["patient_id"] == patient["id"]
@@ -66,7 +81,9 @@ async def test_ecg_read_loop_with_referral_and_amendment(api: Api) -> None:
     signed_event = await village_events.next("report.signed")
     assert signed_event["report_id"] == signed["id"]
     ref_event = await village_events.next("referral.accepted")
-    assert ref_event["referral_id"] == referral["id"] and ref_event["slot_place"] == "心内科导管室 2号"
+    assert (
+        ref_event["referral_id"] == referral["id"] and ref_event["slot_place"] == "心内科导管室 2号"
+    )
     inbox = (await village.get("/api/v1/inbox?unread=true")).ok()
     assert [d["report"]["id"] for d in inbox] == [signed["id"]]
     read = (await village.post(f"/api/v1/reports/{signed['id']}/read")).ok()
@@ -79,22 +96,36 @@ async def test_ecg_read_loop_with_referral_and_amendment(api: Api) -> None:
     amended = (
         await reader.post(
             f"/api/v1/reports/{signed['id']}/amend",
-            {"reason": "导联标注更正", "findings": "窦性心律, V1-V4 ST段抬高", "impression": "急性前壁心肌梗死"},
+            {
+                "reason": "导联标注更正",
+                "findings": "窦性心律, V1-V4 ST段抬高",
+                "impression": "急性前壁心肌梗死",
+            },
         )
     ).ok()
-    assert amended["version"] == 2 and amended["supersedes_id"] == signed["id"] and amended["status"] == "amended"
+    assert (
+        amended["version"] == 2
+        and amended["supersedes_id"] == signed["id"]
+        and amended["status"] == "amended"
+    )
     versions = (await village.get(f"/api/v1/requests/{request['id']}/reports")).ok()
     assert [v["version"] for v in versions] == [1, 2]
     assert versions[0]["findings"] == "窦性心律, V2-V4 ST段抬高"
     assert versions[0]["content_hash"] == signed["content_hash"]
     assert versions[0]["superseded_by_id"] == amended["id"]
     assert (await village_events.next("report.amended"))["report_id"] == amended["id"]
-    again = await reader.post(f"/api/v1/reports/{signed['id']}/amend", {"reason": "x", "findings": "y"})
+    again = await reader.post(
+        f"/api/v1/reports/{signed['id']}/amend", {"reason": "x", "findings": "y"}
+    )
     assert again.status == 409  # only the latest version can be amended
 
     # the patient arrives, the loop closes with a back-referral to the clinic
     (await desk.post(f"/api/v1/referrals/{referral['id']}/arrive")).ok()
-    closed = (await desk.post(f"/api/v1/referrals/{referral['id']}/close", {"summary": "PCI 术后稳定, 回社区随访"})).ok()
+    closed = (
+        await desk.post(
+            f"/api/v1/referrals/{referral['id']}/close", {"summary": "PCI 术后稳定, 回社区随访"}
+        )
+    ).ok()
     assert closed["status"] == "closed" and closed["back_referral_summary"].startswith("PCI")
     assert (await village_events.next("referral.back"))["referral_id"] == referral["id"]
     for events in (village_events, reader_events, desk_events):
@@ -106,7 +137,9 @@ async def test_signed_report_is_immutable(api: Api) -> None:
     reader = await api.login("ecg-reader")
     patient = await new_patient(village)
     request = await new_request(village, patient["id"])
-    draft = (await reader.post(f"/api/v1/requests/{request['id']}/reports", {"findings": "正常心电图"})).ok()
+    draft = (
+        await reader.post(f"/api/v1/requests/{request['id']}/reports", {"findings": "正常心电图"})
+    ).ok()
     (await reader.post(f"/api/v1/reports/{draft['id']}/sign")).ok()
     edit = await reader.patch(f"/api/v1/reports/{draft['id']}", {"findings": "改"})
     assert edit.status == 409 and edit.body["error"]["code"] == "conflict"
@@ -119,13 +152,19 @@ async def test_request_lifecycle_transitions(api: Api) -> None:
     reader = await api.login("ecg-reader")
     patient = await new_patient(village)
     r1 = await new_request(village, patient["id"])
-    rejected = (await reader.post(f"/api/v1/requests/{r1['id']}/reject", {"reason": "导联脱落, 请重做"})).ok()
+    rejected = (
+        await reader.post(f"/api/v1/requests/{r1['id']}/reject", {"reason": "导联脱落, 请重做"})
+    ).ok()
     assert rejected["status"] == "rejected" and rejected["status_reason"] == "导联脱落, 请重做"
     assert (await reader.post(f"/api/v1/requests/{r1['id']}/accept")).status == 409
     r2 = await new_request(village, patient["id"])
-    cancelled = (await village.post(f"/api/v1/requests/{r2['id']}/cancel", {"reason": "患者已转院"})).ok()
+    cancelled = (
+        await village.post(f"/api/v1/requests/{r2['id']}/cancel", {"reason": "患者已转院"})
+    ).ok()
     assert cancelled["status"] == "cancelled"
-    assert (await reader.post(f"/api/v1/requests/{r2['id']}/accept")).body["error"]["code"] == "invalid_transition"
+    assert (await reader.post(f"/api/v1/requests/{r2['id']}/accept")).body["error"][
+        "code"
+    ] == "invalid_transition"
     no_reason = await reader.post(f"/api/v1/requests/{r2['id']}/reject", {"reason": ""})
     assert no_reason.status == 422 and no_reason.body["error"]["field"] == "reason"
 
@@ -140,7 +179,9 @@ async def test_worklist_order_and_deadlines(api: Api) -> None:
     created = dt.datetime.fromisoformat(stat["created_at"])
     assert dt.datetime.fromisoformat(stat["due_at"]) - created == dt.timedelta(minutes=10)
     routine_created = dt.datetime.fromisoformat(routine["created_at"])
-    assert dt.datetime.fromisoformat(routine["due_at"]) - routine_created == dt.timedelta(minutes=120)
+    assert dt.datetime.fromisoformat(routine["due_at"]) - routine_created == dt.timedelta(
+        minutes=120
+    )
     order = [r["id"] for r in (await reader.get("/api/v1/worklist")).ok()]
     assert order.index(stat["id"]) < order.index(urgent["id"]) < order.index(routine["id"])
 

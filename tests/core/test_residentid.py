@@ -28,8 +28,15 @@ def iso7064_mod11_2(first17: str) -> str:
 
 
 def test_check_character_agrees_with_the_recursive_method() -> None:
-    for first17 in ("11010519491231002", "44052418800101001", "11010519900307447", "65010220001231999"):
+    for first17 in (
+        "11010519491231002",
+        "44052418800101001",
+        "11010519900307447",
+        "65010220001231999",
+    ):
         assert check_character(first17) == iso7064_mod11_2(first17)
+
+
 INVALID = [
     ("11010519491231002", "18 characters"),
     ("1101051949123100211", "18 characters"),
@@ -68,7 +75,9 @@ def test_generated_numbers_round_trip(birth: dt.date, order: str, region: str) -
 
 
 @given(birth=dates, order=digits, position=st.integers(0, 16), delta=st.integers(1, 9))
-def test_any_single_digit_error_is_caught(birth: dt.date, order: str, position: int, delta: int) -> None:
+def test_any_single_digit_error_is_caught(
+    birth: dt.date, order: str, position: int, delta: int
+) -> None:
     first17 = f"410102{birth:%Y%m%d}{order}"
     good = first17 + check_character(first17)
     changed = good[:position] + str((int(good[position]) + delta) % 10) + good[position + 1 :]

@@ -20,8 +20,11 @@ from web.settings import SettingsError, load_settings
 def test_settings_layering(tmp_path: Path) -> None:
     config = tmp_path / "tc.toml"
     config.write_text('[telecenter]\nport = 9000\nhost = "0.0.0.0"\ndicom_aet = "COUNTY"\n')
-    s = load_settings(config, environ={"TELECENTER_PORT": "9100", "TELECENTER_STUN_URLS": "stun:a:3478,stun:b:3478"},
-                      overrides={"host": None, "dicom_port": 0})
+    s = load_settings(
+        config,
+        environ={"TELECENTER_PORT": "9100", "TELECENTER_STUN_URLS": "stun:a:3478,stun:b:3478"},
+        overrides={"host": None, "dicom_port": 0},
+    )
     assert (s.port, s.host, s.dicom_aet, s.dicom_port) == (9100, "0.0.0.0", "COUNTY", 0)
     assert s.stun_urls == ["stun:a:3478", "stun:b:3478"]
     assert s.db_url.startswith("sqlite+aiosqlite:///") and s.db_url.endswith("var/telecenter.db")
@@ -35,10 +38,16 @@ def test_settings_layering(tmp_path: Path) -> None:
         ("", {"TELECENTER_DICOM_AET": "A" * 17}, "dicom_aet"),
         ("", {"TELECENTER_DATABASE_URL": "mysql://x"}, "database_url"),
         ("[telecenter]\nbogus = 1\n", {}, "bogus"),
-        ("[telecenter]\nturnaround_minutes = {ecg_read = {stat = 0, urgent = 1, routine = 2}}\n", {}, "turnaround"),
+        (
+            "[telecenter]\nturnaround_minutes = {ecg_read = {stat = 0, urgent = 1, routine = 2}}\n",
+            {},
+            "turnaround",
+        ),
     ],
 )
-def test_settings_errors_name_the_setting(tmp_path: Path, content: str, env: dict[str, str], message: str) -> None:
+def test_settings_errors_name_the_setting(
+    tmp_path: Path, content: str, env: dict[str, str], message: str
+) -> None:
     config = tmp_path / "tc.toml"
     config.write_text(content)
     with pytest.raises(SettingsError, match=message):
@@ -57,17 +66,29 @@ async def test_migrations_match_the_models(database: Database) -> None:
         assert await migrate.current_revision(engine) == migrate.head_revision()
         import_all_tables()
         async with engine.connect() as conn:
-            diff = await conn.run_sync(lambda c: compare_metadata(MigrationContext.configure(c), Base.metadata))
+            diff = await conn.run_sync(
+                lambda c: compare_metadata(MigrationContext.configure(c), Base.metadata)
+            )
         assert diff == [], f"models and migrations differ: {diff}"
     finally:
         await engine.dispose()
 
 
 def _cli(tmp_path: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "TELECENTER_ARGON2_TIME_COST": "1", "TELECENTER_ARGON2_MEMORY_KIB": "1024",
-           "TELECENTER_ARGON2_PARALLELISM": "1"}
-    return subprocess.run([sys.executable, "-m", "web.cli", *args, "--data-dir", str(tmp_path / "var")],
-                          input=stdin, capture_output=True, text=True, env=env, timeout=120)
+    env = {
+        **os.environ,
+        "TELECENTER_ARGON2_TIME_COST": "1",
+        "TELECENTER_ARGON2_MEMORY_KIB": "1024",
+        "TELECENTER_ARGON2_PARALLELISM": "1",
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "web.cli", *args, "--data-dir", str(tmp_path / "var")],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
 
 
 def test_cli_commands(tmp_path: Path) -> None:
@@ -76,11 +97,29 @@ def test_cli_commands(tmp_path: Path) -> None:
         assert command in help_text
     assert _cli(tmp_path, "db", "upgrade").returncode == 0
     assert _cli(tmp_path, "demo").returncode == 0
-    added = _cli(tmp_path, "user", "add", "dr-new", "--role", "village_doctor", "--institution", "vc-hekou",
-                 stdin="a-strong-password\n")
+    added = _cli(
+        tmp_path,
+        "user",
+        "add",
+        "dr-new",
+        "--role",
+        "village_doctor",
+        "--institution",
+        "vc-hekou",
+        stdin="a-strong-password\n",
+    )
     assert added.returncode == 0, added.stderr
-    dup = _cli(tmp_path, "user", "add", "dr-new", "--role", "village_doctor", "--institution", "vc-hekou",
-               stdin="a-strong-password\n")
+    dup = _cli(
+        tmp_path,
+        "user",
+        "add",
+        "dr-new",
+        "--role",
+        "village_doctor",
+        "--institution",
+        "vc-hekou",
+        stdin="a-strong-password\n",
+    )
     assert dup.returncode == 1 and "taken" in dup.stderr
     assert _cli(tmp_path, "user", "passwd", "dr-new", stdin="another-password\n").returncode == 0
     assert _cli(tmp_path, "user", "passwd", "ghost", stdin="another-password\n").returncode == 1

@@ -23,6 +23,7 @@ def require_auditor(work: Work) -> None:
     "/api/v1/audit", summary="Search the audit log", query=AuditQuery, response=list[AuditOut]
 )
 async def search(call: Call) -> list[AuditRecord]:
+    await call.center.audit_log.drain()  # the auditor sees every committed record sealed
     async with call.work() as work:
         require_auditor(work)
         rows = await audit.search(work.session, **call.query.model_dump())
@@ -34,6 +35,7 @@ async def search(call: Call) -> list[AuditRecord]:
 async def verify(call: Call) -> ChainOut:
     async with call.work() as work:
         require_auditor(work)
+    await call.center.audit_log.drain()
     report = await call.center.audit_log.verify()
     return ChainOut(
         ok=report.ok,

@@ -1,0 +1,167 @@
+"""`analyze`: one pure entry point from an `EcgRecord` to an `EcgAnalysis` (no I/O)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from ecg.atrial import atrial_rate
+from ecg.beats import Hrv, classify_beats, heart_rate_bpm, hrv
+from ecg.dsp import LeadQuality, assess_quality, lowpass, notch, remove_baseline
+from ecg.interpret import CriticalThresholds, Findings, critical_findings, interpret
+from ecg.measure import Axes, Intervals, Measurements, StLevel, measure
+from ecg.qrs import detect_qrs
+from ecg.record import EcgRecord, MachineMeasurements
+from ecg.statements import TEXTS, CriticalFinding, Statement
+
+logger = logging.getLogger(__name__)
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True)
+class EcgAnalysis:
+    """The result of `analyze`: picklable, and `to_dict` gives a JSON-safe dict."""
+
+    fs: float
+    duration_s: float
+    leads: tuple[str, ...]
+    beats: tuple[int, ...]
+    beat_labels: tuple[str, ...]
+    heart_rate_bpm: float | None
+    hrv: Hrv
+    intervals: Intervals
+    axes: Axes
+    st: tuple[StLevel, ...]
+    quality: tuple[LeadQuality, ...]
+    statements: tuple[Statement, ...]
+    critical: bool
+    critical_findings: tuple[CriticalFinding, ...]
+    machine: MachineMeasurements | None
+    age: int | None
+    sex: str | None
+
+    @property
+    def critical_reasons(self) -> list[str]:
+        """English reasons for the critical flag."""
+        return [TEXTS[f.code][0] for f in self.critical_findings]
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-safe dict: sampling, beats in the record's own samples, measurements, text."""
+        counts = {lab: self.beat_labels.count(lab) for lab in ("N", "S", "V")}
+        return {
+            "fs": self.fs,
+            "duration_s": round(self.duration_s, 3),
+            "leads": list(self.leads),
+            "beats": list(self.beats),
+            "beat_labels": list(self.beat_labels),
+            "beat_counts": counts,
+            "heart_rate_bpm": None
+            if self.heart_rate_bpm is None
+            else round(self.heart_rate_bpm, 1),
+            "hrv": self.hrv.to_dict(),
+            "intervals": self.intervals.to_dict(),
+            "axes": self.axes.to_dict(),
+            "st": [s.to_dict() for s in self.st],
+            "quality": [q.to_dict() for q in self.quality],
+            "statements": [s.to_dict() for s in self.statements],
+            "critical": self.critical,
+            "critical_findings": [f.to_dict() for f in self.critical_findings],
+            "critical_reasons": self.critical_reasons,
+            "machine": self.machine.to_dict() if self.machine else None,
+            "patient": {"age": self.age, "sex": self.sex},
+        }
+
+
+def _patient(record: EcgRecord, age: int | None, sex: str | None) -> tuple[int | None, str | None]:
+    if sex is not None and sex not in ("M", "F"):
+        raise ValueError(f"sex must be 'M', 'F' or None, not {sex!r}")
+    if age is not None and not 0 <= age <= 150:
+        raise ValueError(f"age out of range: {age!r}")
+    known = record.patient
+    return (
+        age if age is not None else (known.age if known else None),
+        sex if sex is not None else (known.sex if known else None),
+    )
+
+
+def _atrial_rate(
+    sig: FloatArray, fs: float, beats: IntArray, measurements: Measurements
+) -> float | None:
+    fid = measurements.fiducials
+    if fid is None or fid.t_end is None or beats.size < 4:
+        return None
+    return atrial_rate(sig, fs, beats, fid.t_end - fid.r, fid.r - fid.qrs_on)
+
+
+def analyze(
+    record: EcgRecord,
+    *,
+    age: int | None = None,
+    sex: str | None = None,
+    thresholds: CriticalThresholds | None = None,
+    mains_hz: float | None = 50.0,
+) -> EcgAnalysis:
+    """Analyse an ECG: quality, QRS detection, beat labels, HRV, measurements, statements.
+
+    ``age`` and ``sex`` (``"M"``/``"F"``) default to what the file says about the patient;
+    they select the ST-elevation and QT thresholds.
+    """
+    thresholds = thresholds or CriticalThresholds()
+    age, sex = _patient(record, age, sex)
+    fs, raw = record.fs, record.samples
+    filtered = remove_baseline(raw, fs)
+    if mains_hz:
+        filtered = notch(filtered, fs, mains_hz)
+    quality = tuple(assess_quality(raw, filtered, fs, record.leads))
+    usable = np.array([q.usable for q in quality])
+    cleaned = lowpass(filtered, fs, 100.0)
+    beats = detect_qrs(raw, fs, usable=usable) if usable.any() else np.zeros(0, np.int64)
+    use = cleaned[usable] if usable.any() else cleaned
+    labels = classify_beats(use, fs, beats) if beats.size else []
+    if beats.size >= 2 and usable.any():
+        measurements = measure(cleaned, fs, record.leads, beats, labels)
+    else:
+        measurements = Measurements(Intervals(), Axes(), (), None, None, False, {})
+    findings = Findings(
+        fs=fs,
+        duration_s=record.duration_s,
+        beats=beats,
+        labels=tuple(labels),
+        heart_rate=heart_rate_bpm(beats, fs),
+        measurements=measurements,
+        unusable_leads=tuple(q.lead for q in quality if not q.usable),
+        n_leads=len(record.leads),
+        atrial_rate=_atrial_rate(use, fs, beats, measurements),
+        age=age,
+        sex=sex,
+    )
+    statements = interpret(findings)
+    critical = critical_findings(findings, statements, thresholds)
+    logger.debug(
+        "analysed %d leads, %.1f s: %d beats, %d statements, critical=%s",
+        len(record.leads), record.duration_s, beats.size, len(statements), bool(critical),
+    )  # fmt: skip
+    return EcgAnalysis(
+        fs=fs,
+        duration_s=record.duration_s,
+        leads=record.leads,
+        beats=tuple(int(b) for b in beats),
+        beat_labels=tuple(labels),
+        heart_rate_bpm=findings.heart_rate,
+        hrv=hrv(beats, labels, fs),
+        intervals=measurements.intervals,
+        axes=measurements.axes,
+        st=measurements.st,
+        quality=quality,
+        statements=tuple(statements),
+        critical=bool(critical),
+        critical_findings=tuple(critical),
+        machine=record.machine,
+        age=age,
+        sex=sex,
+    )

@@ -1,0 +1,8 @@
+"""Errors raised by the ECG core."""
+
+
+class EcgFormatError(ValueError):
+    """An ECG file could not be read: truncated, mis-declared or not an ECG at all.
+
+    The message names the problem so that a clinic user can act on it.
+    """

@@ -1,0 +1,289 @@
+"""Rhythm, conduction, axis, voltage, QT and ST statements; critical findings with thresholds."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from ecg.beats import PVC, SVPB
+from ecg.measure import Measurements
+from ecg.statements import CriticalFinding, Statement
+from ecg.stemi import stemi_leads, threshold_mm
+
+logger = logging.getLogger(__name__)
+
+IntArray = npt.NDArray[np.int64]
+LIMB = ("I", "II", "III", "aVR", "aVL", "aVF")
+PRECORDIAL = ("V1", "V2", "V3", "V4", "V5", "V6")
+
+
+@dataclass(frozen=True)
+class CriticalThresholds:
+    """Limits beyond which a finding is critical (bpm, seconds, beats)."""
+
+    brady_bpm: float = 40.0
+    tachy_bpm: float = 150.0
+    pause_s: float = 3.0
+    af_rvr_bpm: float = 110.0
+    vt_min_beats: int = 3
+    vt_min_bpm: float = 100.0
+
+    def __post_init__(self) -> None:
+        if not 10 <= self.brady_bpm < self.tachy_bpm <= 350:
+            raise ValueError(
+                f"need 10 <= brady_bpm ({self.brady_bpm}) < tachy_bpm ({self.tachy_bpm}) <= 350"
+            )
+        if not 1.0 <= self.pause_s <= 20.0:
+            raise ValueError(f"pause_s={self.pause_s!r} outside 1-20 s")
+        if not 60 <= self.af_rvr_bpm <= 250:
+            raise ValueError(f"af_rvr_bpm={self.af_rvr_bpm!r} outside 60-250 bpm")
+        if not 3 <= self.vt_min_beats <= 20:
+            raise ValueError(f"vt_min_beats={self.vt_min_beats!r} outside 3-20")
+        if not 60 <= self.vt_min_bpm <= 250:
+            raise ValueError(f"vt_min_bpm={self.vt_min_bpm!r} outside 60-250 bpm")
+
+
+@dataclass(frozen=True)
+class Findings:
+    """What the interpretation looks at, gathered by `ecg.analysis.analyze`."""
+
+    fs: float
+    duration_s: float
+    beats: IntArray
+    labels: tuple[str, ...]
+    heart_rate: float | None
+    measurements: Measurements
+    unusable_leads: tuple[str, ...]
+    n_leads: int
+    atrial_rate: float | None = None
+    age: int | None = None
+    sex: str | None = None
+
+
+def _rr_s(f: Findings) -> npt.NDArray[np.float64]:
+    return np.asarray(np.diff(f.beats) / f.fs, dtype=np.float64)
+
+
+def is_irregular(rr: npt.NDArray[np.float64]) -> bool:
+    """Irregularly irregular RR: large and unpatterned successive differences."""
+    if rr.size < 6:
+        return False
+    diffs = np.abs(np.diff(rr))
+    mean = float(rr.mean())
+    nrmssd = float(np.sqrt(np.mean(diffs**2))) / mean
+    return nrmssd > 0.1 and float(np.mean(diffs > 0.1 * mean)) > 0.5
+
+
+def _rhythm(f: Findings) -> list[Statement]:
+    hr = f.heart_rate
+    if hr is None:
+        return []
+    values = {"heart_rate_bpm": round(hr)}
+    rr = _rr_s(f)
+    if not f.measurements.p_present and is_irregular(rr):
+        return [Statement("AF", values)]
+    if f.atrial_rate and 200 <= f.atrial_rate <= 400 and f.atrial_rate > 1.5 * hr:
+        # continuous flutter waves outnumbering the QRS complexes; a "P wave" found in the
+        # median beat is then a flutter wave locked to the conduction ratio
+        return [Statement("AFL", {**values, "atrial_rate_bpm": round(f.atrial_rate)})]
+    if f.measurements.p_present:
+        code = "SB" if hr < 60 else "STACH" if hr > 100 else "SR"
+        return [Statement(code, values)]
+    out = [Statement("NONSINUS", values)]
+    if hr < 60:
+        out.append(Statement("BRADY", values))
+    elif hr > 100:
+        out.append(Statement("TACHY", values))
+    return out
+
+
+def _ectopy(f: Findings, af: bool) -> list[Statement]:
+    out = []
+    n_s, n_v = f.labels.count(SVPB), f.labels.count(PVC)
+    if n_s and not af:
+        out.append(Statement("SVPB", {"count": n_s, "of_beats": len(f.labels)}))
+    if n_v:
+        out.append(Statement("PVC", {"count": n_v, "of_beats": len(f.labels)}))
+    run = longest_run(f.labels, PVC)
+    if run[1] >= 3:
+        out.append(Statement("VT", {"beats": run[1], "rate_bpm": round(_run_rate(f, run))}))
+    rr = _rr_s(f)
+    if rr.size and rr.max() >= 2.0:
+        out.append(Statement("PAUSE", {"longest_rr_s": round(float(rr.max()), 2)}))
+    return out
+
+
+def longest_run(labels: tuple[str, ...], label: str) -> tuple[int, int]:
+    """(start index, length) of the longest run of ``label``."""
+    best, start, length = (0, 0), 0, 0
+    for k, lab in enumerate(labels):
+        if lab == label:
+            start = k if length == 0 else start
+            length += 1
+            if length > best[1]:
+                best = (start, length)
+        else:
+            length = 0
+    return best
+
+
+def _run_rate(f: Findings, run: tuple[int, int]) -> float:
+    start, length = run
+    lo = max(start - 1, 0)  # include the interval into the first ventricular beat
+    seg = f.beats[lo : start + length]
+    if len(seg) < 2:
+        return 0.0
+    return float(60.0 * f.fs / np.mean(np.diff(seg)))
+
+
+def _conduction(f: Findings) -> list[Statement]:
+    iv, m, out = f.measurements.intervals, f.measurements, []
+    if iv.pr_ms is not None and iv.pr_ms > 200:
+        out.append(Statement("AVB1", {"pr_ms": round(iv.pr_ms)}))
+    if iv.qrs_ms is not None and iv.qrs_ms >= 120:
+        out.append(Statement(_bundle_branch(m, f.fs), {"qrs_ms": round(iv.qrs_ms)}))
+    elif iv.qtc_bazett_ms is not None and iv.qtc_fridericia_ms is not None:
+        # Bazett over-corrects outside 60-100 bpm; Fridericia is used there
+        hr = f.heart_rate or 0.0
+        formula = "bazett" if 60 <= hr <= 100 else "fridericia"
+        value = iv.qtc_bazett_ms if formula == "bazett" else iv.qtc_fridericia_ms
+        limit = 450 if f.sex == "M" else 460
+        if value >= limit:
+            out.append(
+                Statement("LQT", {"qtc_ms": round(value), "formula": formula, "limit_ms": limit})
+            )
+    return out
+
+
+def _bundle_branch(m: Measurements, fs: float) -> str:
+    """Bundle-branch pattern of a wide QRS.
+
+    RBBB: V1 ends positive (R') and I or V6 ends negative (broad S). LBBB: V1 predominantly
+    negative, I and V6 positive with a late R peak (>= 60 ms) and no septal q wave.
+    """
+    med, fid = m.median_beats, m.fiducials
+    leads = tuple(s.lead for s in m.st)
+    if med is None or fid is None or "V1" not in leads:
+        return "IVCD"
+    qrs = med[:, fid.qrs_on : fid.qrs_off + 1]
+    third = max(qrs.shape[1] // 3, 1)
+    v1 = qrs[leads.index("V1")]
+    lateral = [qrs[leads.index(n)] for n in ("I", "V6") if n in leads]
+    broad_s = any(float(x[-third:].sum()) < 0 for x in lateral)
+    if float(v1[-third:].sum()) > 0 and float(v1.max()) > 0.1 and broad_s:
+        return "RBBB"
+    late_r = [
+        x for x in lateral
+        if float(x.sum()) > 0 and int(np.argmax(x)) >= 0.06 * fs
+        and float(x[: int(np.argmax(x)) + 1].min()) > -0.1  # no septal q wave
+    ]  # fmt: skip
+    if (
+        float(v1.sum()) < 0
+        and float(v1[-third:].sum()) < 0
+        and late_r
+        and len(late_r) == len(lateral)
+    ):
+        return "LBBB"
+    return "IVCD"
+
+
+def _axis_voltage(f: Findings) -> list[Statement]:
+    out = []
+    axis = f.measurements.axes.qrs
+    if axis is not None:
+        if -90 <= axis < -30:
+            out.append(Statement("LAD", {"qrs_axis": round(axis)}))
+        elif 90 < axis <= 180:
+            out.append(Statement("RAD", {"qrs_axis": round(axis)}))
+        elif axis < -90:
+            out.append(Statement("XAXIS", {"qrs_axis": round(axis)}))
+    amp = f.measurements.qrs_amplitude_mv
+    limb = [amp[n] for n in LIMB if n in amp]
+    chest = [amp[n] for n in PRECORDIAL if n in amp]
+    if (len(limb) == 6 and max(limb) < 0.5) or (len(chest) == 6 and max(chest) < 1.0):
+        out.append(Statement("LOWV", {"max_limb_mv": round(max(limb), 2) if limb else None}))
+    return out
+
+
+def _stemi(f: Findings, statements: list[Statement]) -> list[Statement]:
+    if any(s.code == "LBBB" for s in statements):
+        return []  # ST criteria do not apply in LBBB (Sgarbossa not implemented)
+    hit = stemi_leads(f.measurements.st, f.age, f.sex)
+    if not hit:
+        return []
+    st = {s.lead: s.j_mv for s in f.measurements.st}
+    return [
+        Statement(
+            "STEMI",
+            {
+                "leads": hit,
+                "st_j_mm": [round(st[n] * 10, 1) for n in hit],
+                "threshold_mm": [threshold_mm(n, f.age, f.sex) for n in hit],
+                "sex": f.sex,
+                "age": f.age,
+            },
+        )
+    ]
+
+
+def interpret(f: Findings) -> list[Statement]:
+    """All statements for one analysed ECG."""
+    if f.unusable_leads and len(f.unusable_leads) == f.n_leads:
+        return [Statement("UNREADABLE", {"unusable_leads": list(f.unusable_leads)})]
+    out: list[Statement] = []
+    if f.unusable_leads:
+        out.append(Statement("POORLEADS", {"leads": list(f.unusable_leads)}))
+    if len(f.beats) < 2:
+        code = "NOQRS" if f.duration_s >= 3.0 else "SHORT"
+        return [*out, Statement(code, {"duration_s": round(f.duration_s, 1)})]
+    out += _rhythm(f)
+    af = any(s.code == "AF" for s in out)
+    out += _ectopy(f, af)
+    if f.measurements.fiducials is not None:
+        out += _conduction(f)
+        out += _axis_voltage(f)
+        out += _stemi(f, out)
+    return out
+
+
+def critical_findings(
+    f: Findings, statements: list[Statement], thresholds: CriticalThresholds
+) -> list[CriticalFinding]:
+    """Findings that need a clinician now, judged against ``thresholds``."""
+    codes = {s.code: s for s in statements}
+    out: list[CriticalFinding] = []
+    if "STEMI" in codes:
+        out.append(CriticalFinding("STEMI", "critical", dict(codes["STEMI"].values)))
+    run = longest_run(f.labels, PVC)
+    if run[1] >= thresholds.vt_min_beats and _run_rate(f, run) > thresholds.vt_min_bpm:
+        out.append(
+            CriticalFinding(
+                "VT", "critical", {"beats": run[1], "rate_bpm": round(_run_rate(f, run))}
+            )
+        )
+    hr = f.heart_rate
+    if hr is not None and hr < thresholds.brady_bpm:
+        out.append(CriticalFinding("HR_LOW", "critical", {"heart_rate_bpm": round(hr)}))
+    if hr is not None and hr > thresholds.tachy_bpm:
+        out.append(CriticalFinding("HR_HIGH", "critical", {"heart_rate_bpm": round(hr)}))
+    rr = _rr_s(f) if len(f.beats) > 1 else np.zeros(0)
+    longest = max(float(rr.max()) if rr.size else 0.0, _edge_gap(f))
+    if longest > thresholds.pause_s:
+        out.append(CriticalFinding("LONG_PAUSE", "critical", {"longest_s": round(longest, 2)}))
+    if "AF" in codes and hr is not None and hr > thresholds.af_rvr_bpm:
+        out.append(CriticalFinding("AF_RVR", "urgent", {"heart_rate_bpm": round(hr)}))
+    if "NOQRS" in codes and not any(c.code == "LONG_PAUSE" for c in out):
+        out.append(CriticalFinding("NOQRS", "critical", dict(codes["NOQRS"].values)))
+    return out
+
+
+def _edge_gap(f: Findings) -> float:
+    """Longest stretch without a beat, counting from the record edges when leads are usable."""
+    if f.unusable_leads and len(f.unusable_leads) == f.n_leads:
+        return 0.0
+    if len(f.beats) == 0:
+        return f.duration_s
+    return max(f.beats[0] / f.fs, f.duration_s - f.beats[-1] / f.fs)

@@ -1,0 +1,143 @@
+"""Registered DICOM devices: who may associate with the node, and what each may do."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+from sqlalchemy import select
+
+from consult.center import Work
+from consult.errors import Conflict, Forbidden, InvalidInput, NotFound
+from consult.models import Institution
+from consult.vocab import InstitutionLevel, Role
+from imaging.index import ImagingDevice
+
+AET_RE = re.compile(r"^[\x20-\x5b\x5d-\x7e]{1,16}$")  # printable ASCII without backslash
+
+
+class Operation(StrEnum):
+    STORE = "store"
+    FIND = "find"
+    MOVE = "move"
+    GET = "get"
+
+
+@dataclass(frozen=True)
+class DeviceInfo:
+    """A device as the node sees it (immutable, safe to share with association threads)."""
+
+    id: int
+    ae_title: str
+    host: str
+    port: int
+    institution_id: int
+    institution_code: str
+    county: bool
+    operations: frozenset[Operation]
+    active: bool = True
+
+    def may(self, operation: Operation) -> bool:
+        return self.active and operation in self.operations
+
+
+def parse_operations(text: str) -> frozenset[Operation]:
+    try:
+        return frozenset(Operation(p.strip().lower()) for p in text.split(",") if p.strip())
+    except ValueError:
+        raise InvalidInput(
+            f"operations must be among {', '.join(o.value for o in Operation)}", field="allow"
+        ) from None
+
+
+def check_aet(value: str) -> str:
+    value = value.strip()
+    if not AET_RE.match(value):
+        raise InvalidInput("an AE title is 1-16 printable ASCII characters", field="ae_title")
+    return value
+
+
+def _info(device: ImagingDevice, institution: Institution) -> DeviceInfo:
+    return DeviceInfo(
+        id=device.id,
+        ae_title=device.ae_title,
+        host=device.host,
+        port=device.port,
+        institution_id=device.institution_id,
+        institution_code=institution.code,
+        county=institution.level is InstitutionLevel.COUNTY,
+        operations=parse_operations(device.operations),
+        active=device.active,
+    )
+
+
+async def add(
+    work: Work,
+    *,
+    ae_title: str,
+    host: str,
+    port: int,
+    institution_code: str,
+    operations: frozenset[Operation],
+) -> DeviceInfo:
+    """Register a device (administrators, or the server itself)."""
+    if work.principal.user_id != 0 and not work.principal.has(Role.ADMIN):
+        work.deny("imaging.device.add")
+        raise Forbidden("only administrators register devices")
+    ae_title = check_aet(ae_title)
+    if not host.strip() or len(host) > 255:
+        raise InvalidInput("host must be 1-255 characters", field="host")
+    if not 1 <= port <= 65535:
+        raise InvalidInput("port must be 1-65535", field="port")
+    institution = await work.session.scalar(
+        select(Institution).where(Institution.code == institution_code)
+    )
+    if institution is None:
+        raise InvalidInput(f"no institution {institution_code!r}", field="institution")
+    if await work.session.scalar(
+        select(ImagingDevice.id).where(ImagingDevice.ae_title == ae_title)
+    ):
+        raise Conflict(f"AE title {ae_title} is already registered", field="ae_title")
+    device = ImagingDevice(
+        ae_title=ae_title,
+        host=host.strip(),
+        port=port,
+        institution_id=institution.id,
+        operations=",".join(sorted(o.value for o in operations)),
+        created_at=work.now,
+    )
+    work.session.add(device)
+    await work.session.flush()
+    work.audit("imaging.device.add", obj=("device", device.id), ae_title=ae_title, host=host)
+    return _info(device, institution)
+
+
+async def list_all(work: Work) -> list[DeviceInfo]:
+    if work.principal.user_id != 0 and not work.principal.has(Role.ADMIN):
+        raise Forbidden("only administrators list devices")
+    rows = await work.session.execute(
+        select(ImagingDevice, Institution)
+        .join(Institution, Institution.id == ImagingDevice.institution_id)
+        .order_by(ImagingDevice.ae_title)
+    )
+    return [_info(d, i) for d, i in rows]
+
+
+async def by_title(work: Work, ae_title: str) -> DeviceInfo | None:
+    """The active device with ``ae_title``, or None."""
+    row = (
+        await work.session.execute(
+            select(ImagingDevice, Institution)
+            .join(Institution, Institution.id == ImagingDevice.institution_id)
+            .where(ImagingDevice.ae_title == ae_title.strip(), ImagingDevice.active.is_(True))
+        )
+    ).first()
+    return _info(row[0], row[1]) if row else None
+
+
+async def get(work: Work, ae_title: str) -> DeviceInfo:
+    found = await by_title(work, ae_title)
+    if found is None:
+        raise NotFound(f"no device {ae_title}")
+    return found

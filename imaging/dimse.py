@@ -1,0 +1,372 @@
+"""DIMSE handlers: small functions bound to the node's events, each returning a DICOM status.
+
+They run on pynetdicom's association threads. Anything touching the database goes to the event
+loop through :class:`LoopBridge` (``asyncio.run_coroutine_threadsafe``); no loop object is used
+from these threads otherwise. Handlers return statuses (logged with their meaning); they do not
+raise.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import threading
+import weakref
+from collections.abc import Coroutine, Iterator
+from dataclasses import dataclass
+from io import BytesIO
+from typing import Any, TypeVar, cast
+
+import pydicom
+from pydicom.dataset import Dataset
+from pynetdicom import evt
+from pynetdicom.association import Association
+from pynetdicom.dimse_primitives import C_STORE
+
+from consult.center import Center
+from consult.principal import SYSTEM
+from imaging import devices, query
+from imaging.archive import Archive, Mismatch, Origin
+from imaging.devices import DeviceInfo, Operation
+from imaging.files import FileStore, is_uid
+from imaging.header import MalformedDataset, encode_file_meta
+from imaging.matching import Level, QueryError
+from imaging.sop import FIND_MODELS, STUDY_ROOT_FIND
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# Status codes (PS3.4 Annex C and GG, PS3.7 Annex C)
+SUCCESS = 0x0000
+PENDING = 0xFF00
+CANCEL = 0xFE00
+NOT_AUTHORIZED = 0x0124  # Refused: not authorized
+OUT_OF_RESOURCES = 0xA700  # Refused: out of resources
+MOVE_DESTINATION_UNKNOWN = 0xA801  # Refused: move destination unknown
+DATASET_MISMATCH = 0xA900  # Error: data set does not match SOP class
+CANNOT_UNDERSTAND = 0xC000  # Error: cannot understand
+UNABLE_TO_PROCESS = 0xC001  # Failed: unable to process (query/retrieve)
+SUBOPS_FAILED = 0xB000  # Warning: sub-operations complete, one or more failures
+
+LEVEL_KEYS = {
+    Level.PATIENT: "PatientID",
+    Level.STUDY: "StudyInstanceUID",
+    Level.SERIES: "SeriesInstanceUID",
+    Level.IMAGE: "SOPInstanceUID",
+}
+
+
+class LoopBridge:
+    """Run coroutines on the application's event loop from association threads."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, timeout: float = 120.0) -> None:
+        self.loop, self.timeout = loop, timeout
+
+    def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(self.timeout)
+
+
+@dataclass
+class Handlers:
+    """Everything the handlers need, bound once at registration."""
+
+    center: Center
+    archive: Archive
+    bridge: LoopBridge
+    aet: str
+
+    def __post_init__(self) -> None:
+        self._lock = threading.Lock()
+        self._devices: weakref.WeakKeyDictionary[Association, DeviceInfo] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    @property
+    def files(self) -> FileStore:
+        return self.archive.files
+
+    def bindings(self) -> list[tuple[Any, Any]]:
+        return [
+            (evt.EVT_CONN_OPEN, self.on_connect),
+            (evt.EVT_REQUESTED, self.on_requested),
+            (evt.EVT_C_ECHO, self.on_echo),
+            (evt.EVT_C_STORE, self.on_store),
+            (evt.EVT_C_FIND, self.on_find),
+            (evt.EVT_C_GET, self.on_get),
+            (evt.EVT_C_MOVE, self.on_move),
+        ]
+
+    # -- association ---------------------------------------------------------------------------
+
+    def on_connect(self, event: evt.Event) -> None:
+        sock = event.assoc.dul.socket
+        if sock is not None and sock.socket is not None:
+            sock.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def on_requested(self, event: evt.Event) -> None:
+        """Accept only registered devices, from their registered host."""
+        assoc = event.assoc
+        primitive = assoc.requestor.primitive
+        title = (primitive.calling_ae_title if primitive else "").strip()
+        address = assoc.requestor.address
+        try:
+            device = self.bridge.run(self._device(title))
+        except Exception:  # adapter boundary: an unreachable index refuses, transiently
+            logger.exception("device lookup for %s failed", title)
+            _reject(assoc, 0x02)  # transient
+            return
+        if device is None or not _host_matches(device.host, address):
+            logger.warning("rejecting association from %r at %s: unknown device", title, address)
+            _reject(assoc, 0x01)  # permanent
+            return
+        with self._lock:
+            self._devices[assoc] = device
+
+    async def _device(self, title: str) -> DeviceInfo | None:
+        async with self.center.work(SYSTEM, client=f"dicom:{title}"[:64]) as work:
+            return await devices.by_title(work, title)
+
+    def device(self, event: evt.Event) -> DeviceInfo | None:
+        with self._lock:
+            return self._devices.get(event.assoc)
+
+    def _allowed(self, event: evt.Event, operation: Operation) -> DeviceInfo | None:
+        device = self.device(event)
+        if device is None or not device.may(operation):
+            logger.warning(
+                "%s refused for %s: not allowed", operation, event.assoc.requestor.ae_title
+            )
+            return None
+        return device
+
+    # -- services ------------------------------------------------------------------------------
+
+    def on_echo(self, event: evt.Event) -> int:
+        return SUCCESS
+
+    def on_store(self, event: evt.Event) -> int:
+        device = self._allowed(event, Operation.STORE)
+        if device is None:
+            return NOT_AUTHORIZED
+        request = cast(C_STORE, event.request)
+        meta = encode_file_meta(
+            str(request.AffectedSOPClassUID),
+            str(request.AffectedSOPInstanceUID),
+            str(event.context.transfer_syntax),
+            device.ae_title,
+        )
+        try:
+            received = self.archive.receive(
+                meta,
+                cast(BytesIO, request.DataSet).getbuffer(),
+                str(event.context.transfer_syntax),
+                sop_class_uid=str(request.AffectedSOPClassUID),
+                sop_uid=str(request.AffectedSOPInstanceUID),
+            )
+        except Mismatch as exc:
+            logger.warning(
+                "C-STORE from %s: 0xA900 data set does not match: %s", device.ae_title, exc
+            )
+            return DATASET_MISMATCH
+        except MalformedDataset as exc:
+            logger.warning("C-STORE from %s: 0xC000 cannot understand: %s", device.ae_title, exc)
+            return CANNOT_UNDERSTAND
+        except OSError:
+            logger.exception("C-STORE from %s: 0xA700 out of resources (disk)", device.ae_title)
+            return OUT_OF_RESOURCES
+        # The file is durable: acknowledge, and let the batching writer index it (queries
+        # flush the writer first, so they see every acknowledged instance).
+        origin = Origin(device.institution_id, device.id, f"dicom:{device.ae_title}")
+        self.archive.index_later(received, origin, self.bridge.loop)
+        return SUCCESS
+
+    def on_find(self, event: evt.Event) -> Iterator[tuple[int, Dataset | None]]:
+        device = self._allowed(event, Operation.FIND)
+        if device is None:
+            yield NOT_AUTHORIZED, None
+            return
+        try:
+            identifier = event.identifier
+            level = Level(str(identifier.get("QueryRetrieveLevel", "")).strip().upper())
+            model = str(event.request.AffectedSOPClassUID)
+            if model == STUDY_ROOT_FIND and level is Level.PATIENT:
+                raise QueryError("Study Root has no PATIENT level")
+            if model not in FIND_MODELS:
+                raise QueryError(f"unsupported information model {model}")
+            keys = _keys(identifier)
+        except (QueryError, ValueError) as exc:
+            logger.warning(
+                "C-FIND from %s: 0xA900 identifier does not match: %s", device.ae_title, exc
+            )
+            yield DATASET_MISMATCH, None
+            return
+        try:
+            matches = self.bridge.run(self._find(device, level, keys))
+        except QueryError as exc:
+            logger.warning("C-FIND from %s: 0xA900 bad key: %s", device.ae_title, exc)
+            yield DATASET_MISMATCH, None
+            return
+        except Exception:  # adapter boundary
+            logger.exception("C-FIND from %s: 0xC001 unable to process", device.ae_title)
+            yield UNABLE_TO_PROCESS, None
+            return
+        for values in matches:
+            if event.is_cancelled:
+                yield CANCEL, None
+                return
+            ds = query.to_dataset(values, level)
+            for keyword in keys:
+                if keyword not in ds:
+                    setattr(ds, keyword, None)
+            ds.RetrieveAETitle = self.aet
+            yield PENDING, ds
+
+    async def _find(
+        self, device: DeviceInfo, level: Level, keys: dict[str, str]
+    ) -> list[dict[str, Any]]:
+        await self.archive.flush()
+        async with self.center.work(SYSTEM, client=f"dicom:{device.ae_title}") as work:
+            return await query.find(work, level, keys, query.device_scope(device))
+
+    def _selection(self, event: evt.Event, device: DeviceInfo) -> list[query.InstanceRef]:
+        identifier = event.identifier
+        level = Level(str(identifier.get("QueryRetrieveLevel", "")).strip().upper())
+        uids: dict[str, list[str]] = {}
+        for lvl, keyword in LEVEL_KEYS.items():
+            if lvl.depth > level.depth:
+                break
+            raw = identifier.get(keyword)
+            if raw:
+                values = [
+                    str(v).strip() for v in (raw if not isinstance(raw, str) else raw.split("\\"))
+                ]
+                if keyword != "PatientID" and not all(is_uid(v) for v in values):
+                    raise QueryError(f"{keyword} must be UIDs")
+                uids[keyword] = values
+        if LEVEL_KEYS[level] not in uids:
+            raise QueryError(f"{LEVEL_KEYS[level]} is required at the {level} level")
+        return self.bridge.run(self._instances(device, uids))
+
+    async def _instances(
+        self, device: DeviceInfo, uids: dict[str, list[str]]
+    ) -> list[query.InstanceRef]:
+        await self.archive.flush()
+        async with self.center.work(SYSTEM, client=f"dicom:{device.ae_title}") as work:
+            return await query.instances(
+                work,
+                query.device_scope(device),
+                patient_ids=uids.get("PatientID"),
+                study_uids=uids.get("StudyInstanceUID"),
+                series_uids=uids.get("SeriesInstanceUID"),
+                sop_uids=uids.get("SOPInstanceUID"),
+                action="imaging.retrieve",
+            )
+
+    def _datasets(
+        self, event: evt.Event, refs: list[query.InstanceRef]
+    ) -> Iterator[tuple[int, Dataset | None]]:
+        for ref in refs:
+            if event.is_cancelled:
+                yield CANCEL, None
+                return
+            try:
+                ds = pydicom.dcmread(self.files.path(ref.path))
+            except (OSError, ValueError):
+                logger.exception("instance %s unreadable", ref.sop_uid)
+                yield PENDING, None  # counted as a failed sub-operation
+                continue
+            yield PENDING, ds
+
+    def on_get(self, event: evt.Event) -> Iterator[Any]:
+        device = self._allowed(event, Operation.GET)
+        if device is None:
+            yield 0
+            yield NOT_AUTHORIZED, None
+            return
+        try:
+            refs = self._selection(event, device)
+        except (QueryError, ValueError) as exc:
+            logger.warning("C-GET from %s: 0xA900: %s", device.ae_title, exc)
+            yield 0
+            yield DATASET_MISMATCH, None
+            return
+        yield len(refs)
+        yield from self._datasets(event, refs)
+
+    def on_move(self, event: evt.Event) -> Iterator[Any]:
+        device = self._allowed(event, Operation.MOVE)
+        destination_title = (
+            str(event.move_destination or b"", "ascii", "replace").strip()
+            if isinstance(event.move_destination, bytes)
+            else str(event.move_destination or "").strip()
+        )
+        destination = self.bridge.run(self._device(destination_title)) if device else None
+        if device is None or destination is None:
+            if device is not None:
+                logger.warning(
+                    "C-MOVE from %s: 0xA801 unknown destination %r",
+                    device.ae_title,
+                    destination_title,
+                )
+            yield None, None
+            return
+        try:
+            refs = self._selection(event, device)
+        except (QueryError, ValueError) as exc:
+            logger.warning("C-MOVE from %s: 0xA900: %s", device.ae_title, exc)
+            yield destination.host, destination.port
+            yield 0
+            yield DATASET_MISMATCH, None
+            return
+        contexts: dict[str, list[str]] = {}
+        for ref in refs:
+            syntaxes = contexts.setdefault(ref.sop_class_uid, [])
+            if ref.transfer_syntax not in syntaxes:
+                syntaxes.append(ref.transfer_syntax)
+        from pynetdicom.presentation import build_context
+
+        yield (
+            destination.host,
+            destination.port,
+            {"contexts": [build_context(c, ts) for c, ts in list(contexts.items())[:128]]},
+        )
+        yield len(refs)
+        yield from self._datasets(event, refs)
+
+
+def _reject(assoc: Association, result: int) -> None:
+    """A-ASSOCIATE-RJ: service user, calling AE title not recognised; then wait for the DUL
+    to have sent it (as pynetdicom's own rejections do)."""
+    assoc.acse.send_reject(result, 0x01, 0x03)
+    assoc.is_rejected = True
+    assoc.kill()
+
+
+def _keys(identifier: Dataset) -> dict[str, str]:
+    keys: dict[str, str] = {}
+    for element in identifier:
+        keyword = element.keyword
+        if not keyword or keyword in ("QueryRetrieveLevel", "SpecificCharacterSet"):
+            continue
+        if element.VR == "SQ":
+            keys[keyword] = ""
+            continue
+        value = element.value
+        if value is None:
+            keys[keyword] = ""
+        elif isinstance(value, str | bytes | int | float) or type(value).__name__ == "PersonName":
+            keys[keyword] = str(value)
+        else:
+            keys[keyword] = "\\".join(str(v) for v in value)
+    return keys
+
+
+def _host_matches(registered: str, address: str) -> bool:
+    if registered in ("*", address):
+        return True
+    try:
+        return address in {info[4][0] for info in socket.getaddrinfo(registered, None)}
+    except OSError:
+        return False

@@ -1,0 +1,171 @@
+"""The lab center's tables: catalogue, reference ranges, orders, specimens, results, alerts,
+and the outbox of order messages for the LIS.
+
+Only storage shape lives here; the rules live in the service modules beside it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import Boolean, Enum, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from consult.db import Base, utcnow
+from consult.models import DiagnosticRequest
+from lab.vocab import OrderStatus, ResultStatus, SpecimenStatus
+
+
+def _enum(cls: type) -> Enum:
+    return Enum(cls, native_enum=False, length=32, values_callable=lambda e: [m.value for m in e])
+
+
+class LabTest(Base):
+    """A catalogue entry: one test (an observation) or a panel of tests, coded in LOINC."""
+
+    __tablename__ = "lab_test"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    system: Mapped[str] = mapped_column(String(16), default="LN")
+    name: Mapped[str] = mapped_column(String(200))
+    name_en: Mapped[str] = mapped_column(String(200))
+    unit: Mapped[str] = mapped_column(String(32), default="")
+    specimen_type: Mapped[str] = mapped_column(String(32), default="")
+    components: Mapped[list[Any]] = mapped_column(default=list)
+    """For a panel: the codes of its tests, in report order; empty for a single test."""
+    decimals: Mapped[int] = mapped_column(Integer, default=1)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    @property
+    def is_panel(self) -> bool:
+        return bool(self.components)
+
+
+class LabRange(Base):
+    """Reference limits of a test for a sex and an age band, in three tiers.
+
+    ``low/high`` bound the normal range, ``critical_*`` the values that must be phoned through,
+    ``plausible_*`` what a living patient can have (outside: an error to review). A ``None``
+    limit is open.
+    """
+
+    __tablename__ = "lab_range"
+    __table_args__ = (Index("ix_lab_range_code", "test_code"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    test_code: Mapped[str] = mapped_column(String(32))
+    sex: Mapped[str] = mapped_column(String(1), default="")
+    """``M`` or ``F``, or empty for either."""
+    age_min_years: Mapped[float] = mapped_column(Float, default=0.0)
+    age_max_years: Mapped[float | None] = mapped_column(Float)
+    low: Mapped[float | None] = mapped_column(Float)
+    high: Mapped[float | None] = mapped_column(Float)
+    critical_low: Mapped[float | None] = mapped_column(Float)
+    critical_high: Mapped[float | None] = mapped_column(Float)
+    plausible_low: Mapped[float | None] = mapped_column(Float)
+    plausible_high: Mapped[float | None] = mapped_column(Float)
+
+
+class LabOrder(Base):
+    """The lab side of a lab-test request: its order numbers and the tests asked for."""
+
+    __tablename__ = "lab_order"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("diagnostic_request.id"), unique=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id"), index=True)
+    placer_number: Mapped[str] = mapped_column(String(22), unique=True)
+    filler_number: Mapped[str | None] = mapped_column(String(22), unique=True)
+    status: Mapped[OrderStatus] = mapped_column(_enum(OrderStatus))
+    test_codes: Mapped[list[Any]] = mapped_column(default=list)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    request: Mapped[DiagnosticRequest] = relationship(lazy="joined")
+
+
+class Specimen(Base):
+    """A tube or container: collected at the clinic, shipped, received (or rejected) at the lab."""
+
+    __tablename__ = "lab_specimen"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("lab_order.id"), index=True)
+    label: Mapped[str] = mapped_column(String(32), unique=True)
+    specimen_type: Mapped[str] = mapped_column(String(32))
+    status: Mapped[SpecimenStatus] = mapped_column(_enum(SpecimenStatus))
+    collected_at: Mapped[dt.datetime | None]
+    collected_by: Mapped[str] = mapped_column(String(200), default="")
+    collected_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    shipped_at: Mapped[dt.datetime | None]
+    received_at: Mapped[dt.datetime | None]
+    received_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    rejected_at: Mapped[dt.datetime | None]
+    rejection_reason: Mapped[str] = mapped_column(String(32), default="")
+    note: Mapped[str] = mapped_column(Text, default="")
+
+
+class LabResult(Base):
+    """One observation value. Never edited once released: a correction is a new row that
+    supersedes it (``supersedes_id``), and the earlier row keeps its value."""
+
+    __tablename__ = "lab_result"
+    __table_args__ = (Index("ix_lab_result_trend", "patient_id", "test_code", "observed_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("lab_order.id"), index=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id"))
+    test_code: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(200), default="")
+    value: Mapped[str] = mapped_column(String(200))
+    numeric: Mapped[float | None] = mapped_column(Float)
+    unit: Mapped[str] = mapped_column(String(32), default="")
+    flag: Mapped[str] = mapped_column(String(2), default="")
+    """Abnormal flag, HL7 table 0078: L, H, LL, HH, N (normal) or empty (no range)."""
+    range_text: Mapped[str] = mapped_column(String(64), default="")
+    status: Mapped[ResultStatus] = mapped_column(_enum(ResultStatus))
+    hold_reason: Mapped[str] = mapped_column(Text, default="")
+    source: Mapped[str] = mapped_column(String(64), default="api")
+    observed_at: Mapped[dt.datetime]
+    entered_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    entered_by: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    released_at: Mapped[dt.datetime | None]
+    released_by: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    supersedes_id: Mapped[int | None] = mapped_column(ForeignKey("lab_result.id"))
+    amendment_reason: Mapped[str] = mapped_column(Text, default="")
+
+
+class CriticalAlert(Base):
+    """A critical value that someone must acknowledge: who, when, how and to whom."""
+
+    __tablename__ = "lab_critical_alert"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    result_id: Mapped[int] = mapped_column(ForeignKey("lab_result.id"), index=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("diagnostic_request.id"), index=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id"))
+    summary: Mapped[str] = mapped_column(String(300))
+    raised_at: Mapped[dt.datetime]
+    acknowledged_at: Mapped[dt.datetime | None]
+    acknowledged_by: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    method: Mapped[str] = mapped_column(String(16), default="")
+    """``phone`` or ``in_app``."""
+    notified_person: Mapped[str] = mapped_column(String(200), default="")
+    note: Mapped[str] = mapped_column(Text, default="")
+    escalated_at: Mapped[dt.datetime | None]
+
+
+class LisOutbound(Base):
+    """An order message waiting for (or delivered to) the LIS."""
+
+    __tablename__ = "lab_lis_outbound"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("lab_order.id"), index=True)
+    message: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[dt.datetime | None]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str] = mapped_column(Text, default="")

@@ -1,0 +1,125 @@
+"""The MLLP listener over a real loopback socket: ACKs, errors, and a listener that survives
+bad framing, oversize messages and clients that leave midway."""
+
+from __future__ import annotations
+
+import asyncio
+
+from sqlalchemy import select
+
+from consult.center import Center
+from lab.demo import DEMO_PLACER
+from lab.mllp import MllpServer, frame
+from lab.tables import LabOrder, LabResult
+from tests.lab.helpers import Peer, oru
+
+HGB, WBC, PLT, K = "718-7", "6690-2", "777-3", "2823-3"
+
+
+async def results_of(center: Center, placer: str) -> dict[str, LabResult]:
+    async with center.sessions() as session:
+        order = await session.scalar(select(LabOrder).where(LabOrder.placer_number == placer))
+        assert order is not None
+        rows = await session.scalars(select(LabResult).where(LabResult.order_id == order.id))
+        return {r.test_code: r for r in rows}
+
+
+async def test_demo_order_answered_and_errors_reported(
+    center: Center, listener: MllpServer
+) -> None:
+    peer = await Peer.connect(listener.port)
+    first = oru(DEMO_PLACER, [(HGB, "131"), (WBC, "5.2")], "F77")
+    code, text, ack = await peer.exchange(first)
+    assert (code, text) == ("AA", ""), ack
+    stored = await results_of(center, DEMO_PLACER)
+    assert stored[HGB].status == "preliminary"
+    assert stored[HGB].source.startswith("hl7:")
+    # the patient is a 68-year-old man: 131 g/L is normal for him
+    assert stored[HGB].flag == "N"
+    assert stored[HGB].range_text == "130-175"
+
+    # a retransmission (the LIS lost our ACK) stores nothing twice
+    assert (await peer.exchange(first))[0] == "AA"
+    async with center.sessions() as session:
+        rows = await session.scalars(select(LabResult.id).where(LabResult.test_code == HGB))
+        assert len(list(rows)) == 1
+
+    # unknown order: AE naming it, nothing stored
+    code, text, ack = await peer.exchange(oru("NO-SUCH", [(HGB, "120")]))
+    assert code == "AE"
+    assert "unknown order NO-SUCH" in text
+    assert "ERR||OBR^1^2|204^Unknown key identifier^HL70357|E" in ack
+
+    # an impossible value is held (AE with the reason); the others in the message are kept
+    code, text, ack = await peer.exchange(oru(DEMO_PLACER, [(PLT, "180"), (HGB, "900")]))
+    assert code == "AE"
+    assert "718-7 held for review" in text
+    assert "OBX^2^5" in ack
+    stored = await results_of(center, DEMO_PLACER)
+    assert stored[PLT].status == "preliminary"
+    held = [r for r in stored.values() if r.test_code == HGB and r.status == "held"]
+    assert held
+    assert held[0].value == "900"
+
+    # the filler number learnt above matches too
+    code, _, _ = await peer.exchange(oru("", [(K, "4.1")], filler="F77"))
+    assert code == "AA"
+    await peer.close()
+
+
+async def test_malformed_messages_are_rejected(listener: MllpServer) -> None:
+    peer = await Peer.connect(listener.port)
+    code, text, _ = await peer.exchange("this is not HL7")
+    assert code == "AR"
+    assert "MSH" in text
+    adt = "MSH|^~\\&|HIS|H|TC|C|20261122||ADT^A01|1|P|2.5.1\rPID|1||1\r"
+    code, text, ack = await peer.exchange(adt)
+    assert code == "AR"
+    assert "ADT^A01" in text
+    assert "MSA|AR|1|" in ack
+    no_obr = "MSH|^~\\&|LIS|L|TC|C|20261122||ORU^R01|2|P|2.5.1\rOBX|1|NM|718-7||1\r"
+    code, text, _ = await peer.exchange(no_obr)
+    assert code == "AR"
+    assert "OBX before any OBR" in text
+    bad_time = oru(DEMO_PLACER, [(HGB, "130")]).replace("|F|||2", "|F|||x2")
+    code, text, _ = await peer.exchange(bad_time)
+    assert code == "AR"
+    assert "OBX^1" in text
+    await peer.close()
+
+
+async def test_listener_survives_bad_framing_and_broken_clients(
+    center: Center, listener: MllpServer
+) -> None:
+    # a client that leaves in the middle of a frame
+    quitter = await Peer.connect(listener.port)
+    await quitter.send_raw(b"\x0bMSH|^~\\&|LIS|L|TC|C|2026")
+    await quitter.close()
+    # a client that connects and drops at once
+    (await Peer.connect(listener.port)).writer.transport.abort()
+
+    peer = await Peer.connect(listener.port)
+    # junk outside frames is skipped; the frame after it is answered
+    await peer.send_raw(b"garbage before\r\n" + frame(oru(DEMO_PLACER, [(WBC, "7.0")]).encode()))
+    assert (await peer.reply()).split("\r")[1].startswith("MSA|AA|")
+    # an oversize frame gets an AR; the connection keeps working
+    await peer.send_raw(frame(b"MSH|" + b"x" * (70 * 1024)))
+    assert "MSA|AR|" in await peer.reply()
+    # a message split over many writes
+    data = frame(oru(DEMO_PLACER, [(PLT, "222")]).encode())
+    for i in range(0, len(data), 7):
+        await peer.send_raw(data[i : i + 7])
+        await asyncio.sleep(0)
+    assert (await peer.reply()).split("\r")[1].startswith("MSA|AA|")
+    await peer.close()
+
+    # several clients at once
+    async def one(value: str) -> str:
+        client = await Peer.connect(listener.port)
+        code, _, _ = await client.exchange(oru(DEMO_PLACER, [(K, value)]))
+        await client.close()
+        return code
+
+    assert await asyncio.gather(*(one(f"4.{i}") for i in range(4))) == ["AA"] * 4
+    stored = await results_of(center, DEMO_PLACER)
+    assert stored[PLT].value == "222"

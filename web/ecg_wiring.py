@@ -1,0 +1,28 @@
+"""The ECG center in the application: the ingest service and its key."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from consult.filestore import ContentStore
+from ecg.interpret import CriticalThresholds
+from ecg.pipeline import EcgIngest
+from web import keys
+
+ECG_INGEST = web.AppKey("ecg_ingest", EcgIngest)
+
+
+async def ecg_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings = app[keys.SETTINGS]
+    thresholds = CriticalThresholds(
+        brady_bpm=settings.ecg_brady_bpm,
+        tachy_bpm=settings.ecg_tachy_bpm,
+        pause_s=settings.ecg_pause_s,
+        af_rvr_bpm=settings.ecg_af_rvr_bpm,
+    )
+    app[ECG_INGEST] = EcgIngest(
+        app[keys.CENTER], ContentStore(settings.data_dir / "ecg"), app[keys.EXECUTOR], thresholds
+    )
+    yield

@@ -1,0 +1,54 @@
+"""The imaging center's resources: the archive (file store + index writer) and the DICOM node,
+started and stopped with the application."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from imaging.archive import Archive
+from imaging.index import ensure_tables
+from imaging.node import MAX_PDU, DicomNode, NodeConfig
+from web import keys
+
+logger = logging.getLogger(__name__)
+
+ARCHIVE = web.AppKey("imaging_archive", Archive)
+NODE = web.AppKey("imaging_node", DicomNode)
+
+
+async def imaging_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Create, yield, dispose: the archive always; the node unless ``dicom_port`` is 0."""
+    settings = app[keys.SETTINGS]
+    center = app[keys.CENTER]
+    async with app[keys.ENGINE].begin() as conn:
+        await conn.run_sync(ensure_tables)
+    archive = Archive(
+        center,
+        settings.data_dir / "dicom",
+        durable=bool(getattr(settings, "dicom_fsync", True)),
+    )
+    archive.ingest.start()
+    app[ARCHIVE] = archive
+    node: DicomNode | None = None
+    if settings.dicom_port:
+        node = DicomNode(
+            NodeConfig(
+                aet=settings.dicom_aet,
+                host=settings.dicom_host,
+                port=settings.dicom_port,
+                max_pdu=int(getattr(settings, "dicom_max_pdu", MAX_PDU)),
+            ),
+            center,
+            archive,
+        )
+        await node.start()
+        app[NODE] = node
+    try:
+        yield
+    finally:
+        if node is not None:
+            await node.stop()
+        await archive.ingest.stop()

@@ -1,0 +1,95 @@
+"""Wiring of the lab center: the MLLP results listener, the LIS order outbox and the critical
+value escalation, as one ``cleanup_ctx`` generator (after the database's)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+
+from aiohttp import web
+
+from consult.center import Center
+from lab import catalogue, critical, outbound
+from lab.inbound import ResultsInbox
+from lab.mllp import MllpClient, MllpServer
+from web import keys
+from web.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class LabRuntime:
+    """The lab's running parts."""
+
+    listener: MllpServer | None = None
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+
+LAB = web.AppKey("lab", LabRuntime)
+
+
+def lis_enabled(app: web.Application) -> bool:
+    settings = app[keys.SETTINGS]
+    return bool(settings.lis_host and settings.lis_port)
+
+
+def _every(seconds: float, name: str, job: Callable[[], Awaitable[object]]) -> asyncio.Task[None]:
+    async def loop() -> None:
+        while True:
+            await asyncio.sleep(seconds)
+            try:
+                await job()
+            except Exception:  # a background task at the boundary: log and carry on
+                logger.exception("%s failed", name)
+
+    return asyncio.create_task(loop(), name=name)
+
+
+async def _prepare(center: Center) -> None:
+    """A new installation starts with the seed catalogue (administrators edit it after)."""
+    async with center.work(client="lab-setup") as work:
+        await catalogue.seed(work)
+
+
+async def lab_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings: Settings = app[keys.SETTINGS]
+    center = app[keys.CENTER]
+    await _prepare(center)
+    runtime = LabRuntime()
+    app[LAB] = runtime
+    if settings.mllp_port:
+        inbox = ResultsInbox(center)
+        runtime.listener = MllpServer(inbox.handle, reject=inbox.reject)
+        await runtime.listener.start(settings.mllp_host, settings.mllp_port)
+    ack_minutes = settings.critical_ack_minutes
+
+    async def escalate() -> None:
+        async with center.work(client="lab-escalation") as work:
+            await critical.escalate_overdue(work, ack_minutes)
+
+    check = settings.lab_escalation_check_seconds
+    runtime.tasks.append(_every(check, "lab critical escalation", escalate))
+    client: MllpClient | None = None
+    if lis_enabled(app):
+        client = MllpClient(settings.lis_host, settings.lis_port, retries=2)
+
+        async def deliver() -> None:
+            assert client is not None
+            await outbound.deliver_pending(center, client)
+
+        retry = settings.lis_retry_seconds
+        runtime.tasks.append(_every(retry, "LIS order delivery", deliver))
+    yield
+    for task in runtime.tasks:
+        task.cancel()
+    for task in runtime.tasks:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    if client is not None:
+        await client.close()
+    if runtime.listener is not None:
+        await runtime.listener.stop()

@@ -1,0 +1,200 @@
+"""Consult rooms in the application: the signaling package's protocols implemented on the center.
+
+- :class:`CenterAuthenticator`: a bearer token of a user, or a guest's one-time invitation.
+- :class:`CenterRoomAccess`: the room of a video-consult request; host = the requesting doctor,
+  member = the assigned specialist, everyone else waits in the lobby.
+- :class:`CenterRoomObserver`: start, join, leave, end and recordings go onto the consult request
+  and into the audit log; recording starts only with the patient's recording consent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import os
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+from aiohttp import web
+from sqlalchemy import select
+
+from consult import people
+from consult import rooms as rooms_
+from consult.center import Center
+from consult.errors import AuthenticationFailed
+from consult.filestore import ContentStore
+from consult.models import User
+from consult.principal import SYSTEM, principal_for
+from signaling.protocol import IceServer, Role
+from signaling.rooms import ParticipantIdentity, RoomRegistry
+from signaling.sfu import MediaConfig, Sfu
+from signaling.turn import IceConfig
+from signaling.ws import Admission, WsTimeouts, make_room_ws_handler
+from web import keys
+
+logger = logging.getLogger(__name__)
+
+ROOMS = web.AppKey("rooms", RoomRegistry)
+ICE = web.AppKey("ice", IceConfig)
+RoomHandler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+ROOM_WS: web.AppKey[RoomHandler] = web.AppKey("room_ws")
+USER, GUEST = "user", "guest"
+
+
+def identity_parts(identity: ParticipantIdentity) -> tuple[str, int]:
+    kind, _, number = identity.user_id.partition(":")
+    return kind, int(number) if number.isdigit() else 0
+
+
+class CenterAuthenticator:
+    def __init__(self, center: Center) -> None:
+        self.center = center
+
+    async def authenticate(self, token: str) -> ParticipantIdentity | None:
+        async with self.center.work(client="room") as work:
+            try:
+                principal = await people.authenticate(work, token)
+            except AuthenticationFailed:
+                guest = await rooms_.redeem(work, token)
+                if guest is None:
+                    return None
+                return ParticipantIdentity(f"{GUEST}:{guest.invitation_id}", guest.name)
+        return ParticipantIdentity(f"{USER}:{principal.user_id}", principal.display_name)
+
+
+class CenterRoomAccess:
+    def __init__(self, center: Center, ice: IceConfig) -> None:
+        self.center, self.ice = center, ice
+
+    async def admission(self, room_id: str, identity: ParticipantIdentity) -> Admission | None:
+        if not room_id.isdigit():
+            return None
+        request_id = int(room_id)
+        kind, number = identity_parts(identity)
+        async with self.center.work(client="room") as work:
+            if kind == GUEST:
+                row = await work.session.get(rooms_.RoomInvitation, number)
+                role = (
+                    rooms_.RoomRole.GUEST
+                    if row is not None and row.request_id == request_id
+                    else None
+                )
+            else:
+                user = await work.session.scalar(
+                    select(User).where(User.id == number, User.active.is_(True))
+                )
+                if user is None:
+                    return None
+                role = await rooms_.role_of(
+                    work, await principal_for(work.session, user), request_id
+                )
+        if role is None:
+            return None
+        turn_user = identity.user_id.replace(":", "-")
+        return Admission(
+            role=Role(role.value), ice_servers=self.ice.servers_for(turn_user, time.time())
+        )
+
+
+class CenterRoomObserver:
+    def __init__(self, center: Center, recordings: ContentStore, spool: Path) -> None:
+        self.center, self.recordings, self.spool = center, recordings, spool
+        self.registry: RoomRegistry | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def _event(self, room_id: str, event: str, **detail: object) -> None:
+        async with self.center.work(SYSTEM, client="room") as work:
+            await rooms_.record_event(work, int(room_id), event, **detail)
+
+    async def room_started(self, room_id: str) -> None:
+        await self._event(room_id, "start")
+        async with self.center.work(SYSTEM, client="room") as work:
+            allowed = await rooms_.recording_allowed(work, int(room_id))
+        if (
+            allowed
+            and self.registry is not None
+            and (room := self.registry.get(room_id)) is not None
+        ):
+            self.spool.mkdir(parents=True, exist_ok=True)
+            path = self.spool / f"room-{int(room_id)}-{int(time.time())}.webm"
+            task = asyncio.create_task(room.start_recording(path))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def participant_joined(
+        self, room_id: str, identity: ParticipantIdentity, role: Role
+    ) -> None:
+        await self._event(
+            room_id, "join", who=identity.user_id, name=identity.display_name, role=role.value
+        )
+
+    async def participant_left(
+        self, room_id: str, identity: ParticipantIdentity, reason: object
+    ) -> None:
+        await self._event(
+            room_id, "leave", who=identity.user_id, reason=str(getattr(reason, "value", reason))
+        )
+
+    async def room_ended(self, room_id: str, reason: str) -> None:
+        await self._event(room_id, "end", reason=reason)
+
+    async def recording_finished(self, room_id: str, path: Path) -> None:
+        digest, size = await asyncio.to_thread(self._file_away, path)
+        async with self.center.work(SYSTEM, client="room") as work:
+            await rooms_.attach_recording(work, int(room_id), digest, size)
+
+    def _file_away(self, path: Path) -> tuple[str, int]:
+        """Move a finished recording into the content store (streamed hash, atomic rename)."""
+        sha = hashlib.sha256()
+        with path.open("rb") as fh:
+            while chunk := fh.read(1 << 20):
+                sha.update(chunk)
+        digest = sha.hexdigest()
+        target = self.recordings.path(digest)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        size = path.stat().st_size
+        os.replace(path, target)
+        return digest, size
+
+
+def ice_config(app: web.Application) -> IceConfig:
+    s = app[keys.SETTINGS]
+    return IceConfig(
+        stun_urls=tuple(s.stun_urls),
+        turn_urls=tuple(s.turn_urls),
+        turn_secret=s.turn_secret,
+        ttl_seconds=s.turn_ttl_seconds,
+    )
+
+
+async def rooms_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings, center = app[keys.SETTINGS], app[keys.CENTER]
+    ice = ice_config(app)
+    server_ice = tuple(IceServer(urls=(u,)) for u in settings.stun_urls)
+    media = MediaConfig(
+        ice_servers=server_ice, connect_timeout=settings.room_connect_timeout_seconds
+    )
+    observer = CenterRoomObserver(
+        center, ContentStore(settings.data_dir / "recordings"), settings.data_dir / "spool"
+    )
+    async with RoomRegistry(
+        observer=observer, media_factory=lambda room_id: Sfu(room_id, media)
+    ) as registry:
+        observer.registry = registry
+        app[ROOMS] = registry
+        app[ICE] = ice
+        app[ROOM_WS] = make_room_ws_handler(
+            authenticator=CenterAuthenticator(center),
+            access=CenterRoomAccess(center, ice),
+            registry=registry,
+            timeouts=WsTimeouts(join=settings.room_connect_timeout_seconds),
+            slots=media.max_slots,
+        )
+        yield
+
+
+async def room_ws(request: web.Request) -> web.StreamResponse:
+    """``GET /api/v1/rooms/{id}/ws``: the signaling package's handler, bound at start-up."""
+    return await request.app[ROOM_WS](request)

@@ -1,0 +1,44 @@
+// The auditor's view: the audit log with filters, and the hash chain's verification.
+import { api } from "../api.js";
+import { t } from "../i18n.js";
+import { action, chip, clear, field, fmtTime, formData, frame, h, select, table } from "../ui.js";
+
+const user = frame("audit");
+const PAGE = 100;
+let offset = 0;
+
+if (user) {
+  const result = h("div#audit-result");
+  const chain = h("div#chain-result");
+  const form = h("form.row.card#audit-filter",
+    field(t("patient") + " ID", h("input", { name: "patient_id", type: "number", min: 1 })),
+    field(t("actor"), h("input", { name: "actor" })),
+    field(t("action"), h("input", { name: "action", placeholder: "report.sign" })),
+    field(t("outcome"), select("outcome", [["", "—"], ["success", "success"], ["denied", "denied"], ["failure", "failure"]], "")),
+    field(t("since"), h("input", { name: "since", type: "datetime-local" })),
+    field(t("until"), h("input", { name: "until", type: "datetime-local" })),
+    h("button.primary", { type: "submit" }, t("filter")),
+    h("button#verify-chain", { type: "button", on: { click: action(async () => {
+      const r = await api.get("/api/v1/audit/verify");
+      clear(chain, h("div", { className: r.ok ? "alert ok-box" : "alert bad" },
+        (r.ok ? "✓ " + t("chainOk") : "✗ " + t("chainBad") + ` #${r.first_bad_seq}: ${r.problem}`),
+        ` (${r.checked} / unsealed ${r.unsealed})`));
+    }) } }, t("verify")));
+  const search = async () => {
+    const d = formData(form);
+    for (const k of ["since", "until"]) if (d[k]) d[k] = new Date(d[k]).toISOString();
+    const rows = await api.get("/api/v1/audit", { ...d, limit: PAGE, offset });
+    clear(result, table([t("time"), t("actor"), t("action"), t("patient"), t("object"), t("outcome"), "client", "seq"],
+      rows.map((r) => h("tr", { className: r.outcome !== "success" ? "overdue" : "" },
+        h("td", fmtTime(r.at)), h("td", r.actor), h("td", h("code", r.action)), h("td", r.patient_id ?? ""),
+        h("td", r.object_type ? `${r.object_type}:${r.object_id}` : ""),
+        h("td", chip(r.outcome, r.outcome === "success" ? "ok" : "bad")), h("td.muted", r.client), h("td.muted", r.seq ?? "")))),
+    h("div.row",
+      h("button", { type: "button", disabled: offset === 0, on: { click: () => { offset = Math.max(0, offset - PAGE); search(); } } }, "‹"),
+      h("span.muted", `${offset + 1}–${offset + rows.length}`),
+      h("button", { type: "button", disabled: rows.length < PAGE, on: { click: () => { offset += PAGE; search(); } } }, "›")));
+  };
+  form.addEventListener("submit", action(async () => { offset = 0; await search(); }));
+  clear(document.getElementById("main"), h("h1", t("audit")), form, chain, h("section.card.wide", result));
+  search();
+}

@@ -1,0 +1,42 @@
+import { ApiError, api, saveSession } from "../api.js";
+import { lang, setLang, t } from "../i18n.js";
+import { clear, h, homeOf } from "../ui.js";
+
+document.title = t("signIn") + " · " + t("app");
+clear(document.getElementById("top"),
+  h("span.brand", h("span", t("app"))),
+  h("div.who", h("button.link", {
+    type: "button", id: "lang",
+    on: { click: () => { setLang(lang() === "en" ? "zh-CN" : "en"); location.reload(); } },
+  }, t("lang"))));
+
+const message = h("p.form-error", { id: "login-error", role: "alert" });
+const form = h("form.card.login#login-form", { autocomplete: "on" },
+  h("h1", t("signIn")),
+  h("label.field", h("span", t("username")),
+    h("input", { name: "username", id: "username", required: true, autocomplete: "username", autofocus: true })),
+  h("label.field", h("span", t("password")),
+    h("input", { name: "password", id: "password", type: "password", required: true, autocomplete: "current-password" })),
+  message,
+  h("button.primary", { type: "submit", id: "login-submit" }, t("signIn")));
+
+form.addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  message.textContent = "";
+  const btn = form.querySelector("button[type=submit]");
+  btn.disabled = true;
+  try {
+    const body = await api.post("/api/v1/auth/login", {
+      username: form.username.value.trim(), password: form.password.value,
+    });
+    saveSession(body);
+    const next = new URLSearchParams(location.search).get("next");
+    location.assign(next && next.startsWith("/") && !next.startsWith("//") ? next : homeOf(body.user));
+  } catch (err) {
+    message.textContent = err instanceof ApiError && err.status === 401 ? t("badLogin") : err.message;
+  } finally {
+    btn.disabled = false;
+  }
+});
+
+clear(document.getElementById("main"), form);
