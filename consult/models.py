@@ -184,6 +184,7 @@ class DiagnosticRequest(Base):
     status_reason: Mapped[str] = mapped_column(Text, default="")
     critical: Mapped[bool] = mapped_column(Boolean, default=False)
     critical_reason: Mapped[str] = mapped_column(Text, default="")
+    critical_reason_zh: Mapped[str] = mapped_column(Text, default="")
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

@@ -252,6 +252,7 @@ async def mark_critical(
     """A critical finding: raise the request to stat, move its deadline, alert the specialists."""
     request.critical = True
     request.critical_reason = reason
+    request.critical_reason_zh = reason_zh or reason
     if request.priority is not Priority.STAT:
         request.priority = Priority.STAT
         request.due_at = min(

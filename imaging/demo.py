@@ -7,7 +7,6 @@ from typing import Any
 from consult.center import Work
 from imaging import devices
 from imaging.devices import Operation
-from imaging.index import ensure_tables
 
 DEMO_DEVICE = "DEMO-CT"
 DEMO_DEVICE_HOST = "127.0.0.1"
@@ -17,7 +16,6 @@ DEMO_INSTITUTION = "th-dongcheng"
 
 async def seed(work: Work, demo: Any) -> None:
     """Register ``DEMO-CT`` at 127.0.0.1 for th-dongcheng, allowed every operation."""
-    await work.session.run_sync(lambda session: ensure_tables(session.connection()))
     await devices.add(
         work,
         ae_title=DEMO_DEVICE,

@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, UniqueConstraint
-from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Mapped, mapped_column
 
 from consult.db import Base, utcnow
@@ -118,22 +117,3 @@ class ImagingReconciliation(Base):
     resolved_at: Mapped[dt.datetime | None]
     resolved_by: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
     patient_id: Mapped[int | None] = mapped_column(ForeignKey("patient.id"))
-
-
-TABLES = [
-    ImagingDevice.__table__,
-    ImagingPatient.__table__,
-    ImagingStudy.__table__,
-    ImagingSeries.__table__,
-    ImagingInstance.__table__,
-    ImagingReconciliation.__table__,
-]
-
-
-def ensure_tables(conn: Connection) -> None:
-    """Create the imaging tables if the migration history does not have them yet.
-
-    A bridge until the project's migration is regenerated with these tables; afterwards it finds
-    them present and does nothing.
-    """
-    Base.metadata.create_all(conn, tables=TABLES, checkfirst=True)  # type: ignore[arg-type]

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -73,6 +74,8 @@ class Ingest:
 
     def __init__(self, center: Center) -> None:
         self.center = center
+        self.on_indexed: Callable[[list[tuple[Arrival, Stored]]], Awaitable[None]] | None = None
+        """Called after each committed batch (the ECG center takes its waveforms from here)."""
         self._queue: asyncio.Queue[Pending] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self._hurry = asyncio.Event()
@@ -140,6 +143,11 @@ class Ingest:
         for (_, future), result in zip(batch, results, strict=True):
             if future is not None and not future.done():
                 future.set_result(result)
+        if self.on_indexed is not None:
+            try:
+                await self.on_indexed([(a, r) for (a, _), r in zip(batch, results, strict=True)])
+            except Exception:  # a listener's failure must not stop the index writer
+                logger.exception("after-index listener failed")
 
     async def _write(self, arrivals: list[Arrival]) -> list[Stored]:
         async with self.center.work(SYSTEM, client=arrivals[0].source[:64]) as work:

@@ -21,6 +21,7 @@ from consult.principal import Principal, clinic_scope_of
 from consult.residentid import ResidentIdError, parse_resident_id
 from consult.vocab import InstitutionLevel, RequestKind, Role
 from imaging.header import InstanceHeader
+from imaging.sop import ECG_WAVEFORMS
 
 logger = logging.getLogger(__name__)
 
@@ -77,6 +78,8 @@ async def link_study(work: Work, header: InstanceHeader, institution_id: int) ->
         return Link(request.patient_id, request.id)
     if patient is None:
         return Link(None, None, "no patient matches PatientID / Other Patient IDs")
+    if header.sop_class_uid in ECG_WAVEFORMS:
+        return Link(patient.id, None)  # the ECG center opens (or finds) the ECG-read request
     institution = await work.session.get(Institution, institution_id)
     if institution is None or institution.level is InstitutionLevel.COUNTY:
         return Link(patient.id, None)

@@ -22,6 +22,7 @@ from pynetdicom.presentation import PresentationContext
 from pynetdicom.transport import ThreadedAssociationServer
 
 from consult.center import Center
+from imaging import netfast
 from imaging.archive import Archive
 from imaging.dimse import Handlers, LoopBridge
 from imaging.sop import QR_MODELS, VERIFICATION
@@ -66,6 +67,7 @@ class DicomNode:
         return ae
 
     async def start(self) -> None:
+        netfast.install()
         handlers = Handlers(
             center=self.center,
             archive=self.archive,

@@ -18,3 +18,12 @@ QR_MODELS = (
     PATIENT_ROOT_GET,
     STUDY_ROOT_GET,
 )
+
+ECG_WAVEFORMS = frozenset(
+    {
+        "1.2.840.10008.5.1.4.1.1.9.1.1",  # 12-lead ECG Waveform Storage
+        "1.2.840.10008.5.1.4.1.1.9.1.2",  # General ECG Waveform Storage
+        "1.2.840.10008.5.1.4.1.1.9.1.3",  # Ambulatory ECG Waveform Storage
+    }
+)
+"""Storage SOP classes whose instances also go to the ECG center for analysis."""

@@ -30,14 +30,16 @@ from web.errors import error_middleware
 from web.imaging_wiring import imaging_ctx
 from web.lab_wiring import lab_ctx
 from web.metrics import Metrics
-from web.rooms_wiring import room_ws, rooms_ctx
 from web.openapi import build_openapi
+from web.pages import add_pages
+from web.rooms_wiring import room_ws, rooms_ctx
 from web.routes import admin, audit, auth, notifications, patients, referrals, reports, requests
 from web.routes import ecg as ecg_routes
-from web.routes import rooms as rooms_routes
 from web.routes import imaging as imaging_routes
 from web.routes import lab as lab_routes
+from web.routes import rooms as rooms_routes
 from web.settings import Settings
+from web.waveforms import bridge_ctx
 
 logger = logging.getLogger(__name__)
 
@@ -152,17 +154,23 @@ def create_app(settings: Settings) -> web.Application:
     )
     app[keys.SETTINGS] = settings
     app[METRICS] = metrics
-    app.cleanup_ctx.extend([database_ctx, executor_ctx, overdue_ctx, imaging_ctx])
-    app.cleanup_ctx.append(lab_ctx)
-    app.cleanup_ctx.append(ecg_ctx)
-    app.cleanup_ctx.append(rooms_ctx)
+    app.cleanup_ctx.extend(
+        [
+            database_ctx,
+            executor_ctx,
+            overdue_ctx,
+            ecg_ctx,
+            imaging_ctx,
+            bridge_ctx,
+            lab_ctx,
+            rooms_ctx,
+        ]
+    )
     endpoints = add_endpoints(app, TABLES)
     app[OPENAPI] = build_openapi(endpoints, title="telecenter API", version=app_version())
     app.router.add_get(r"/api/v1/rooms/{id:\d+}/ws", room_ws)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics.handle)
     app.router.add_get("/api/openapi.json", openapi_json)
-    from web.pages import add_pages  # the browser pages and static files
-
     add_pages(app)
     return app

@@ -128,7 +128,8 @@ def _read_password(prompt: str) -> str:
     return sys.stdin.readline().rstrip("\n")
 
 
-async def _with_center(settings: Settings, job: Callable[[Center], Awaitable[int]]) -> int:
+async def with_center(settings: Settings, job: Callable[[Center], Awaitable[int]]) -> int:
+    """Run ``job`` with a center on the configured database (migrated if empty)."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.db_url, schema=settings.database_schema or None)
     try:
@@ -251,16 +252,16 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             return asyncio.run(_db_upgrade(settings))
         return asyncio.run(_db_revision(settings, args.message))
     if command == "demo":
-        return asyncio.run(_with_center(settings, _demo))
+        return asyncio.run(with_center(settings, _demo))
     if command == "user":
         password = _read_password(f"password for {args.username}: ")
         if args.user_command == "add":
-            return asyncio.run(_with_center(settings, lambda c: _user_add(c, args, password)))
+            return asyncio.run(with_center(settings, lambda c: _user_add(c, args, password)))
         return asyncio.run(
-            _with_center(settings, lambda c: _user_passwd(c, args.username, password))
+            with_center(settings, lambda c: _user_passwd(c, args.username, password))
         )
     if command == "audit":
-        return asyncio.run(_with_center(settings, _audit_verify))
+        return asyncio.run(with_center(settings, _audit_verify))
     handler = getattr(args, "handler", None)
     if handler is not None:
         return int(handler(args, settings))

@@ -5,14 +5,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from collections.abc import Awaitable, Callable
 
-from consult import migrate
 from consult.center import Center
-from consult.db import make_engine, make_session_factory
 from imaging import devices
 from imaging.devices import Operation, parse_operations
-from imaging.index import ensure_tables
 from web.settings import Settings
 
 
@@ -37,18 +33,6 @@ def add_imaging_commands(
     listing.set_defaults(handler=device_list)
 
 
-async def _with_center(settings: Settings, job: Callable[[Center], Awaitable[int]]) -> int:
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    engine = make_engine(settings.db_url, schema=settings.database_schema or None)
-    try:
-        await migrate.prepare(engine)
-        async with engine.begin() as conn:
-            await conn.run_sync(ensure_tables)
-        return await job(Center(make_session_factory(engine), policy=settings.policy()))
-    finally:
-        await engine.dispose()
-
-
 def device_add(args: argparse.Namespace, settings: Settings) -> int:
     operations = parse_operations(args.allow)
 
@@ -65,7 +49,9 @@ def device_add(args: argparse.Namespace, settings: Settings) -> int:
         sys.stdout.write(f"device {info.ae_title} registered (id {info.id})\n")
         return 0
 
-    return asyncio.run(_with_center(settings, job))
+    from web.cli import with_center
+
+    return asyncio.run(with_center(settings, job))
 
 
 def device_list(args: argparse.Namespace, settings: Settings) -> int:
@@ -80,4 +66,6 @@ def device_list(args: argparse.Namespace, settings: Settings) -> int:
             )
         return 0
 
-    return asyncio.run(_with_center(settings, job))
+    from web.cli import with_center
+
+    return asyncio.run(with_center(settings, job))

@@ -9,8 +9,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from imaging.archive import Archive
-from imaging.index import ensure_tables
-from imaging.node import MAX_PDU, DicomNode, NodeConfig
+from imaging.node import DicomNode, NodeConfig
 from web import keys
 
 logger = logging.getLogger(__name__)
@@ -23,12 +22,10 @@ async def imaging_ctx(app: web.Application) -> AsyncIterator[None]:
     """Create, yield, dispose: the archive always; the node unless ``dicom_port`` is 0."""
     settings = app[keys.SETTINGS]
     center = app[keys.CENTER]
-    async with app[keys.ENGINE].begin() as conn:
-        await conn.run_sync(ensure_tables)
     archive = Archive(
         center,
         settings.data_dir / "dicom",
-        durable=bool(getattr(settings, "dicom_fsync", True)),
+        durable=settings.dicom_fsync,
     )
     archive.ingest.start()
     app[ARCHIVE] = archive
@@ -39,7 +36,7 @@ async def imaging_ctx(app: web.Application) -> AsyncIterator[None]:
                 aet=settings.dicom_aet,
                 host=settings.dicom_host,
                 port=settings.dicom_port,
-                max_pdu=int(getattr(settings, "dicom_max_pdu", MAX_PDU)),
+                max_pdu=settings.dicom_max_pdu,
             ),
             center,
             archive,

@@ -29,6 +29,7 @@ def request_out(
         status_reason=request.status_reason,
         critical=request.critical,
         critical_reason=request.critical_reason,
+        critical_reason_zh=request.critical_reason_zh,
         details=request.details if show_patient else {},
         created_at=request.created_at,
         due_at=request.due_at,

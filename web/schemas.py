@@ -233,6 +233,7 @@ class RequestOut(BaseModel):
     status_reason: str
     critical: bool
     critical_reason: str
+    critical_reason_zh: str
     details: dict[str, Any]
     created_at: dt.datetime
     due_at: dt.datetime

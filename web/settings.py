@@ -37,6 +37,8 @@ class Settings(BaseModel):
     dicom_aet: str = "TELECENTER"
     dicom_port: int = Field(11112, ge=0, le=65535)
     dicom_host: str = "127.0.0.1"
+    dicom_max_pdu: int = Field(4 * 1024 * 1024, ge=16384)
+    dicom_fsync: bool = True
     mllp_port: int = Field(2575, ge=0, le=65535)
     mllp_host: str = "127.0.0.1"
     demo: bool = False

@@ -25,7 +25,9 @@ def wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout: float = 60.0)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise AssertionError(f"server exited early: {proc.stderr.read().decode() if proc.stderr else ''}")
+            raise AssertionError(
+                f"server exited early: {proc.stderr.read().decode() if proc.stderr else ''}"
+            )
         try:
             with urllib.request.urlopen(url, timeout=1) as r:  # loopback only
                 return json.loads(r.read())
@@ -37,12 +39,31 @@ def wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout: float = 60.0)
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_serve_demo_and_graceful_shutdown(tmp_path: Path, sig: signal.Signals) -> None:
     port = free_port()
-    env = {**os.environ, "TELECENTER_ARGON2_TIME_COST": "1", "TELECENTER_ARGON2_MEMORY_KIB": "1024",
-           "TELECENTER_ARGON2_PARALLELISM": "1"}
+    env = {
+        **os.environ,
+        "TELECENTER_ARGON2_TIME_COST": "1",
+        "TELECENTER_ARGON2_MEMORY_KIB": "1024",
+        "TELECENTER_ARGON2_PARALLELISM": "1",
+    }
     proc = subprocess.Popen(
-        [sys.executable, "-m", "web.cli", "serve", "--demo", "--data-dir", str(tmp_path / "var"),
-         "--port", str(port), "--dicom-port", "0", "--mllp-port", "0"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        [
+            sys.executable,
+            "-m",
+            "web.cli",
+            "serve",
+            "--demo",
+            "--data-dir",
+            str(tmp_path / "var"),
+            "--port",
+            str(port),
+            "--dicom-port",
+            "0",
+            "--mllp-port",
+            "0",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
     try:
         health = wait_healthy(f"http://127.0.0.1:{port}/healthz", proc)

@@ -111,7 +111,7 @@ async def _read_upload(request: web.Request, limit: int) -> tuple[dict[str, str]
 
 @endpoints.post(
     "/api/v1/ecgs",
-    summary="Upload an ECG (multipart: file, patient_id, request_id?, priority?, csv_*); idempotent",
+    summary="Upload an ECG (multipart: file, patient_id, request_id?, priority?, csv_*)",
     response=UploadOut,
     status=201,
 )

@@ -194,7 +194,7 @@ function drawRequestForm() {
       if (d.csv_fs) fd.set("csv_fs", d.csv_fs);
       const out = await api.upload("/api/v1/ecgs", fd);
       req = out.request;
-      if (out.ecg.critical) toast(t("critical") + ": " + (out.ecg.analysis.critical_reasons || []).join("; "), "error", 0);
+      if (out.ecg.critical) toast(t("critical") + ": " + (out.ecg.analysis.critical_findings || []).map((f) => pick(f.zh, f.en)).join("; "), "error", 0);
     } else if (d.kind === "lab_test") {
       const tests = [...form.querySelectorAll("input[name=tests]:checked")].map((x) => x.value);
       const order = await api.post("/api/v1/lab/orders", { patient_id: pid, tests, priority: d.priority, clinical_question: d.clinical_question });

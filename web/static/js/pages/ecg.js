@@ -1,7 +1,7 @@
 // The ECG viewer: tracing on paper, the machine's measurements and statements (editable), sign.
 import { api } from "../api.js";
 import { EcgPaper } from "../ecgpaper.js";
-import { lang, t } from "../i18n.js";
+import { lang, pick, t } from "../i18n.js";
 import { action, chip, clear, field, fmtTime, frame, h, patientLabel, toast } from "../ui.js";
 
 const requestId = Number(location.pathname.split("/")[2]);
@@ -57,7 +57,7 @@ function drawHead() {
     h("h1", t("ecgViewer") + " · " + r.identifier),
     h("span", patientLabel(r.patient)), h("span.muted", r.requesting_institution),
     chip(r.priority), chip(r.status),
-    r.critical ? h("span.chip.bad", t("critical") + (r.critical_reason ? ": " + r.critical_reason : "")) : null),
+    r.critical ? h("span.chip.bad", t("critical") + (r.critical_reason ? ": " + pick(r.critical_reason_zh || r.critical_reason, r.critical_reason) : "")) : null),
   r.clinical_question ? h("p", t("question") + ": " + r.clinical_question) : null);
 }
 
@@ -117,7 +117,7 @@ function drawSide() {
   };
   clear(side,
     h("h2", t("machine")),
-    a && a.critical ? h("div.alert.bad#critical-reasons", t("critical") + ": " + (a.critical_reasons || []).join("; ")) : null,
+    a && a.critical ? h("div.alert.bad#critical-reasons", t("critical") + ": " + (a.critical_findings || []).map((f) => pick(f.zh, f.en)).join("; ")) : null,
     h("h3", t("measurements")), measureBox,
     h("h3", t("statements")), list,
     signed ? null : h("form.row", { on: { submit: (e) => {

@@ -58,7 +58,7 @@ async function refresh() {
     },
     h("td", r.identifier), h("td", patientLabel(r.patient)), h("td", r.requesting_institution),
     h("td", chip(r.priority)),
-    h("td", chip(r.status), r.critical ? h("span.chip.critical.bad", t("critical") + (r.critical_reason ? ": " + r.critical_reason : "")) : null,
+    h("td", chip(r.status), r.critical ? h("span.chip.critical.bad", t("critical") + (r.critical_reason ? ": " + pick(r.critical_reason_zh || r.critical_reason, r.critical_reason) : "")) : null,
       r.overdue ? chip("overdue", "warn") : null),
     h("td", { title: fmtTime(r.due_at) }, fmtDue(r.due_at)),
     h("td.text", r.clinical_question),

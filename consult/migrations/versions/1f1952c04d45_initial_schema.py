@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 7ebd30a56d9e
+Revision ID: 1f1952c04d45
 Revises:
-Create Date: 2026-11-22 00:35:56.922483
+Create Date: 2026-11-22 01:26:49.104669
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from alembic import op
 
 import consult.db
 
-revision = "7ebd30a56d9e"
+revision = "1f1952c04d45"
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -322,6 +322,7 @@ def upgrade() -> None:
         sa.Column("status_reason", sa.Text(), nullable=False),
         sa.Column("critical", sa.Boolean(), nullable=False),
         sa.Column("critical_reason", sa.Text(), nullable=False),
+        sa.Column("critical_reason_zh", sa.Text(), nullable=False),
         sa.Column("details", sa.JSON(), nullable=False),
         sa.Column("created_at", consult.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("updated_at", consult.db.UTCDateTime(timezone=True), nullable=False),
