@@ -10,7 +10,8 @@
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, exists, false, select, true
+from sqlalchemy import ColumnElement, Select, exists, false, or_, select, true
+from sqlalchemy.orm import aliased
 
 from consult.center import Work
 from consult.errors import ConsentRequired, NotFound
@@ -22,7 +23,7 @@ from consult.models import (
     Referral,
 )
 from consult.principal import Principal
-from consult.vocab import ConsentScope, Role
+from consult.vocab import ConsentScope, RequestKind, RequestStatus, Role
 
 
 def patient_clause(principal: Principal) -> ColumnElement[bool]:
@@ -32,24 +33,38 @@ def patient_clause(principal: Principal) -> ColumnElement[bool]:
     if principal.is_clinic:
         return Patient.home_institution_id.in_(principal.clinic_scope)
     if principal.kinds:
-        return exists().where(
-            DiagnosticRequest.patient_id == Patient.id,
-            DiagnosticRequest.kind.in_(principal.kinds),
-        )
+        return exists().where(DiagnosticRequest.patient_id == Patient.id, request_clause(principal))
     if principal.role is Role.REFERRAL_DESK:
         return exists().where(Referral.patient_id == Patient.id)
     return false()
 
 
 def request_clause(principal: Principal) -> ColumnElement[bool]:
-    """SQL condition on :class:`DiagnosticRequest` for the requests ``principal`` may see."""
+    """SQL condition on :class:`DiagnosticRequest` for the requests ``principal`` may see.
+
+    A consult specialist also sees the other requests (ECGs, images, labs) of the patients whose
+    open video consult they perform: they co-view them with the clinic in the room.
+    """
     if principal.system:
         return true()
     if principal.is_clinic:
         return DiagnosticRequest.requesting_institution_id.in_(principal.clinic_scope)
-    if principal.kinds:
-        return DiagnosticRequest.kind.in_(principal.kinds)
-    return false()
+    if not principal.kinds:
+        return false()
+    own_kinds = DiagnosticRequest.kind.in_(principal.kinds)
+    if RequestKind.VIDEO_CONSULT not in principal.kinds:
+        return own_kinds
+    return or_(own_kinds, DiagnosticRequest.patient_id.in_(_consulting(principal)))
+
+
+def _consulting(principal: Principal) -> Select[int]:
+    """Patients of the open video consults ``principal`` performs."""
+    consult = aliased(DiagnosticRequest)
+    return select(consult.patient_id).where(
+        consult.kind == RequestKind.VIDEO_CONSULT,
+        consult.performer_id == principal.user_id,
+        consult.status.in_([s for s in RequestStatus if s.is_open]),
+    )
 
 
 def needs_consent(principal: Principal) -> bool:

@@ -10,6 +10,7 @@ from aiohttp import web
 
 from imaging.archive import Archive
 from imaging.node import DicomNode, NodeConfig
+from imaging.recovery import recover_unindexed
 from web import keys
 
 logger = logging.getLogger(__name__)
@@ -28,6 +29,7 @@ async def imaging_ctx(app: web.Application) -> AsyncIterator[None]:
         durable=settings.dicom_fsync,
     )
     archive.ingest.start()
+    await recover_unindexed(archive, center)
     app[ARCHIVE] = archive
     node: DicomNode | None = None
     if settings.dicom_port:

@@ -181,3 +181,28 @@ async def test_specialist_sees_only_their_kinds(api: Api) -> None:
     imaging = await new_request(village, patient["id"], "imaging_read")
     assert (await radiologist.get(f"/api/v1/requests/{imaging['id']}")).status == 200
     assert (await radiologist.get(f"/api/v1/patients/{patient['id']}")).status == 200
+
+
+async def test_consult_specialist_sees_the_patients_other_requests_while_consulting(
+    api: Api,
+) -> None:
+    village = await api.login("dr-village")
+    internist = await api.login("internist")
+    patient = await new_patient(village)
+    ecg = await new_request(village, patient["id"], "ecg_read")
+    assert (await internist.get(f"/api/v1/requests/{ecg['id']}")).status == 404
+    consult = await new_request(village, patient["id"], "video_consult")
+    assert (await internist.get(f"/api/v1/requests/{ecg['id']}")).status == 404  # not theirs yet
+    (await internist.post(f"/api/v1/requests/{consult['id']}/accept")).ok()
+    assert (await internist.get(f"/api/v1/requests/{ecg['id']}")).ok()["id"] == ecg["id"]
+    assert ecg["id"] in [
+        r["id"] for r in (await internist.get(f"/api/v1/requests?patient_id={patient['id']}")).ok()
+    ]
+    assert ecg["id"] not in [r["id"] for r in (await internist.get("/api/v1/worklist")).ok()]
+    other = await new_patient(village, "别的患者")
+    other_ecg = await new_request(village, other["id"], "ecg_read")
+    assert (await internist.get(f"/api/v1/requests/{other_ecg['id']}")).status == 404
+    (await village.post(f"/api/v1/requests/{consult['id']}/cancel", {"reason": "会诊结束"})).ok()
+    assert (
+        await internist.get(f"/api/v1/requests/{ecg['id']}")
+    ).status == 404  # only while consulting
