@@ -78,6 +78,7 @@ async def database_ctx(app: web.Application) -> AsyncIterator[None]:
     center = Center(make_session_factory(engine), policy=settings.policy())
     app[keys.ENGINE] = engine
     app[keys.CENTER] = center
+    app[METRICS].ws_subscribers.set_function(center.bus.subscriber_count)
     if settings.demo:
         await demo.seed(center)
     yield

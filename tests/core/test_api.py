@@ -132,6 +132,7 @@ async def test_openapi_health_metrics(api: Api) -> None:
     assert metrics.status == 200
     assert b"telecenter_http_requests_total" in metrics.body
     assert b'route="/api/openapi.json"' in metrics.body
+    assert b"telecenter_event_subscribers 0.0" in metrics.body
 
 
 async def test_tokens_expire(api: Api) -> None:

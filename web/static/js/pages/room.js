@@ -1,6 +1,7 @@
 // The consult room (signaling/PROTOCOL.md): device check, lobby, video tiles, mute, audio only,
 // chat, leave/end, and co-viewing of the request's images (shared pointer, slice, window/level).
 import { api, token } from "../api.js";
+import { EcgPaper } from "../ecgpaper.js";
 import { ImageStage, loadSeries } from "../imagestage.js";
 import { t } from "../i18n.js";
 import { chip, clear, fmtTime, frame, h, patientLabel, toast } from "../ui.js";
@@ -12,7 +13,8 @@ const main = document.getElementById("main");
 const state = {
   ws: null, pc: null, local: null, me: null, role: null, slots: 0, ice: [], sentOffer: false, pending: [],
   tiles: new Map(), streams: new Map(), names: new Map(), audioMuted: false, videoMuted: false, audioOnly: false,
-  hand: false, resource: "", lastPointer: 0,
+  hand: false, resource: "", lastPointer: 0, pointerTimer: 0, applying: false,
+  coview: { resource: "", kind: "", pointer: null, drawn: false }, coLabels: new Map(), coQueue: Promise.resolve(),
 };
 window.__room = state; // inspected by the browser tests
 
@@ -21,7 +23,11 @@ const tiles = h("div.tiles#tiles");
 const roster = h("ul.list#roster");
 const chatLog = h("div.chat-log#chat-log");
 const stage = new ImageStage(coViewSend);
-const coView = h("section.card#coview", { hidden: true }, h("h2", t("coView")), stage.el);
+const ecgView = ecgCoView(coViewSend);
+stage.el.hidden = true; // until a series is opened
+const coList = h("div.toolbar#coview-list");
+const coTitle = h("span#coview-title.muted");
+const coView = h("section.card#coview", { hidden: true }, h("h2", t("coView"), " ", coTitle), coList, ecgView.el, stage.el);
 
 if (user) deviceCheck().catch((err) => clear(main, h("p.form-error", err.message)));
 
@@ -125,7 +131,7 @@ function join(audioOnly) {
     h("button.bad#end", { type: "button", hidden: true, on: { click: () => { if (confirm(t("end") + "?")) send({ type: "end" }); } } }, t("end")),
     status);
   clear(main, h("div.viewer",
-    h("div", h("section.card", h("h1", t("room")), controls, tiles), coView),
+    h("div.room-main", h("section.card", h("h1", t("room")), controls, tiles), coView),
     h("div", h("section.card", h("h2", t("participants")), roster), h("section.card", h("h2", t("chat")), chatLog, chatForm))));
   addTile("me", user.display_name || user.username || t("guest"), state.local, true);
   connect();
@@ -195,7 +201,7 @@ async function handle(msg) {
       chatLog.scrollTop = chatLog.scrollHeight;
       break;
     case "co_view":
-      coViewReceive(msg);
+      coViewQueue(() => coViewReceive(msg));
       break;
     case "error":
       toast(`${msg.code}: ${msg.message}`, "error");
@@ -350,69 +356,250 @@ function drawRoster(msg) {
 
 // --- co-viewing --------------------------------------------------------------------------------
 
-// The images of the patient's imaging requests that this user may see; opening one shows it to
-// everyone in the room (each participant's own access to the images still applies).
+// The patient's ECGs and image series that this user may see; opening one shows it to everyone
+// in the room (each participant's own access still applies: the others load it themselves).
+// Resources: "ecg/<id>" or "study/<uid>/series/<uid>". What is on screen is mirrored in
+// state.coview (and #coview's data attributes) for the browser tests.
 async function openCoView() {
   const request = await api.get(`/api/v1/requests/${requestId}`).catch(() => null);
   if (!request) return;
-  const imaging = await api.get("/api/v1/requests", { patient_id: request.patient_id, kind: "imaging_read", limit: 10 }).catch(() => []);
+  const others = await api.get("/api/v1/requests", { patient_id: request.patient_id, limit: 50 }).catch(() => []);
   const choices = [];
-  for (const r of imaging) {
-    const studies = await api.get(`/api/v1/requests/${r.id}/studies`).catch(() => []);
-    for (const st of studies) {
-      const series = await api.get(`/dicom-web/studies/${st.study_uid}/series`).catch(() => []);
-      for (const se of series) {
-        const uid = se["0020000E"].Value[0];
-        const desc = (se["0008103E"] && se["0008103E"].Value && se["0008103E"].Value[0]) || "";
-        choices.push([`study/${st.study_uid}/series/${uid}`, `${r.identifier} ${st.modalities} ${st.description || ""} ${desc}`]);
+  for (const r of others) {
+    if (r.kind === "ecg_read") {
+      const ecgs = await api.get(`/api/v1/requests/${r.id}/ecgs`).catch(() => []);
+      for (const e of ecgs) {
+        choices.push([`ecg/${e.id}`, `${r.identifier} · ECG #${e.id} · ${e.filename}${e.uploaded_at ? " · " + fmtTime(e.uploaded_at) : ""}`]);
+      }
+    } else if (r.kind === "imaging_read") {
+      const studies = await api.get(`/api/v1/requests/${r.id}/studies`).catch(() => []);
+      for (const st of studies) {
+        const series = await api.get(`/dicom-web/studies/${st.study_uid}/series`).catch(() => []);
+        for (const se of series) {
+          const uid = se["0020000E"].Value[0];
+          const desc = (se["0008103E"] && se["0008103E"].Value && se["0008103E"].Value[0]) || "";
+          choices.push([`study/${st.study_uid}/series/${uid}`, `${r.identifier} ${st.modalities} ${st.description || ""} ${desc}`]);
+        }
       }
     }
   }
+  for (const [resource, label] of choices) state.coLabels.set(resource, label);
+  if (state.coview.resource) coTitle.textContent = coViewLabel(state.coview.resource);
   if (!choices.length) return;
   coView.hidden = false;
-  const list = h("div.toolbar#coview-series", choices.map(([resource, label]) => h("button", { type: "button", on: { click: async () => {
-    await openResource(resource);
-    coViewSend("open", {});
-    stage.emit("slice");
-  } } }, label)));
-  coView.insertBefore(list, stage.el);
+  clear(coList, choices.map(([resource, label]) => h("button", { type: "button", dataset: { resource },
+    on: { click: () => coViewQueue(() => shareResource(resource)) } }, label)));
 }
 
+function coViewLabel(resource) {
+  if (state.coLabels.has(resource)) return state.coLabels.get(resource);
+  const m = /^ecg\/(\d+)$/.exec(resource);
+  return m ? `ECG #${m[1]}` : resource.split("/").pop();
+}
+
+// Co-view work (opening, applying what others did) runs one step at a time, in arrival order, so
+// that a pointer or zoom received while the tracing is still loading is applied once it is there.
+function coViewQueue(fn) {
+  state.coQueue = state.coQueue.then(fn).catch((err) => toast(t("coView") + ": " + err.message, "error"));
+  return state.coQueue;
+}
+
+// I open a resource for everyone.
+async function shareResource(resource) {
+  if (!(await openResource(resource))) return;
+  coViewSend("open", viewParams());
+}
+
+// Show a resource here (mine or someone else's); false when it could not be loaded.
 async function openResource(resource) {
-  const m = /^study\/([\d.]+)\/series\/([\d.]+)$/.exec(resource);
-  if (!m) return;
-  state.resource = resource;
+  const ecg = /^ecg\/(\d+)$/.exec(resource);
+  const img = /^study\/([\d.]+)\/series\/([\d.]+)$/.exec(resource);
+  if (!ecg && !img) return false;
   coView.hidden = false;
   state.applying = true;
   try {
-    stage.setSeries(await loadSeries(api, m[1], m[2]));
+    if (ecg) {
+      const data = await api.get(`/api/v1/ecgs/${ecg[1]}/samples`);
+      stage.el.hidden = true;
+      ecgView.el.hidden = false;
+      ecgView.paper.setData(data);
+    } else {
+      const series = await loadSeries(api, img[1], img[2]);
+      ecgView.el.hidden = true;
+      stage.el.hidden = false;
+      stage.setSeries(series);
+    }
   } catch (err) {
     toast(t("coView") + ": " + err.message, "error");
+    return false;
   } finally {
     state.applying = false;
   }
+  state.resource = resource;
+  state.coview = { resource, kind: ecg ? "ecg" : "series", pointer: null, drawn: false };
+  coTitle.textContent = coViewLabel(resource);
+  coView.dataset.resource = resource;
+  for (const b of coList.querySelectorAll("button")) b.classList.toggle("current", b.dataset.resource === resource);
+  mirror();
+  return true;
+}
+
+// The view state of what is open, as co-view parameters.
+function viewParams() {
+  if (state.coview.kind === "ecg") return ecgView.params();
+  if (!stage.series) return {};
+  const p = { slice: stage.index, zoom: stage.zoom, pan_x: stage.pan[0], pan_y: stage.pan[1] };
+  if (stage.window) Object.assign(p, { center: stage.window[0], width: stage.window[1] });
+  return p;
+}
+
+// Keep state.coview and #coview's data attributes in step with what is on screen.
+function mirror(pointer) {
+  const v = state.coview;
+  if (!v.resource) return;
+  if (pointer) v.pointer = pointer;
+  if (v.kind === "ecg") {
+    const p = ecgView.paper;
+    Object.assign(v, { zoom: p.zoom, layout: p.layout, scroll: ecgView.scroll(), drawn: ecgView.drawn() });
+  } else {
+    Object.assign(v, { slice: stage.index, zoom: stage.zoom, pan: stage.pan.slice(), window: stage.window ? stage.window.slice() : null,
+      preset: stage.preset, drawn: stage.img.complete && stage.img.naturalWidth > 0 });
+  }
+  coView.dataset.zoom = String(v.zoom);
+  if (v.window) coView.dataset.window = v.window.map((x) => Math.round(x)).join(",");
+  if (v.pointer) coView.dataset.pointer = v.pointer.map((x) => x.toFixed(3)).join(",");
 }
 
 function coViewSend(act, params) {
   if (!state.resource || state.applying) return;
   if (act === "pointer") {
+    mirror([params.x, params.y]);
+    // at most 10 a second, the last one always (a trailing send after a burst)
     const now = Date.now();
-    if (now - state.lastPointer < 100) return;
+    clearTimeout(state.pointerTimer);
+    if (now - state.lastPointer < 100) {
+      state.pointerTimer = setTimeout(() => coViewSend(act, params), 100 - (now - state.lastPointer));
+      return;
+    }
     state.lastPointer = now;
+  } else {
+    mirror();
   }
   const list = Object.entries(params).filter(([, v]) => Number.isFinite(v)).slice(0, 16).map(([name, value]) => ({ name, value }));
   send({ type: "co_view", action: act, resource: state.resource, params: list });
 }
 
 async function coViewReceive(msg) {
+  // A guest (the patient) has no account to load clinical data with: a 401 from the API would
+  // send their tab to the login page, out of the consult. They keep the video.
+  if (user.guest) return;
   const params = Object.fromEntries((msg.params || []).map((p) => [p.name, p.value]));
-  if (msg.action === "close") { coView.hidden = true; return; }
-  if (msg.resource !== state.resource) await openResource(msg.resource);
+  if (msg.action === "close") {
+    coView.hidden = true;
+    return;
+  }
+  if (msg.resource !== state.resource && !(await openResource(msg.resource))) return;
   state.applying = true;
   try {
-    stage.apply(msg.action, params);
+    if (state.coview.kind === "ecg") ecgView.apply(msg.action, params);
+    else stage.apply(msg.action, params);
   } finally {
     state.applying = false;
   }
+  mirror(msg.action === "pointer" ? [params.x, params.y] : null);
 }
 
+// An ECG tracing in the co-view panel: zoom, layout, scroll position and pointer are shared; the
+// pointer is in fractions of the tracing (not of the screen), so it lands on the same beat.
+function ecgCoView(onChange) {
+  const canvas = h("canvas#coview-ecg-canvas", { "aria-label": "ECG" });
+  const pointer = h("div.pointer", { hidden: true });
+  const readout = h("output.readout", t("caliperHint"));
+  const paper = new EcgPaper(canvas, readout);
+  const wrap = h("div.paper-wrap", canvas, pointer);
+  const box = h("div.paper-scroll", wrap);
+  const view = {
+    paper, canvas, box,
+    el: h("div#coview-ecg", { hidden: true },
+      h("div.toolbar",
+        h("span", t("zoom") + ":"),
+        [0.5, 1, 1.5, 2, 3].map((z) => h("button", { type: "button", dataset: { zoom: z }, on: { click: () => {
+          paper.zoom = z;
+          paper.draw();
+          view.placePointer();
+          onChange("pan_zoom", view.params());
+        } } }, "×" + z)),
+        h("button#coview-ecg-fit", { type: "button", on: { click: () => { paper.fit(); view.placePointer(); onChange("pan_zoom", view.params()); } } }, "↔"),
+        h("span.sep"),
+        h("button#coview-ecg-3x4", { type: "button", on: { click: () => { paper.layout = "3x4"; paper.draw(); view.placePointer(); onChange("pan_zoom", view.params()); } } }, "3×4+1"),
+        h("button#coview-ecg-12", { type: "button", on: { click: () => { paper.layout = "12x1"; paper.draw(); view.placePointer(); onChange("pan_zoom", view.params()); } } }, "12×1"),
+        readout),
+      box),
+    applyingScroll: null,
+    pointerAt: null,
+    // the others' pointer, in px of the tracing as it is drawn here (the canvas sits at the
+    // wrapper's top left; the wrapper is as wide as the box, so that paper.fit() measures the box)
+    placePointer() {
+      if (!view.pointerAt) return;
+      pointer.hidden = false;
+      pointer.style.left = view.pointerAt[0] * canvas.offsetWidth + "px";
+      pointer.style.top = view.pointerAt[1] * canvas.offsetHeight + "px";
+    },
+    params() {
+      const [sx, sy] = view.scroll();
+      return { zoom: paper.zoom, layout: paper.layout === "12x1" ? 1 : 0, scroll_x: sx, scroll_y: sy };
+    },
+    // the scroll position as fractions of how far the box can scroll
+    scroll() {
+      const mx = box.scrollWidth - box.clientWidth;
+      const my = box.scrollHeight - box.clientHeight;
+      return [mx > 0 ? box.scrollLeft / mx : 0, my > 0 ? box.scrollTop / my : 0];
+    },
+    drawn() {
+      return Boolean(paper.data) && canvas.width > 0 && canvas.height > 0;
+    },
+    apply(action, p) {
+      if (action === "pointer") {
+        if (!Number.isFinite(p.x) || !Number.isFinite(p.y)) return;
+        view.pointerAt = [p.x, p.y];
+        view.placePointer();
+        return;
+      }
+      const layout = p.layout === 1 ? "12x1" : p.layout === 0 ? "3x4" : paper.layout;
+      const zoom = Number.isFinite(p.zoom) ? Math.max(0.25, Math.min(8, p.zoom)) : paper.zoom;
+      if (layout !== paper.layout || zoom !== paper.zoom) {
+        paper.layout = layout;
+        paper.zoom = zoom;
+        paper.draw();
+        view.placePointer();
+      }
+      if (Number.isFinite(p.scroll_x) || Number.isFinite(p.scroll_y)) {
+        const left = Math.round((p.scroll_x || 0) * Math.max(0, box.scrollWidth - box.clientWidth));
+        const top = Math.round((p.scroll_y || 0) * Math.max(0, box.scrollHeight - box.clientHeight));
+        if (left !== box.scrollLeft || top !== box.scrollTop) {
+          view.applyingScroll = [left, top];
+          box.scrollTo(left, top);
+        }
+      }
+    },
+  };
+  wrap.addEventListener("pointermove", (e) => {
+    if (!paper.data) return;
+    const r = canvas.getBoundingClientRect();
+    const x = (e.clientX - r.left) / r.width;
+    const y = (e.clientY - r.top) / r.height;
+    if (x >= 0 && x <= 1 && y >= 0 && y <= 1) onChange("pointer", { x, y });
+  });
+  box.addEventListener("scroll", () => {
+    // a scroll I was told to make is not news to anyone
+    const a = view.applyingScroll;
+    if (a && Math.abs(a[0] - box.scrollLeft) <= 1 && Math.abs(a[1] - box.scrollTop) <= 1) {
+      view.applyingScroll = null;
+      return;
+    }
+    view.applyingScroll = null;
+    clearTimeout(view.scrollTimer);
+    view.scrollTimer = setTimeout(() => onChange("pan_zoom", view.params()), 80);
+  });
+  return view;
+}
