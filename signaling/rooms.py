@@ -22,6 +22,7 @@ from signaling.protocol import (
     Candidate,
     Chat,
     CoView,
+    CoViewAction,
     ErrorCode,
     MediaSlot,
     Message,
@@ -164,6 +165,7 @@ class Room:
         self._participants: dict[str, Participant] = {}
         self._state = RoomState.WAITING
         self._recording = False
+        self._coview: dict[CoViewAction, CoView] = {}  # the shared view, replayed to late joiners
         self._lock = asyncio.Lock()
         self._idle_seconds = idle_seconds
         self._idle_timer: asyncio.TimerHandle | None = None
@@ -274,9 +276,20 @@ class Room:
         """Chat goes to every admitted participant (sender included); co-view to the others."""
         self._require_admitted(participant_id)
         stamped = _stamp(msg, participant_id)
+        if isinstance(stamped, CoView):
+            self._remember(stamped)
         for p in self.admitted():
             if isinstance(msg, Chat) or p.participant_id != participant_id:
                 await p.outbox.send(stamped)
+
+    def _remember(self, msg: CoView) -> None:
+        """Keep what is open and its latest view state; a close forgets it."""
+        if msg.action is CoViewAction.OPEN:
+            self._coview = {CoViewAction.OPEN: msg}
+        elif msg.action is CoViewAction.CLOSE:
+            self._coview = {}
+        elif self._coview:
+            self._coview[msg.action] = msg
 
     async def start_recording(self, path: Path) -> None:
         """Consent was given: record the consult to ``path`` (the caller chose and cleaned it)."""
@@ -328,6 +341,8 @@ class Room:
             self._set_state(RoomState.ACTIVE)
             await self._call("room_started", self._observer.room_started(self.room_id))
         await participant.outbox.admitted()
+        for shared in list(self._coview.values()):  # OPEN first: dicts keep insertion order
+            await participant.outbox.send(shared)
         await self._call(
             "participant_joined",
             self._observer.participant_joined(self.room_id, participant.identity, participant.role),

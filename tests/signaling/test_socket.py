@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import aiohttp
 import pytest
 
@@ -72,3 +74,31 @@ async def test_same_user_connecting_again_replaces_the_old_socket(rooms: RoomSer
     await second.open()
     assert isinstance(await second.join(), p.Joined)
     assert (await first.expect(p.Bye)).reason is p.ByeReason.REPLACED
+
+
+async def test_a_late_joiner_sees_what_is_being_co_viewed(rooms: RoomServer) -> None:
+    doctor, specialist = rooms.client("tok-doctor"), rooms.client("tok-specialist")
+    await doctor.open()
+    await specialist.open()
+    assert isinstance(await doctor.join(), p.Joined)
+    opened = p.CoView(action=p.CoViewAction.OPEN, resource="ecg/7")
+    zoom = p.CoView(
+        action=p.CoViewAction.PAN_ZOOM, resource="ecg/7", params=(p.CoViewParam("zoom", 2),)
+    )
+    await doctor.send(opened)
+    await doctor.send(zoom)
+    await doctor.send(
+        p.CoView(
+            action=p.CoViewAction.PAN_ZOOM, resource="ecg/7", params=(p.CoViewParam("zoom", 3),)
+        )
+    )
+    await asyncio.sleep(0.2)  # the room has taken them before the specialist arrives
+    assert isinstance(await specialist.join(), p.Joined)
+    first = await specialist.expect(p.CoView)
+    latest = await specialist.expect(p.CoView)
+    assert (first.action, first.resource) == (p.CoViewAction.OPEN, "ecg/7")
+    assert latest.action is p.CoViewAction.PAN_ZOOM and latest.params == (p.CoViewParam("zoom", 3),)
+    await doctor.send(p.CoView(action=p.CoViewAction.CLOSE, resource="ecg/7"))
+    assert (await specialist.expect(p.CoView)).action is p.CoViewAction.CLOSE
+    await doctor.close()
+    await specialist.close()
