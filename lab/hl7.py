@@ -57,6 +57,8 @@ class Oru:
     control_id: str
     sending_application: str
     groups: list[ResultGroup]
+    patient_ids: tuple[str, ...] = ()
+    """PID-3 identifiers (every repetition's ID component): checked against the order's patient."""
 
 
 def escape(text: str) -> str:
@@ -154,7 +156,32 @@ def parse_oru(message: Message) -> Oru:
             _add_observation(current, segment)
     if not groups:
         raise Hl7Error("ORU^R01 without an OBR segment", code="101", where="OBR")
-    return Oru(get(msh, 10), get(msh, 3), groups)
+    return Oru(get(msh, 10), get(msh, 3), groups, _patient_ids(message))
+
+
+def _patient_ids(message: Message) -> tuple[str, ...]:
+    """The ID component of each PID-3 repetition (none when there is no PID)."""
+    try:
+        pid = message.segment("PID")
+    except KeyError:
+        return ()
+    if len(pid) <= 3:
+        return ()
+    pid3 = pid[3]
+    repetitions = [pid3] if isinstance(pid3, str) else list(pid3)
+    if repetitions and not any(isinstance(r, hl7.Repetition) for r in repetitions):
+        repetitions = [pid3]  # a single value with no components
+    ids = (_first_leaf(r).strip() for r in repetitions)
+    return tuple(i for i in ids if i)
+
+
+def _first_leaf(value: object) -> str:
+    """The first text inside nested python-hl7 containers (the ID component)."""
+    while not isinstance(value, str):
+        if not isinstance(value, list) or not value:
+            return ""
+        value = value[0]
+    return value
 
 
 def _add_observation(group: ResultGroup, obx: Segment) -> None:
@@ -291,14 +318,15 @@ def build_oru(
     filler: str = "",
     now: dt.datetime | None = None,
     sending_application: str = "LIS",
+    patient_id: str = "",
 ) -> str:
     """An ORU^R01 with one OBR and OBX lines of (code, name, value, unit) — what a LIS sends
-    (used by the bench, the tests and the demo)."""
+    (used by the bench, the tests and the demo); ``patient_id`` goes into PID-3."""
     stamp = (now or dt.datetime.now(dt.UTC)).strftime("%Y%m%d%H%M%S")
     segments = [
         f"MSH|^~\\&|{sending_application}|LAB|{APPLICATION}|{FACILITY}|{stamp}||ORU^R01^ORU_R01|"
         f"{control_id}|P|{VERSION}",
-        "PID|1||0^^^LIS",
+        f"PID|1||{escape(patient_id)}^^^LIS^PI" if patient_id else "PID|1",
         f"ORC|RE|{placer}|{filler}",
         f"OBR|1|{placer}|{filler}|||{stamp}",
     ]

@@ -44,7 +44,7 @@ class ResultsInbox:
         try:
             async with self.center.work(SYSTEM, client=f"{self.name}:{device}") as work:
                 for group in oru.groups:
-                    errors += await _store_group(work, group, device)
+                    errors += await _store_group(work, group, device, oru.patient_ids)
         except Exception:  # the adapter boundary: nothing stored, tell the sender to retry
             logger.exception("HL7 message %s could not be stored", oru.control_id)
             return build_ack(
@@ -53,12 +53,19 @@ class ResultsInbox:
         return build_ack(message, "AE" if errors else "AA", errors).encode()
 
 
-async def _store_group(work: Work, group: ResultGroup, device: str) -> list[AckError]:
+async def _store_group(
+    work: Work, group: ResultGroup, device: str, patient_ids: tuple[str, ...]
+) -> list[AckError]:
     """Store one order's observations; the problems to report (none: all stored)."""
     order_ref = group.placer or group.filler
     try:
         outcome = await results.receive(
-            work, group.placer, group.filler, group.observations, device=device
+            work,
+            group.placer,
+            group.filler,
+            group.observations,
+            device=device,
+            patient_ids=patient_ids,
         )
     except NotFound:
         return [AckError(f"unknown order {order_ref}", "204", "OBR^1^2")]

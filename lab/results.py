@@ -17,8 +17,8 @@ from consult import requests as requests_
 from consult.access import readable_patient
 from consult.center import Work
 from consult.errors import Conflict, Forbidden, InvalidInput, NotFound
-from consult.models import Report
-from consult.vocab import ReportStatus, RequestStatus, Role
+from consult.models import Patient, PatientRecordNumber, Report
+from consult.vocab import Outcome, ReportStatus, RequestStatus, Role
 from lab import catalogue, critical, orders
 from lab.ranges import age_in_years, evaluate, parse_numeric, select_range
 from lab.tables import LabOrder, LabResult
@@ -191,15 +191,44 @@ async def enter(work: Work, order_id: int, observations: list[Observation]) -> S
 
 
 async def receive(
-    work: Work, placer: str, filler: str, observations: list[Observation], *, device: str
+    work: Work,
+    placer: str,
+    filler: str,
+    observations: list[Observation],
+    *,
+    device: str,
+    patient_ids: tuple[str, ...] = (),
 ) -> StoreOutcome:
-    """Results from the LIS or an analyser (acting as the server), matched by order number."""
+    """Results from the LIS or an analyser (acting as the server), matched by order number.
+
+    When the message names the patient (``patient_ids``, PID-3), one of the identifiers must be
+    the order's patient (our id, the resident ID or a record number): results are never filed
+    under another patient because of a wrong order number.
+    """
     order = await orders.find_by_number(work, placer.strip(), filler.strip())
     if order is None:
         raise NotFound(f"no lab order with placer {placer!r} or filler {filler!r}")
+    if patient_ids and not await _same_patient(work, order.request.patient, patient_ids):
+        work.audit(
+            "lab.results.receive",
+            patient_id=order.patient_id,
+            outcome=Outcome.DENIED,
+            reason="PID does not match the order",
+            pid=list(patient_ids)[:5],
+        )
+        raise Conflict(f"PID-3 {', '.join(patient_ids)} is not the patient of this order")
     if filler and order.filler_number is None:
         order.filler_number = filler.strip()[:22]
     return await store(work, order, observations, source=f"hl7:{device}", entered_by=None)
+
+
+async def _same_patient(work: Work, patient: Patient, identifiers: tuple[str, ...]) -> bool:
+    numbers = await work.session.scalars(
+        select(PatientRecordNumber.number).where(PatientRecordNumber.patient_id == patient.id)
+    )
+    known = {str(patient.id), *numbers, *([patient.resident_id] if patient.resident_id else [])}
+    known_upper = {k.upper() for k in known}
+    return any(i.strip().upper() in known_upper for i in identifiers)
 
 
 async def release(work: Work, order_id: int) -> Report:

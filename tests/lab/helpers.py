@@ -54,10 +54,11 @@ class Peer:
         await self.writer.wait_closed()
 
 
-def oru(placer: str, values: list[tuple[str, str]], filler: str = "") -> str:
+def oru(placer: str, values: list[tuple[str, str]], filler: str = "", patient_id: str = "") -> str:
     return build_oru(
         placer,
         [(code, code, value, "") for code, value in values],
         control_id=uuid.uuid4().hex[:20],
         filler=filler,
+        patient_id=patient_id,
     )

@@ -8,6 +8,7 @@ import asyncio
 from sqlalchemy import select
 
 from consult.center import Center
+from consult.models import Patient, PatientRecordNumber
 from lab.demo import DEMO_PLACER
 from lab.mllp import MllpServer, frame
 from lab.tables import LabOrder, LabResult
@@ -123,3 +124,32 @@ async def test_listener_survives_bad_framing_and_broken_clients(
     assert await asyncio.gather(*(one(f"4.{i}") for i in range(4))) == ["AA"] * 4
     stored = await results_of(center, DEMO_PLACER)
     assert stored[PLT].value == "222"
+
+
+async def test_results_naming_another_patient_are_refused(
+    center: Center, listener: MllpServer
+) -> None:
+    async with center.sessions() as session:
+        order = await session.scalar(select(LabOrder).where(LabOrder.placer_number == DEMO_PLACER))
+        assert order is not None
+        patient = await session.get(Patient, order.patient_id)
+        assert patient is not None
+        numbers = list(
+            await session.scalars(
+                select(PatientRecordNumber.number).where(
+                    PatientRecordNumber.patient_id == patient.id
+                )
+            )
+        )
+    peer = await Peer.connect(listener.port)
+    code, text, _ack = await peer.exchange(
+        oru(DEMO_PLACER, [(HGB, "140")], patient_id="410101199901010000")
+    )
+    assert code == "AE"
+    assert "is not the patient of this order" in text
+    assert HGB not in await results_of(center, DEMO_PLACER)
+    for good in (patient.resident_id, numbers[0]):
+        code, text, _ = await peer.exchange(oru(DEMO_PLACER, [(HGB, "141")], patient_id=good or ""))
+        assert (code, text) == ("AA", "")
+    assert (await results_of(center, DEMO_PLACER))[HGB].value == "141"
+    await peer.close()
