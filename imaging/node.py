@@ -22,7 +22,6 @@ from pynetdicom.presentation import PresentationContext
 from pynetdicom.transport import ThreadedAssociationServer
 
 from consult.center import Center
-from imaging import netfast
 from imaging.archive import Archive
 from imaging.dimse import Handlers, LoopBridge
 from imaging.sop import QR_MODELS, VERIFICATION
@@ -67,7 +66,6 @@ class DicomNode:
         return ae
 
     async def start(self) -> None:
-        netfast.install()
         handlers = Handlers(
             center=self.center,
             archive=self.archive,
