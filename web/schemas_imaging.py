@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 from pydantic import BaseModel, ConfigDict, Field
 
 from imaging.devices import Operation
@@ -34,39 +32,6 @@ class DeviceOut(Out):
     institution_code: str
     operations: list[Operation]
     active: bool
-
-
-class StudyOut(Out):
-    id: int
-    study_uid: str
-    patient_id: int | None
-    request_id: int | None
-    institution_id: int
-    study_date: str
-    study_time: str
-    accession_number: str
-    description: str
-    modalities: str
-    num_series: int
-    num_instances: int
-    patient_name: str
-    dicom_patient_id: str
-    received_at: dt.datetime
-
-
-class ReconciliationOut(Out):
-    id: int
-    study_uid: str
-    reason: str
-    opened_at: dt.datetime
-    institution_id: int
-    dicom_patient_id: str
-    patient_name: str
-    study_date: str
-    description: str
-    resolved_at: dt.datetime | None
-    patient_id: int | None
-    request_id: int | None
 
 
 class ReconciliationQuery(In):

@@ -8,10 +8,8 @@ from web.api import Call, Endpoints
 from web.schemas_imaging import (
     DeviceIn,
     DeviceOut,
-    ReconciliationOut,
     ReconciliationQuery,
     ResolveIn,
-    StudyOut,
 )
 
 endpoints = Endpoints("imaging")
@@ -62,7 +60,7 @@ async def add_device(call: Call) -> DeviceOut:
 @endpoints.get(
     r"/api/v1/requests/{id:\d+}/studies",
     summary="The imaging studies linked to a request",
-    response=list[StudyOut],
+    response=list[studies.StudySummary],
 )
 async def request_studies(call: Call) -> list[studies.StudySummary]:
     async with call.work() as work:
@@ -73,7 +71,7 @@ async def request_studies(call: Call) -> list[studies.StudySummary]:
     "/api/v1/imaging/reconciliation",
     summary="Studies that matched no patient, waiting to be assigned",
     query=ReconciliationQuery,
-    response=list[ReconciliationOut],
+    response=list[studies.ReconciliationItem],
 )
 async def reconciliation(call: Call) -> list[studies.ReconciliationItem]:
     async with call.work() as work:
@@ -84,7 +82,7 @@ async def reconciliation(call: Call) -> list[studies.ReconciliationItem]:
     r"/api/v1/imaging/reconciliation/{id:\d+}/resolve",
     summary="Assign an unmatched study to a patient",
     body=ResolveIn,
-    response=ReconciliationOut,
+    response=studies.ReconciliationItem,
 )
 async def resolve(call: Call) -> studies.ReconciliationItem:
     async with call.work() as work:
