@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import secrets
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -21,6 +22,13 @@ class Passwords:
             memory_cost=params.memory_cost_kib,
             parallelism=params.parallelism,
         )
+        self._dummy: str | None = None
+
+    async def verify_nobody(self, password: str) -> None:
+        """Spend the time of a real check when there is no user, so timing reveals nothing."""
+        if self._dummy is None:
+            self._dummy = await self.hash(secrets.token_urlsafe(16))
+        await self.verify(self._dummy, password)
 
     async def hash(self, password: str) -> str:
         if len(password) < MIN_PASSWORD_LENGTH:
