@@ -80,7 +80,7 @@ async def test_two_browsers_see_each_other(api: Api, media_browsers: Browsers) -
     await member.fill("#chat-form input", "心电图已看，请转诊")
     await member.press("#chat-form input", "Enter")
     await host.wait_for_selector("#chat-log >> text=请转诊")
-    await host.wait_for_selector("#roster li >> text=member")
+    await host.wait_for_selector("#roster li >> text=会诊专家")  # the specialist, in Chinese
     await screenshot(host, "room-two-participants")
     await member.click("#mute")
     await host.wait_for_selector("#roster li .chip.muted")

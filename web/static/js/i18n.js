@@ -60,7 +60,7 @@ const TEXT = {
   admit: ["准入", "Admit"], participants: ["参会者", "Participants"], roomUnavailable: ["会诊室服务不可用", "Consult rooms are not available"],
   coView: ["共同阅片", "Co-viewing"], raiseHand: ["举手", "Raise hand"], muted: ["已静音", "Muted"],
   instName: ["名称", "Name"], amend: ["修订", "Amend"],
-  guest: ["访客", "Guest"], keyImages: ["关键图像", "Key images"], invite: ["邀请患者", "Invite the patient"], guestName: ["患者姓名", "Patient's name"], amended: ["已修订", "Amended"],
+  guest: ["访客", "Guest"], roleHost: ["主持人", "Host"], roleMember: ["会诊专家", "Specialist"], roleGuest: ["访客", "Guest"], keyImages: ["关键图像", "Key images"], invite: ["邀请患者", "Invite the patient"], guestName: ["患者姓名", "Patient's name"], amended: ["已修订", "Amended"],
   orders: ["检验单", "Orders"], results: ["结果", "Results"], enterResults: ["录入结果", "Enter results"],
   value: ["结果值", "Value"], unit: ["单位", "Unit"], flag: ["标志", "Flag"], range: ["参考范围", "Range"],
   release: ["审核发布", "Validate and release"], receive: ["签收", "Receive"], collect: ["采集", "Collect"], ship: ["送检", "Ship"],

@@ -180,7 +180,7 @@ async function handle(msg) {
       });
       document.getElementById("end").hidden = msg.role !== "host";
       document.getElementById("invite").hidden = msg.role === "guest";
-      setStatus(msg.role, "ok");
+      setStatus(roleName(msg.role), "ok");
       await offer();
       if (!user.guest) openCoView();
       break;
@@ -188,7 +188,7 @@ async function handle(msg) {
       if (state.pc) await state.pc.setRemoteDescription({ type: "answer", sdp: msg.sdp });
       break;
     case "connected":
-      setStatus(`${state.role} · ${msg.setup_ms} ms`, "ok");
+      setStatus(`${roleName(state.role)} · ${msg.setup_ms} ms`, "ok");
       break;
     case "media_map":
       mapMedia(msg.slots);
@@ -345,7 +345,7 @@ function drawRoster(msg) {
   }
   clear(roster, msg.recording ? h("li", chip("critical", "bad"), " REC") : null,
     msg.participants.map((p) => h("li", { dataset: { participant: p.participant_id } },
-      `${p.display_name || p.participant_id} · ${p.role}`, p.participant_id === state.me ? " ★" : "",
+      `${p.display_name || p.participant_id} · ${roleName(p.role)}`, p.participant_id === state.me ? " ★" : "",
       p.audio_muted ? [" ", chip("muted", "warn")] : null, p.video_muted ? [" ", chip("videoOff")] : null,
       p.audio_only ? [" ", chip("audioOnly")] : null, p.hand_raised ? [" ", chip("raiseHand", "bad")] : null,
       p.in_lobby ? [" ", chip("requested", "warn"), state.role === "host" ? h("button", { type: "button",
@@ -602,4 +602,8 @@ function ecgCoView(onChange) {
     view.scrollTimer = setTimeout(() => onChange("pan_zoom", view.params()), 80);
   });
   return view;
+}
+
+function roleName(role) {
+  return t({ host: "roleHost", member: "roleMember", guest: "roleGuest" }[role] || "roleGuest");
 }
