@@ -10,6 +10,8 @@
 
 from __future__ import annotations
 
+from typing import Protocol, TypeVar
+
 from sqlalchemy import ColumnElement, Select, exists, false, or_, select, true
 from sqlalchemy.orm import aliased
 
@@ -163,3 +165,28 @@ async def readable_request(work: Work, request_id: int, action: str) -> Diagnost
         raise ConsentRequired(f"patient of request {request_id} has no active consent")
     work.audit(action, patient_id=request.patient_id, obj=("request", request.id))
     return request
+
+
+class BelongsToRequest(Protocol):
+    """A row that hangs off a diagnostic request (an ECG, a lab order, ...)."""
+
+    @property
+    def request_id(self) -> int: ...
+
+
+RowT = TypeVar("RowT", bound=BelongsToRequest)
+
+
+async def readable_child(
+    work: Work, model: type[RowT], row_id: int, action: str, what: str
+) -> RowT:
+    """The row if the caller may read its request (scoped, consent-checked, audited); its own
+    absence and an out-of-scope request look the same: not found."""
+    row = await work.session.get(model, row_id)
+    if row is None:
+        raise NotFound(f"no {what} {row_id}")
+    try:
+        await readable_request(work, row.request_id, action)
+    except NotFound:
+        raise NotFound(f"no {what} {row_id}") from None
+    return row

@@ -21,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from consult import requests as requests_
-from consult.access import known_patient, readable_request
+from consult.access import known_patient, readable_child, readable_request
 from consult.center import Center, Work
 from consult.errors import Conflict, InvalidInput
 from consult.filestore import ContentStore
@@ -237,16 +237,7 @@ class EcgIngest:
 
 async def readable_recording(work: Work, ecg_id: int, action: str) -> EcgRecording:
     """An ECG the caller may read (through its request's scope and consent); audited."""
-    from consult.errors import NotFound
-
-    recording = await work.session.get(EcgRecording, ecg_id)
-    if recording is None:
-        raise NotFound(f"no ECG {ecg_id}")
-    try:
-        await readable_request(work, recording.request_id, action)
-    except NotFound:
-        raise NotFound(f"no ECG {ecg_id}") from None
-    return recording
+    return await readable_child(work, EcgRecording, ecg_id, action, "ECG")
 
 
 def profile_of(recording: EcgRecording) -> CsvProfile | None:

@@ -15,9 +15,8 @@ from sqlalchemy.orm import joinedload
 from sqlalchemy.sql.base import ExecutableOption as ORMOption
 
 from consult import requests as requests_
-from consult.access import readable_request, request_clause
+from consult.access import readable_child, request_clause
 from consult.center import Work
-from consult.errors import NotFound
 from consult.models import DiagnosticRequest, Patient
 from consult.vocab import Priority, RequestKind
 from lab import catalogue
@@ -100,14 +99,7 @@ def new_specimen(order: LabOrder, specimen_type: str, number: int) -> Specimen:
 
 async def readable(work: Work, order_id: int, action: str) -> LabOrder:
     """The order if the caller may read its request (scoped, consent-checked, audited)."""
-    order = await work.session.get(LabOrder, order_id)
-    if order is None:
-        raise NotFound(f"no lab order {order_id}")
-    try:
-        await readable_request(work, order.request_id, action)
-    except NotFound:
-        raise NotFound(f"no lab order {order_id}") from None
-    return order
+    return await readable_child(work, LabOrder, order_id, action, "lab order")
 
 
 async def specimens_of(work: Work, order_ids: list[int]) -> dict[int, list[Specimen]]:
