@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from ecg.atrial import atrial_rate
+from ecg.atrial import AtrialActivity, atrial_activity
 from ecg.beats import Hrv, classify_beats, heart_rate_bpm, hrv
 from ecg.dsp import LeadQuality, assess_quality, lowpass, notch, remove_baseline
 from ecg.interpret import CriticalThresholds, Findings, critical_findings, interpret
@@ -89,13 +89,14 @@ def _patient(record: EcgRecord, age: int | None, sex: str | None) -> tuple[int |
     )
 
 
-def _atrial_rate(
+def _atrial(
     sig: FloatArray, fs: float, beats: IntArray, measurements: Measurements
-) -> float | None:
+) -> AtrialActivity | None:
     fid = measurements.fiducials
-    if fid is None or fid.t_end is None or beats.size < 4:
+    if fid is None or beats.size < 4:
         return None
-    return atrial_rate(sig, fs, beats, fid.t_end - fid.r, fid.r - fid.qrs_on)
+    t_end = None if fid.t_end is None else fid.t_end - fid.r
+    return atrial_activity(sig, fs, beats, fid.r - fid.qrs_on, t_end)
 
 
 def analyze(
@@ -136,7 +137,7 @@ def analyze(
         measurements=measurements,
         unusable_leads=tuple(q.lead for q in quality if not q.usable),
         n_leads=len(record.leads),
-        atrial_rate=_atrial_rate(use, fs, beats, measurements),
+        atrial=_atrial(use, fs, beats, measurements),
         age=age,
         sex=sex,
     )

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from ecg.atrial import AtrialActivity
 from ecg.beats import PVC, SVPB
 from ecg.measure import Measurements
 from ecg.statements import CriticalFinding, Statement
@@ -58,13 +59,28 @@ class Findings:
     measurements: Measurements
     unusable_leads: tuple[str, ...]
     n_leads: int
-    atrial_rate: float | None = None
+    atrial: AtrialActivity | None = None
     age: int | None = None
     sex: str | None = None
 
 
 def _rr_s(f: Findings) -> npt.NDArray[np.float64]:
     return np.asarray(np.diff(f.beats) / f.fs, dtype=np.float64)
+
+
+# Atrial flutter (see ecg.atrial for the physiology)
+MIN_ORGANISATION = 0.5  # flutter T-Q autocorrelation >= 0.6 even at 0.1 mV; AF and sinus P
+#                         waves stay below 0.35 (AF may exceed it by chance: RR must then agree)
+MIN_SUPPORT_S = 0.3  # T-Q samples with a partner one cycle later: about 1.5 F cycles in all
+MIN_ATRIAL_RMS_MV = 0.01  # band-passed T-Q activity above the noise of a good recording
+QUANTUM_TOLERANCE = 0.1  # |RR / cycle - k| allowed: cycle jitter (a few ms) and detection
+MIN_QUANTISED = 0.8  # share of RR intervals that must be whole multiples (k >= 2) of the cycle
+CYCLE_AGREEMENT = 0.15  # the RR-quantising cycle within 15 % of the T-Q autocorrelation peak
+#                         (that peak is broad: a T-Q interval holds only 1-3 F cycles)
+MIN_HALF_RR = 0.22  # 2:1 block: half-RR repetition needed in both bands (sinus: one at most;
+#                    synthetic sinus 115-175/min <= 0.20, 2:1 flutter >= 0.24: a thin margin)
+TWO_TO_ONE_BPM = (115.0, 175.0)  # ventricular rates of 2:1 flutter (atrial 230-350)
+MAX_REGULAR_CV = 0.05  # RR coefficient of variation of a fixed conduction ratio
 
 
 def is_irregular(rr: npt.NDArray[np.float64]) -> bool:
@@ -77,18 +93,75 @@ def is_irregular(rr: npt.NDArray[np.float64]) -> bool:
     return nrmssd > 0.1 and float(np.mean(diffs > 0.1 * mean)) > 0.5
 
 
+def quantised_share(rr: npt.NDArray[np.float64], cycle: float) -> float:
+    """Share of RR intervals (s) that are a whole number k >= 2 of ``cycle`` (s) within
+    `QUANTUM_TOLERANCE` cycles: the signature of flutter with variable block."""
+    if rr.size == 0:
+        return 0.0
+    ratio = rr / cycle
+    k = np.round(ratio)
+    ok = (k >= 2) & (np.abs(ratio - k) <= QUANTUM_TOLERANCE)
+    return float(np.mean(ok))
+
+
+def quantising_cycle(rr: npt.NDArray[np.float64], near: float) -> float | None:
+    """The cycle (s) within `CYCLE_AGREEMENT` of ``near`` of which the most RR intervals (s)
+    are whole multiples, refined by least squares; None if too few are."""
+    grid = near * np.linspace(1 - CYCLE_AGREEMENT, 1 + CYCLE_AGREEMENT, 121)
+    shares = np.array([quantised_share(rr, c) for c in grid])
+    best = float(grid[int(np.argmax(shares))])
+    if shares.max() < MIN_QUANTISED:
+        return None
+    k = np.round(rr / best)
+    ok = (k >= 2) & (np.abs(rr / best - k) <= QUANTUM_TOLERANCE)
+    return float((rr[ok] * k[ok]).sum() / (k[ok] ** 2).sum())  # least-squares RR = k * cycle
+
+
+def flutter_rate(f: Findings) -> float | None:
+    """Atrial rate (per minute) when the rhythm is atrial flutter, else None.
+
+    Organised T-Q activity counts when most RR intervals are whole multiples (>= 2) of a
+    cycle that agrees with its own (AF never quantises its RR); that cycle, timed by the R
+    peaks, gives the atrial rate. With a regular rate of 115-175 and too short a T-Q interval, a 2:1
+    block is recognised by the half-RR repetition of the atrial waves.
+    """
+    a, rr = f.atrial, _rr_s(f)
+    if a is None or rr.size < 3:
+        return None
+    regular = float(rr.std() / rr.mean()) <= MAX_REGULAR_CV
+    if (
+        a.cycle_s is not None
+        and a.organisation >= MIN_ORGANISATION
+        and a.support_s >= MIN_SUPPORT_S
+        and a.rms_mv >= MIN_ATRIAL_RMS_MV
+    ):
+        cycle = quantising_cycle(rr, a.cycle_s)
+        if cycle is not None:
+            return 60.0 / cycle
+    hr = f.heart_rate or 0.0
+    if (
+        regular
+        and TWO_TO_ONE_BPM[0] <= hr <= TWO_TO_ONE_BPM[1]
+        and a.half_rr is not None
+        and min(a.half_rr) >= MIN_HALF_RR
+    ):
+        return 2.0 * hr
+    return None
+
+
 def _rhythm(f: Findings) -> list[Statement]:
     hr = f.heart_rate
     if hr is None:
         return []
     values = {"heart_rate_bpm": round(hr)}
     rr = _rr_s(f)
+    atrial = flutter_rate(f)
+    if atrial is not None:
+        # organised flutter first: variable block makes the RR irregular, and an F wave
+        # locked to the QRS may pass for a P wave in the median beat
+        return [Statement("AFL", {**values, "atrial_rate_bpm": round(atrial)})]
     if not f.measurements.p_present and is_irregular(rr):
         return [Statement("AF", values)]
-    if f.atrial_rate and 200 <= f.atrial_rate <= 400 and f.atrial_rate > 1.5 * hr:
-        # continuous flutter waves outnumbering the QRS complexes; a "P wave" found in the
-        # median beat is then a flutter wave locked to the conduction ratio
-        return [Statement("AFL", {**values, "atrial_rate_bpm": round(f.atrial_rate)})]
     if f.measurements.p_present:
         code = "SB" if hr < 60 else "STACH" if hr > 100 else "SR"
         return [Statement(code, values)]

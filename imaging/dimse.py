@@ -89,7 +89,6 @@ class Handlers:
 
     def bindings(self) -> list[tuple[Any, Any]]:
         return [
-            (evt.EVT_CONN_OPEN, self.on_connect),
             (evt.EVT_REQUESTED, self.on_requested),
             (evt.EVT_C_ECHO, self.on_echo),
             (evt.EVT_C_STORE, self.on_store),
@@ -99,11 +98,6 @@ class Handlers:
         ]
 
     # -- association ---------------------------------------------------------------------------
-
-    def on_connect(self, event: evt.Event) -> None:
-        sock = event.assoc.dul.socket
-        if sock is not None and sock.socket is not None:
-            sock.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def on_requested(self, event: evt.Event) -> None:
         """Accept only registered devices, from their registered host."""
@@ -216,12 +210,7 @@ class Handlers:
             if event.is_cancelled:
                 yield CANCEL, None
                 return
-            ds = query.to_dataset(values, level)
-            for keyword in keys:
-                if keyword not in ds:
-                    setattr(ds, keyword, None)
-            ds.RetrieveAETitle = self.aet
-            yield PENDING, ds
+            yield PENDING, query.to_dataset(values, level, empty=keys, retrieve_aet=self.aet)
 
     async def _find(
         self, device: DeviceInfo, level: Level, keys: dict[str, str]

@@ -15,9 +15,9 @@ import logging
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Table, insert, select, update
 
 from consult.center import Center, Work
 from consult.db import utcnow
@@ -249,8 +249,8 @@ async def write_batch(work: Work, arrivals: list[Arrival]) -> list[Stored]:
         rows[h.sop_uid] = values
         results.append(Stored(h.sop_uid, h.study_uid, study_pk, duplicate))
     fresh = [v for uid, v in rows.items() if uid not in existing]
-    if fresh:
-        await session.execute(insert(ImagingInstance), fresh)
+    if fresh:  # a Core executemany: the ORM's bulk path adds bookkeeping per row
+        await session.execute(insert(cast(Table, ImagingInstance.__table__)), fresh)
     for series_pk, count in per_series.items():
         await session.execute(
             update(ImagingSeries)

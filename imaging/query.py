@@ -9,11 +9,14 @@ Who sees what:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from pydicom.datadict import dictionary_VR, tag_for_keyword
+from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
+from pydicom.tag import Tag
 from sqlalchemy import ColumnElement, false, select, true
 
 from consult.access import granted_patients, needs_consent
@@ -105,19 +108,51 @@ async def find(
     return [m.values for m in matches]
 
 
-def to_dataset(values: Mapping[str, Any], level: Level) -> Dataset:
-    """A C-FIND / QIDO response identifier from one match."""
+# encoded as (padded) text; anything else goes through pydicom's element writers
+_TEXT_VRS = frozenset({
+    "AE", "AS", "CS", "DA", "DS", "DT", "IS", "LO", "LT", "PN", "SH", "ST", "TM", "UC", "UI",
+    "UR", "UT",
+})  # fmt: skip
+
+
+def to_dataset(
+    values: Mapping[str, Any],
+    level: Level,
+    *,
+    empty: Iterable[str] = (),
+    retrieve_aet: str | None = None,
+) -> Dataset:
+    """A C-FIND / QIDO response identifier from one match.
+
+    Text values are stored pre-encoded (UTF-8, as Specific Character Set ISO_IR 192 declares),
+    so writing the response does not convert and validate each value again; ``empty`` names
+    requested keys without a value, returned zero-length.
+    """
     ds = Dataset()
-    ds.SpecificCharacterSet = "ISO_IR 192"
-    ds.QueryRetrieveLevel = str(level)
+    _put(ds, "SpecificCharacterSet", "ISO_IR 192")
+    _put(ds, "QueryRetrieveLevel", str(level))
     for keyword, value in values.items():
-        if value is None:
-            setattr(ds, keyword, None)
-        elif keyword in ("ModalitiesInStudy", "AvailableTransferSyntaxUID"):
-            setattr(ds, keyword, str(value).split("\\"))
-        else:
-            setattr(ds, keyword, value)
+        _put(ds, keyword, value)
+    for keyword in empty:
+        if keyword not in ds:
+            _put(ds, keyword, None)
+    if retrieve_aet is not None:
+        _put(ds, "RetrieveAETitle", retrieve_aet)
     return ds
+
+
+def _put(ds: Dataset, keyword: str, value: Any) -> None:
+    tag = tag_for_keyword(keyword)
+    if tag is None:
+        raise ValueError(f"{keyword} is not a DICOM keyword")
+    vr = dictionary_VR(tag)
+    if vr not in _TEXT_VRS and vr != "SQ":
+        setattr(ds, keyword, value)
+        return
+    raw = b"" if value is None or vr == "SQ" else str(value).encode("utf-8")
+    if len(raw) % 2:
+        raw += b"\0" if vr == "UI" else b" "
+    ds[tag] = RawDataElement(Tag(tag), vr, len(raw), raw, 0, True, True)
 
 
 @dataclass(frozen=True)

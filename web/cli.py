@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import getpass
 import logging
 import sys
@@ -213,13 +214,26 @@ def serve(settings: Settings) -> None:
     from web.app import create_app
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    app = create_app(settings)
+    app.on_startup.append(_freeze_startup_heap)  # after every cleanup context has started
     web.run_app(
-        create_app(settings),
+        app,
         host=settings.host,
         port=settings.port,
         access_log=logging.getLogger("web.access"),
         shutdown_timeout=10,
     )
+
+
+async def _freeze_startup_heap(app: web.Application) -> None:
+    """Exempt what start-up built (modules, tables, handlers) from garbage collection.
+
+    A full collection walks every tracked object; with the whole server loaded that costs tens
+    of milliseconds, paid by whichever thread allocates at that moment (a DICOM association, a
+    request). Objects alive after start-up live until shutdown anyway.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def main(argv: list[str] | None = None) -> int:

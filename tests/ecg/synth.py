@@ -3,14 +3,22 @@
 Limb leads come from a frontal-plane vector (so Einthoven's law holds), precordial leads from
 per-lead amplitudes. ST elevation is a plateau from the J point into the T wave, given as a
 frontal vector (magnitude, angle) and per precordial lead.
+
+Atrial arrhythmias: atrial fibrillation is a few fibrillatory components (4-9 Hz) whose
+frequency and amplitude wander, projected differently onto each lead; atrial flutter is a
+train of regular F waves (a sawtooth, negative in II, III and aVF as in typical
+counter-clockwise flutter) with a few ms of cycle-length jitter, and each conducted QRS
+comes a fixed AV delay after an F wave, so every RR interval is a whole number of F cycles.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy.signal import lfilter
 
 from ecg import EcgRecord
 from ecg.leads import STANDARD_LEADS
@@ -55,8 +63,14 @@ class SynthSpec:
     st_frontal: tuple[float, float] = (0.0, 90.0)  # ST vector mV, angle
     st_chest: dict[str, float] = field(default_factory=dict)
     pvc_beats: tuple[int, ...] = ()
-    fibrillation_mv: float = 0.0
+    pr_s: float = 0.16  # P-wave centre before the R peak (first-degree AV block: > 0.22)
+    fibrillation_mv: float = 0.0  # amplitude of the fibrillatory waves
+    fibrillation_hz: float = 6.5  # their dominant frequency (4-9 Hz: 240-540 per minute)
     flutter_bpm: float = 0.0
+    flutter_mv: float = 0.2  # F-wave peak-to-peak in lead aVF
+    flutter_jitter_ms: float = 3.0  # SD of the F-wave cycle length
+    conduction: tuple[int, ...] = ()  # F waves per QRS, cycled (2, 3, 4: flutter block)
+    av_delay_s: float = 0.26  # conducted F-wave onset to R peak
     mains_mv: float = 0.0
     wander_mv: float = 0.0
     seed: int = 1
@@ -79,9 +93,32 @@ def _lead_amps(wave: Wave) -> np.ndarray:
     return np.array([limb[n] for n in STANDARD_LEADS[:6]] + list(wave.chest))
 
 
+def flutter_onsets(spec: SynthSpec) -> np.ndarray:
+    """F-wave onset times (s): a regular cycle with a small Gaussian jitter."""
+    rng = np.random.default_rng([spec.seed, 7])
+    cycle = 60.0 / spec.flutter_bpm
+    n = int(spec.seconds / cycle) + 8
+    jitter = rng.normal(0.0, spec.flutter_jitter_ms / 1000.0, n).clip(-0.02, 0.02)
+    return -rng.uniform(1, 3) * cycle + np.concatenate([[0.0], np.cumsum(cycle + jitter)])
+
+
+def _conducted(spec: SynthSpec) -> np.ndarray:
+    """R-peak times of flutter: every ``conduction[k]``-th F wave conducts after the AV delay."""
+    onsets = flutter_onsets(spec)
+    ratios = itertools.cycle(spec.conduction)
+    idx, out = 0, []
+    while idx < onsets.size:
+        out.append(onsets[idx] + spec.av_delay_s)
+        idx += next(ratios)
+    times = np.asarray(out)
+    return times[times >= 0.3]
+
+
 def beat_times(spec: SynthSpec) -> np.ndarray:
     """R-peak times in seconds."""
-    if spec.rr_s is not None:
+    if spec.flutter_bpm and spec.conduction:
+        times = _conducted(spec)
+    elif spec.rr_s is not None:
         times = 0.4 + np.concatenate([[0.0], np.cumsum(spec.rr_s)])
     else:
         times = np.arange(0.4, spec.seconds, 60.0 / spec.rate_bpm)
@@ -129,36 +166,96 @@ def synth(spec: SynthSpec) -> EcgRecord:
         for i, w in enumerate(NORMAL_WAVES):
             if i == 0 and not spec.p_waves:
                 continue
-            _add_wave(sig, t, r + w.t, w.sigma, _lead_amps(w))
+            centre = r - spec.pr_s if i == 0 else r + w.t
+            _add_wave(sig, t, centre, w.sigma, _lead_amps(w))
         _add_wave(sig, t, r + qt - 0.09, T_WAVE.sigma * qt / 0.4, _lead_amps(T_WAVE))
         _add_st(sig, t, r, qt, st_amps)
     if spec.fibrillation_mv:
-        phase = np.cumsum(2 * np.pi * (6 + rng.normal(0, 1.5, n)) / spec.fs)
-        sig += spec.fibrillation_mv * np.sin(phase)[None, :] * rng.uniform(0.3, 1, (12, 1))
+        sig += fibrillatory_waves(spec, t, rng)
     if spec.flutter_bpm:
-        saw = 2 * ((t * spec.flutter_bpm / 60.0) % 1.0) - 1
-        sig += (
-            0.15
-            * saw[None, :]
-            * np.array([0.3, 1, 1, -0.6, -0.3, 1, 0.6, 0.4, 0.3, 0.2, 0.2, 0.1])[:, None]
-        )
+        sig += flutter_waves(spec, t)
     sig += spec.mains_mv * np.sin(2 * np.pi * 50 * t)[None, :]
     sig += spec.wander_mv * np.sin(2 * np.pi * 0.3 * t + rng.uniform(0, 6, (12, 1)))
     sig += rng.normal(0, spec.noise_mv, sig.shape)
     return EcgRecord(samples=sig, fs=spec.fs, leads=STANDARD_LEADS, source_format="synthetic")
 
 
-def flutter_spec(atrial_bpm: float = 300.0, seed: int = 4, seconds: float = 10.0) -> SynthSpec:
-    """Sawtooth flutter waves with variable (2:1 to 4:1) conduction, no P waves."""
-    rng = np.random.default_rng(seed)
-    cycle = 60.0 / atrial_bpm
-    rr = tuple(float(cycle * rng.choice([2, 3, 4])) for _ in range(60))
-    return SynthSpec(seconds=seconds, p_waves=False, rr_s=rr, flutter_bpm=atrial_bpm, seed=seed)
+def _ou(rng: np.random.Generator, n: int, fs: float, tau_s: float) -> np.ndarray:
+    """A unit-variance Ornstein-Uhlenbeck (random-walk, mean-reverting) process."""
+    a = math.exp(-1.0 / (tau_s * fs))
+    drive = rng.normal(0.0, math.sqrt(1 - a * a), n)
+    drive[0] = rng.normal()
+    return np.asarray(lfilter([1.0], [1.0, -a], drive))
 
 
-def af_spec(rate_bpm: float = 90.0, seed: int = 3, seconds: float = 10.0) -> SynthSpec:
-    """Irregularly irregular RR, no P waves, fibrillatory baseline."""
+def fibrillatory_waves(spec: SynthSpec, t: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """AF f-waves ``(12, n)``: three components around the dominant frequency whose frequency
+    (SD 15 %, 0.2 s memory) and amplitude (0.5 s memory) wander, each with its own lead
+    projection, largest in V1; peak amplitude about ``fibrillation_mv``."""
+    n, fs = t.size, spec.fs
+    out = np.zeros((12, n))
+    lead_gain = np.array([0.5, 0.7, 0.7, 0.5, 0.4, 0.6, 1.0, 0.8, 0.6, 0.4, 0.3, 0.3])
+    for _ in range(3):
+        f0 = spec.fibrillation_hz * rng.uniform(0.85, 1.15)
+        freq = (f0 * (1 + 0.15 * _ou(rng, n, fs, 0.2))).clip(3.5, 10.0)
+        phase = np.cumsum(2 * np.pi * freq / fs) + rng.uniform(0, 2 * np.pi)
+        envelope = (1 + 0.4 * _ou(rng, n, fs, 0.5)).clip(0.1, None)
+        weights = lead_gain * rng.uniform(-1, 1, 12)
+        out += weights[:, None] * (envelope * np.sin(phase))[None, :]
+    return spec.fibrillation_mv * out / max(float(np.abs(out).std(axis=1).max()) * 1.4, 1e-9)
+
+
+def _f_wave_shape(phase: np.ndarray) -> np.ndarray:
+    """Typical-flutter F wave over one cycle (phase 0-1) as seen in aVF: a slow descent, a
+    steep negative deflection and a brisk return; zero mean, peak-to-peak 1."""
+    knots_x = [0.0, 0.55, 0.75, 0.92, 1.0]
+    knots_y = [0.0, -0.3, -1.0, 0.05, 0.0]
+    y = np.interp(phase, knots_x, knots_y)
+    return y - np.mean(np.interp(np.linspace(0, 1, 200), knots_x, knots_y))
+
+
+def flutter_waves(spec: SynthSpec, t: np.ndarray) -> np.ndarray:
+    """Flutter F waves ``(12, n)`` between the onsets of `flutter_onsets`: negative in II, III
+    and aVF (frontal axis -90 degrees), positive in V1; peak-to-peak ``flutter_mv`` in aVF."""
+    onsets = flutter_onsets(spec)
+    k = np.clip(np.searchsorted(onsets, t, side="right") - 1, 0, onsets.size - 2)
+    phase = (t - onsets[k]) / (onsets[k + 1] - onsets[k])
+    wave = _f_wave_shape(phase)
+    sigma = max(int(0.006 * spec.fs), 1)  # soften the corners (6 ms)
+    kernel = np.exp(-0.5 * (np.arange(-3 * sigma, 3 * sigma + 1) / sigma) ** 2)
+    wave = np.convolve(wave, kernel / kernel.sum(), mode="same")
+    amps = _lead_amps(Wave(0, 0, -1.0, 90, (0.7, 0.5, 0.3, 0.1, -0.1, -0.2))) / 0.866
+    return spec.flutter_mv * amps[:, None] * wave[None, :]
+
+
+def flutter_spec(
+    atrial_bpm: float = 300.0,
+    seed: int = 4,
+    seconds: float = 10.0,
+    conduction: tuple[int, ...] | None = None,
+    **kwargs: object,
+) -> SynthSpec:
+    """Atrial flutter, no P waves: variable 2:1 to 4:1 block (random per beat) by default, or
+    the given ``conduction`` ratios cycled (``(2,)`` is fixed 2:1 block)."""
+    rng = np.random.default_rng([seed, 11])
+    ratios = conduction or tuple(int(x) for x in rng.choice([2, 3, 4], 60))
+    return SynthSpec(
+        seconds=seconds, p_waves=False, flutter_bpm=atrial_bpm, conduction=ratios, seed=seed,
+        **kwargs,  # type: ignore[arg-type]
+    )  # fmt: skip
+
+
+def af_spec(
+    rate_bpm: float = 90.0, seed: int = 3, seconds: float = 10.0, **kwargs: object
+) -> SynthSpec:
+    """Irregularly irregular RR, no P waves, fibrillatory baseline (dominant rate 350-540/min
+    and amplitude 0.04-0.1 mV drawn from the seed unless given)."""
     rng = np.random.default_rng(seed)
     mean = 60.0 / rate_bpm
     rr = tuple(float(x) for x in rng.uniform(0.6 * mean, 1.4 * mean, 60))
-    return SynthSpec(seconds=seconds, p_waves=False, rr_s=rr, fibrillation_mv=0.04, seed=seed)
+    params: dict[str, object] = {
+        "fibrillation_mv": float(rng.uniform(0.04, 0.1)),
+        "fibrillation_hz": float(rng.uniform(350, 540) / 60.0),
+    }
+    params.update(kwargs)
+    return SynthSpec(seconds=seconds, p_waves=False, rr_s=rr, seed=seed, **params)  # type: ignore[arg-type]
