@@ -20,6 +20,7 @@ from typing import Any, TypeVar, cast
 
 import pydicom
 from pydicom.dataset import Dataset
+from pydicom.uid import UID
 from pynetdicom import evt
 from pynetdicom.association import Association
 from pynetdicom.dimse_primitives import C_STORE
@@ -206,11 +207,18 @@ class Handlers:
             logger.exception("C-FIND from %s: 0xC001 unable to process", device.ae_title)
             yield UNABLE_TO_PROCESS, None
             return
+        syntax = UID(str(event.context.transfer_syntax))
+        encoding = (syntax.is_implicit_VR, syntax.is_little_endian)
         for values in matches:
             if event.is_cancelled:
                 yield CANCEL, None
                 return
-            yield PENDING, query.to_dataset(values, level, empty=keys, retrieve_aet=self.aet)
+            yield (
+                PENDING,
+                query.to_dataset(
+                    values, level, empty=keys, retrieve_aet=self.aet, encoding=encoding
+                ),
+            )
 
     async def _find(
         self, device: DeviceInfo, level: Level, keys: dict[str, str]

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from pydicom.charset import convert_encodings
 from pydicom.datadict import dictionary_VR, tag_for_keyword
 from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
@@ -108,6 +109,7 @@ async def find(
     return [m.values for m in matches]
 
 
+CHARACTER_SET = "ISO_IR 192"  # UTF-8
 # encoded as (padded) text; anything else goes through pydicom's element writers
 _TEXT_VRS = frozenset({
     "AE", "AS", "CS", "DA", "DS", "DT", "IS", "LO", "LT", "PN", "SH", "ST", "TM", "UC", "UI",
@@ -121,15 +123,19 @@ def to_dataset(
     *,
     empty: Iterable[str] = (),
     retrieve_aet: str | None = None,
+    encoding: tuple[bool, bool] | None = None,
 ) -> Dataset:
     """A C-FIND / QIDO response identifier from one match.
 
-    Text values are stored pre-encoded (UTF-8, as Specific Character Set ISO_IR 192 declares),
-    so writing the response does not convert and validate each value again; ``empty`` names
-    requested keys without a value, returned zero-length.
+    Text values are stored pre-encoded (UTF-8, as Specific Character Set ISO_IR 192 declares);
+    given the ``encoding`` (implicit VR, little endian) the identifier will be written in,
+    pydicom writes them as they are instead of converting and re-encoding each one. ``empty``
+    names requested keys without a value, returned zero-length.
     """
     ds = Dataset()
-    _put(ds, "SpecificCharacterSet", "ISO_IR 192")
+    if encoding is not None:
+        ds.set_original_encoding(*encoding, convert_encodings([CHARACTER_SET]))
+    _put(ds, "SpecificCharacterSet", CHARACTER_SET)
     _put(ds, "QueryRetrieveLevel", str(level))
     for keyword, value in values.items():
         _put(ds, keyword, value)

@@ -20,7 +20,8 @@ from pynetdicom.sop_class import (
     Verification,
 )
 
-from imaging import commands
+from imaging import commands, query
+from imaging.matching import Level
 from imaging.reactor import InvalidPDU, presentation_data_values
 from tests.imaging.conftest import Node, in_thread, make_ct, scu, store_all
 
@@ -151,3 +152,22 @@ def test_p_data_fragments_respect_the_peer_maximum() -> None:
     assert b"".join(value[1:] for _, value in items[1:]) == data
     whole = commands.p_data(5, b"C" * 10, None, 0)
     assert [p.presentation_data_value_list for p in whole] == [[[5, b"\x03" + b"C" * 10]]]
+
+
+@pytest.mark.parametrize("implicit", [True, False])
+def test_find_identifier_written_raw_matches_pydicom(implicit: bool) -> None:
+    values = {
+        "StudyInstanceUID": "2.25.1001",
+        "PatientName": "张^三",
+        "StudyDate": "20200101",
+        "ModalitiesInStudy": "CT\\MR",
+        "NumberOfStudyRelatedInstances": 50,
+    }
+    fast = query.to_dataset(
+        values, Level.STUDY, empty=["StudyDescription"], encoding=(implicit, True)
+    )
+    slow = query.to_dataset(values, Level.STUDY, empty=["StudyDescription"])
+    assert encode(fast, implicit, True) == encode(slow, implicit, True)
+    back = decode(BytesIO(encode(fast, implicit, True)), implicit, True)
+    assert back.PatientName == "张^三" and back.ModalitiesInStudy == ["CT", "MR"]
+    assert back.StudyDescription == "" and back.NumberOfStudyRelatedInstances == 50
