@@ -93,15 +93,22 @@ def is_irregular(rr: npt.NDArray[np.float64]) -> bool:
     return nrmssd > 0.1 and float(np.mean(diffs > 0.1 * mean)) > 0.5
 
 
+def _multiples(
+    rr: npt.NDArray[np.float64], cycle: float
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_]]:
+    """The nearest whole number k of ``cycle`` in each RR interval, and which are k >= 2
+    within `QUANTUM_TOLERANCE` cycles."""
+    ratio = rr / cycle
+    k = np.round(ratio)
+    return k, (k >= 2) & (np.abs(ratio - k) <= QUANTUM_TOLERANCE)
+
+
 def quantised_share(rr: npt.NDArray[np.float64], cycle: float) -> float:
     """Share of RR intervals (s) that are a whole number k >= 2 of ``cycle`` (s) within
     `QUANTUM_TOLERANCE` cycles: the signature of flutter with variable block."""
     if rr.size == 0:
         return 0.0
-    ratio = rr / cycle
-    k = np.round(ratio)
-    ok = (k >= 2) & (np.abs(ratio - k) <= QUANTUM_TOLERANCE)
-    return float(np.mean(ok))
+    return float(np.mean(_multiples(rr, cycle)[1]))
 
 
 def quantising_cycle(rr: npt.NDArray[np.float64], near: float) -> float | None:
@@ -109,11 +116,9 @@ def quantising_cycle(rr: npt.NDArray[np.float64], near: float) -> float | None:
     are whole multiples, refined by least squares; None if too few are."""
     grid = near * np.linspace(1 - CYCLE_AGREEMENT, 1 + CYCLE_AGREEMENT, 121)
     shares = np.array([quantised_share(rr, c) for c in grid])
-    best = float(grid[int(np.argmax(shares))])
     if shares.max() < MIN_QUANTISED:
         return None
-    k = np.round(rr / best)
-    ok = (k >= 2) & (np.abs(rr / best - k) <= QUANTUM_TOLERANCE)
+    k, ok = _multiples(rr, float(grid[int(np.argmax(shares))]))
     return float((rr[ok] * k[ok]).sum() / (k[ok] ** 2).sum())  # least-squares RR = k * cycle
 
 
