@@ -2,7 +2,10 @@
 
 1. Ingest: the same generated set of ~0.5 MB CT instances (512x512x16 bit, explicit VR little
    endian) is sent with ``storescu`` over one association, then (a second set) over four
-   parallel associations, to each server; instances/s and the ratio ours/Orthanc.
+   parallel associations, to each server; ``--rounds`` rounds, each with fresh sets and the
+   servers' order alternating. Printed: each round, then the median instances/s, the ratio
+   ours/Orthanc, and each server's CPU time per instance (its processes and their children,
+   from /proc).
 2. C-FIND: with ``--find-instances`` instances indexed in each server (ours: a direct bulk insert
    into the index tables; Orthanc: tiny instances stored with four parallel ``storescu``), the
    median end-to-end latency of study-level ``findscu`` queries (process start included, for
@@ -13,7 +16,8 @@ only; Orthanc gets a generated config (SQLite index, its own DICOM port, DicomAl
 dcmtk reads the environment variable ``TCP_NODELAY``: it is set to 1 for every dcmtk process
 (storescu, findscu, and Orthanc's own dcmtk network layer); our node sets TCP_NODELAY itself.
 
-Usage: ``.venv/bin/python bench/dicom_ingest.py [--count 300] [--find-instances 100000]``.
+Usage: ``.venv/bin/python bench/dicom_ingest.py [--count 300] [--rounds 3] [--dicom-workers N]
+[--find-instances 100000]``.
 Needs dcmtk and Orthanc (``apt-get install dcmtk orthanc``; tried here when missing).
 """
 
@@ -111,7 +115,29 @@ def wait_echo(port: int, called: str, proc: subprocess.Popen[bytes], timeout: fl
     raise SystemExit(f"no C-ECHO answer on port {port}")
 
 
-def start_ours(work: Path, dicom_port: int) -> subprocess.Popen[bytes]:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of ``pid`` and its live descendants (Linux /proc)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            children.setdefault(int(fields[1]), []).append(int(entry.name))
+    total, todo = 0.0, [pid]
+    while todo:
+        current = todo.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        todo += children.get(current, [])
+    return total
+
+
+def start_ours(work: Path, dicom_port: int, workers: int | None) -> subprocess.Popen[bytes]:
     env = {
         **ENV,
         "TELECENTER_LOG_LEVEL": "WARNING",
@@ -130,6 +156,7 @@ def start_ours(work: Path, dicom_port: int) -> subprocess.Popen[bytes]:
         str(dicom_port),
         "--mllp-port",
         "0",
+        *(["--dicom-workers", str(workers)] if workers is not None else []),
     ]
     proc = subprocess.Popen(
         cmd, env=env, stdout=subprocess.DEVNULL, stderr=_log(work.parent / "ours.log")
@@ -349,6 +376,50 @@ def fill_ours(data_dir: Path, count: int) -> None:
     db.close()
 
 
+MODES = (("1 association", 1), ("4 associations", 4))
+
+
+def ingest(tmp: Path, servers: dict[str, tuple[int, str, int]], count: int, rounds: int) -> None:
+    """Store fresh sets into both servers, ``rounds`` times; print rates, ratios and CPU."""
+    rates: dict[str, dict[str, list[float]]] = {m: {n: [] for n in servers} for m, _ in MODES}
+    cpu: dict[str, dict[str, list[float]]] = {m: {n: [] for n in servers} for m, _ in MODES}
+    sets = {
+        (round_, parallel, name): generate(
+            tmp / f"r{round_}-{parallel}-{name}", count, 512, "A", count
+        )
+        for round_ in range(rounds)
+        for _, parallel in MODES
+        for name in servers
+    }
+    size_mb = next(iter(sets.values()))[0].stat().st_size / 1e6
+    print(f"generated {len(sets)} sets of {count} CT instances of {size_mb:.2f} MB")
+    print("\nC-STORE ingest (storescu, TCP_NODELAY=1), instances/s")
+    print(f"{'round':6} {'mode':16} {'ours':>8} {'Orthanc':>8} {'ratio':>6}")
+    for round_ in range(rounds):
+        for mode, parallel in MODES:
+            order = list(servers) if round_ % 2 == 0 else list(reversed(servers))
+            for name in order:
+                port, called, pid = servers[name]
+                files = sets[round_, parallel, name]
+                os.sync()  # nobody's dirty pages are written back during the next pass
+                before = cpu_seconds(pid)
+                seconds = store(port, called, files, parallel)
+                cpu[mode][name].append((cpu_seconds(pid) - before) / count * 1000)
+                rates[mode][name].append(count / seconds)
+                shutil.rmtree(files[0].parent, ignore_errors=True)
+            ours, theirs = rates[mode]["ours"][-1], rates[mode]["orthanc"][-1]
+            print(f"{round_ + 1:<6} {mode:16} {ours:8.1f} {theirs:8.1f} {ours / theirs:6.2f}")
+    print(f"\nmedian of {rounds} rounds: instances/s, ratio, server CPU ms per instance")
+    print(f"{'mode':16} {'ours':>8} {'Orthanc':>8} {'ratio':>6} {'CPU ours':>9} {'Orthanc':>8}")
+    for mode, _ in MODES:
+        ours, theirs = (statistics.median(rates[mode][n]) for n in ("ours", "orthanc"))
+        cpu_ours, cpu_theirs = (statistics.median(cpu[mode][n]) for n in ("ours", "orthanc"))
+        print(
+            f"{mode:16} {ours:8.1f} {theirs:8.1f} {ours / theirs:6.2f}"
+            f" {cpu_ours:9.2f} {cpu_theirs:8.2f}"
+        )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -357,33 +428,25 @@ def main() -> int:
     parser.add_argument("--find-instances", type=int, default=100_000, help="index size for C-FIND")
     parser.add_argument("--find-runs", type=int, default=15)
     parser.add_argument("--skip-find", action="store_true")
+    parser.add_argument("--rounds", type=int, default=3, help="ingest rounds (default 3)")
+    parser.add_argument(
+        "--dicom-workers", type=int, help="our node's worker processes (default: the server's)"
+    )
     args = parser.parse_args()
     for tool in ("storescu", "findscu", "echoscu"):
         if shutil.which(tool) is None:
             raise SystemExit("dcmtk is missing: run scripts/install-peers.sh")
     tmp = Path(tempfile.mkdtemp(prefix="dicom-bench-"))
     print(f"work directory {tmp}")
-    one = generate(tmp / "set1", args.count, 512, "A", args.count)
-    four = generate(tmp / "set4", args.count, 512, "B", args.count)
-    size_mb = one[0].stat().st_size / 1e6
-    print(f"generated 2 x {args.count} CT instances of {size_mb:.2f} MB")
     ours_port, orthanc_port = free_port(), free_port()
-    ours = start_ours(tmp / "ours", ours_port)
+    ours = start_ours(tmp / "ours", ours_port, args.dicom_workers)
     orthanc = start_orthanc(tmp / "orthanc", orthanc_port)
+    servers = {
+        "ours": (ours_port, OURS_AET, ours.pid),
+        "orthanc": (orthanc_port, ORTHANC_AET, orthanc.pid),
+    }
     try:
-        rates: dict[str, dict[str, float]] = {}
-        for mode, files, parallel in (("1 association", one, 1), ("4 associations", four, 4)):
-            rates[mode] = {}
-            for name, port, called in (
-                ("ours", ours_port, OURS_AET),
-                ("orthanc", orthanc_port, ORTHANC_AET),
-            ):
-                seconds = store(port, called, files, parallel)
-                rates[mode][name] = len(files) / seconds
-        print("\nC-STORE ingest (storescu, TCP_NODELAY=1), instances/s")
-        print(f"{'mode':16} {'ours':>8} {'Orthanc':>8} {'ratio':>6}")
-        for mode, r in rates.items():
-            print(f"{mode:16} {r['ours']:8.1f} {r['orthanc']:8.1f} {r['ours'] / r['orthanc']:6.2f}")
+        ingest(tmp, servers, args.count, args.rounds)
         if args.skip_find:
             return 0
         n = args.find_instances

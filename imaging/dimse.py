@@ -1,22 +1,21 @@
 """DIMSE handlers: small functions bound to the node's events, each returning a DICOM status.
 
-They run on pynetdicom's association threads. Anything touching the database goes to the event
-loop through :class:`LoopBridge` (``asyncio.run_coroutine_threadsafe``); no loop object is used
-from these threads otherwise. Handlers return statuses (logged with their meaning); they do not
-raise.
+They run on pynetdicom's association threads, in the server process or in a node worker process.
+Files are written right here (:class:`imaging.receiver.Receiver`); anything touching the database
+is a blocking call on a :class:`imaging.backend.NodeBackend`. Handlers return statuses (logged
+with their meaning); they do not raise.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import socket
 import threading
 import weakref
-from collections.abc import Coroutine, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from io import BytesIO
-from typing import Any, TypeVar, cast
+from typing import Any, cast
 
 import pydicom
 from pydicom.dataset import Dataset
@@ -25,19 +24,16 @@ from pynetdicom import evt
 from pynetdicom.association import Association
 from pynetdicom.dimse_primitives import C_STORE
 
-from consult.center import Center
-from consult.principal import SYSTEM
-from imaging import devices, query
-from imaging.archive import Archive, Mismatch, Origin
+from imaging import query
+from imaging.backend import NodeBackend
 from imaging.devices import DeviceInfo, Operation
 from imaging.files import FileStore, is_uid
 from imaging.header import MalformedDataset, encode_file_meta
 from imaging.matching import Level, QueryError
+from imaging.receiver import Mismatch, Origin, Receiver
 from imaging.sop import FIND_MODELS, STUDY_ROOT_FIND
 
 logger = logging.getLogger(__name__)
-
-T = TypeVar("T")
 
 # Status codes (PS3.4 Annex C and GG, PS3.7 Annex C)
 SUCCESS = 0x0000
@@ -59,23 +55,12 @@ LEVEL_KEYS = {
 }
 
 
-class LoopBridge:
-    """Run coroutines on the application's event loop from association threads."""
-
-    def __init__(self, loop: asyncio.AbstractEventLoop, timeout: float = 120.0) -> None:
-        self.loop, self.timeout = loop, timeout
-
-    def run(self, coro: Coroutine[Any, Any, T]) -> T:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(self.timeout)
-
-
 @dataclass
 class Handlers:
     """Everything the handlers need, bound once at registration."""
 
-    center: Center
-    archive: Archive
-    bridge: LoopBridge
+    backend: NodeBackend
+    receiver: Receiver
     aet: str
 
     def __post_init__(self) -> None:
@@ -86,7 +71,7 @@ class Handlers:
 
     @property
     def files(self) -> FileStore:
-        return self.archive.files
+        return self.receiver.files
 
     def bindings(self) -> list[tuple[Any, Any]]:
         return [
@@ -107,7 +92,7 @@ class Handlers:
         title = (primitive.calling_ae_title if primitive else "").strip()
         address = assoc.requestor.address
         try:
-            device = self.bridge.run(self._device(title))
+            device = self.backend.device(title)
         except Exception:  # adapter boundary: an unreachable index refuses, transiently
             logger.exception("device lookup for %s failed", title)
             _reject(assoc, 0x02)  # transient
@@ -118,10 +103,6 @@ class Handlers:
             return
         with self._lock:
             self._devices[assoc] = device
-
-    async def _device(self, title: str) -> DeviceInfo | None:
-        async with self.center.work(SYSTEM, client=f"dicom:{title}"[:64]) as work:
-            return await devices.by_title(work, title)
 
     def device(self, event: evt.Event) -> DeviceInfo | None:
         with self._lock:
@@ -153,7 +134,7 @@ class Handlers:
             device.ae_title,
         )
         try:
-            received = self.archive.receive(
+            received = self.receiver.receive(
                 meta,
                 cast(BytesIO, request.DataSet).getbuffer(),
                 str(event.context.transfer_syntax),
@@ -174,7 +155,7 @@ class Handlers:
         # The file is durable: acknowledge, and let the batching writer index it (queries
         # flush the writer first, so they see every acknowledged instance).
         origin = Origin(device.institution_id, device.id, f"dicom:{device.ae_title}")
-        self.archive.index_later(received, origin, self.bridge.loop)
+        self.backend.index(received, origin)
         return SUCCESS
 
     def on_find(self, event: evt.Event) -> Iterator[tuple[int, Dataset | None]]:
@@ -198,7 +179,7 @@ class Handlers:
             yield DATASET_MISMATCH, None
             return
         try:
-            matches = self.bridge.run(self._find(device, level, keys))
+            matches = self.backend.find(device, level, keys)
         except QueryError as exc:
             logger.warning("C-FIND from %s: 0xA900 bad key: %s", device.ae_title, exc)
             yield DATASET_MISMATCH, None
@@ -220,13 +201,6 @@ class Handlers:
                 ),
             )
 
-    async def _find(
-        self, device: DeviceInfo, level: Level, keys: dict[str, str]
-    ) -> list[dict[str, Any]]:
-        await self.archive.flush()
-        async with self.center.work(SYSTEM, client=f"dicom:{device.ae_title}") as work:
-            return await query.find(work, level, keys, query.device_scope(device))
-
     def _selection(self, event: evt.Event, device: DeviceInfo) -> list[query.InstanceRef]:
         identifier = event.identifier
         level = Level(str(identifier.get("QueryRetrieveLevel", "")).strip().upper())
@@ -244,22 +218,7 @@ class Handlers:
                 uids[keyword] = values
         if LEVEL_KEYS[level] not in uids:
             raise QueryError(f"{LEVEL_KEYS[level]} is required at the {level} level")
-        return self.bridge.run(self._instances(device, uids))
-
-    async def _instances(
-        self, device: DeviceInfo, uids: dict[str, list[str]]
-    ) -> list[query.InstanceRef]:
-        await self.archive.flush()
-        async with self.center.work(SYSTEM, client=f"dicom:{device.ae_title}") as work:
-            return await query.instances(
-                work,
-                query.device_scope(device),
-                patient_ids=uids.get("PatientID"),
-                study_uids=uids.get("StudyInstanceUID"),
-                series_uids=uids.get("SeriesInstanceUID"),
-                sop_uids=uids.get("SOPInstanceUID"),
-                action="imaging.retrieve",
-            )
+        return self.backend.instances(device, uids)
 
     def _datasets(
         self, event: evt.Event, refs: list[query.InstanceRef]
@@ -299,7 +258,7 @@ class Handlers:
             if isinstance(event.move_destination, bytes)
             else str(event.move_destination or "").strip()
         )
-        destination = self.bridge.run(self._device(destination_title)) if device else None
+        destination = self.backend.device(destination_title) if device else None
         if device is None or destination is None:
             if device is not None:
                 logger.warning(

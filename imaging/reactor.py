@@ -27,6 +27,7 @@ import logging
 import queue
 import select
 import socket
+import ssl
 import struct
 import threading
 from collections.abc import Callable
@@ -41,7 +42,7 @@ from pynetdicom.dul import DULServiceProvider
 from pynetdicom.pdu import A_ABORT_RQ
 from pynetdicom.pdu_primitives import P_DATA
 from pynetdicom.presentation import PresentationContext
-from pynetdicom.transport import AssociationSocket, RequestHandler
+from pynetdicom.transport import AssociationSocket, RequestHandler, ThreadedAssociationServer
 
 from imaging import commands
 
@@ -314,6 +315,15 @@ class EventDrivenAssociation(Association):
         self._work.set()
         super().kill()
 
+    def run(self) -> None:
+        """The association's thread; tells its server (when it asks to know) that it ended."""
+        try:
+            super().run()
+        finally:
+            ended = getattr(self._server, "association_ended", None)
+            if ended is not None:
+                ended()
+
     def _run_reactor(self) -> None:
         """Serve DIMSE messages until the association is released, aborted or times out."""
         self._is_paused = False
@@ -384,8 +394,31 @@ class _FastSocket(AssociationSocket):
         return buffer
 
 
+class NodeServer(ThreadedAssociationServer):
+    """pynetdicom's threaded server; a TLS handshake happens on the association's thread.
+
+    pynetdicom shakes hands in its accept loop, so one silent client would hold up every
+    connection after it.
+    """
+
+    def get_request(self) -> tuple[socket.socket, tuple[str, int]]:
+        client, address = cast(socket.socket, self.socket).accept()
+        if self.ssl_context is not None:
+            client = self.ssl_context.wrap_socket(
+                client, server_side=True, do_handshake_on_connect=False
+            )
+        return client, address
+
+
 class NodeRequestHandler(RequestHandler):
     """Create each accepted association with the event-driven reactors."""
+
+    def handle(self) -> None:
+        if isinstance(self.request, ssl.SSLSocket) and not _handshake(
+            self.request, self.ae.acse_timeout
+        ):
+            return
+        super().handle()
 
     def _create_association(self) -> Association:
         ae = self.ae
@@ -408,6 +441,27 @@ class NodeRequestHandler(RequestHandler):
                 for handler, args in cast(list[tuple[Any, Any]], handlers):
                     assoc.bind(event, handler, args)
         return assoc
+
+
+def _handshake(connection: ssl.SSLSocket, timeout: float | None) -> bool:
+    """Complete the server side of a TLS handshake, or close the connection."""
+    try:
+        connection.settimeout(timeout)
+        connection.do_handshake()
+        connection.settimeout(None)
+    except OSError as exc:  # ssl.SSLError and timeouts included
+        logger.warning("TLS handshake with %s failed: %s", _peer(connection), exc)
+        connection.close()
+        return False
+    return True
+
+
+def _peer(connection: socket.socket) -> str:
+    try:
+        host, port = connection.getpeername()[:2]
+        return f"{host}:{port}"
+    except OSError:
+        return "a closed connection"
 
 
 def _copy(context: PresentationContext) -> PresentationContext:

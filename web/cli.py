@@ -55,6 +55,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, help="HTTP port (default 8080)")
     serve.add_argument("--dicom-aet", help="the DICOM node's AE title (default TELECENTER)")
     serve.add_argument("--dicom-port", type=int, help="DICOM port (default 11112; 0 turns it off)")
+    serve.add_argument(
+        "--dicom-workers",
+        type=int,
+        help="DICOM worker processes (default: one per CPU, up to 4; 0: threads of the server)",
+    )
     serve.add_argument("--mllp-port", type=int, help="HL7 MLLP port (default 2575; 0 turns it off)")
     serve.add_argument(
         "--demo", action="store_true", default=None, help="seed demo data into an empty database"
@@ -114,6 +119,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
         "port": getattr(args, "port", None),
         "dicom_aet": getattr(args, "dicom_aet", None),
         "dicom_port": getattr(args, "dicom_port", None),
+        "dicom_workers": getattr(args, "dicom_workers", None),
         "mllp_port": getattr(args, "mllp_port", None),
         "demo": getattr(args, "demo", None),
     }

@@ -9,8 +9,10 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from imaging.archive import Archive
-from imaging.node import DicomNode, NodeConfig
+from imaging.entity import NodeConfig
+from imaging.node import DicomNode
 from imaging.recovery import recover_unindexed
+from imaging.service import NodeService
 from web import keys
 
 logger = logging.getLogger(__name__)
@@ -39,9 +41,13 @@ async def imaging_ctx(app: web.Application) -> AsyncIterator[None]:
                 host=settings.dicom_host,
                 port=settings.dicom_port,
                 max_pdu=settings.dicom_max_pdu,
+                workers=settings.dicom_worker_count(),
+                tls_port=settings.dicom_tls_port,
+                tls_cert=str(settings.dicom_tls_cert or ""),
+                tls_key=str(settings.dicom_tls_key or ""),
+                tls_ca=str(settings.dicom_tls_ca or ""),
             ),
-            center,
-            archive,
+            NodeService(center, archive),
         )
         await node.start()
         app[NODE] = node

@@ -12,7 +12,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from consult.policy import DEFAULT_TURNAROUND_MINUTES, PasswordHashing, Policy
 from consult.vocab import Priority, RequestKind
@@ -39,6 +46,15 @@ class Settings(BaseModel):
     dicom_host: str = "127.0.0.1"
     dicom_max_pdu: int = Field(4 * 1024 * 1024, ge=16384)
     dicom_fsync: bool = True
+    dicom_workers: int | None = Field(None, ge=0, le=32)
+    """Node worker processes (0: associations on threads of the server process; unset: one per
+    CPU, up to four, or none on a single CPU)."""
+    dicom_tls_port: int = Field(0, ge=0, le=65535)
+    """A second DICOM port speaking TLS (PS3.15 Annex B; 2762 by convention); 0: none."""
+    dicom_tls_cert: Path | None = None
+    dicom_tls_key: Path | None = None
+    dicom_tls_ca: Path | None = None
+    """If set, devices on the TLS port must present a certificate this authority signed."""
     mllp_port: int = Field(2575, ge=0, le=65535)
     mllp_host: str = "127.0.0.1"
     demo: bool = False
@@ -80,6 +96,12 @@ class Settings(BaseModel):
             raise ValueError("an AE title is 1-16 ASCII characters without backslash")
         return value
 
+    @model_validator(mode="after")
+    def _tls(self) -> Settings:
+        if self.dicom_tls_port and not (self.dicom_tls_cert and self.dicom_tls_key):
+            raise ValueError("dicom_tls_port needs dicom_tls_cert and dicom_tls_key")
+        return self
+
     @field_validator("database_url")
     @classmethod
     def _url(cls, value: str) -> str:
@@ -101,6 +123,13 @@ class Settings(BaseModel):
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.data_dir / 'telecenter.db').resolve()}"
+
+    def dicom_worker_count(self) -> int:
+        """How many node worker processes serve the DICOM associations."""
+        if self.dicom_workers is not None:
+            return self.dicom_workers
+        cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+        return 0 if (cpus or 1) < 2 else min(cpus or 1, 4)
 
     def policy(self) -> Policy:
         return Policy(

@@ -5,6 +5,7 @@ node hands work to the test's event loop, which must stay free)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from pynetdicom.sop_class import CTImageStorage, Verification
 from sqlalchemy import select
 
 from consult.models import Institution, Patient
+from imaging.node import DicomNode
 from tests.conftest import Api, Database, make_settings
 from web.app import create_app
 from web.imaging_wiring import ARCHIVE, NODE
@@ -44,6 +46,10 @@ class Node:
         """Wait for the index writer (a C-STORE is acknowledged once its file is durable)."""
         await self.api.client.server.app[ARCHIVE].flush()
 
+    @property
+    def dicom(self) -> DicomNode:
+        return self.api.client.server.app[NODE]
+
     async def patients(self, institution: str = "th-dongcheng") -> list[Patient]:
         async with self.api.center.sessions() as session:
             rows = await session.scalars(
@@ -55,15 +61,36 @@ class Node:
             return list(rows)
 
 
-@pytest.fixture
-async def node(seeded_database: Database, tmp_path: Path) -> AsyncIterator[Node]:
-    settings = make_settings(tmp_path, seeded_database, dicom_port=free_port())
+@contextlib.asynccontextmanager
+async def running_node(
+    database: Database, tmp_path: Path, workers: int, **overrides: Any
+) -> AsyncIterator[Node]:
+    settings = make_settings(
+        tmp_path, database, dicom_port=free_port(), dicom_workers=workers, **overrides
+    )
     client = TestClient(TestServer(create_app(settings)))
     await client.start_server()
     try:
         yield Node(Api(client), client.server.app[NODE].port, tmp_path)
     finally:
         await client.close()
+
+
+@pytest.fixture(params=[2, 0], ids=["workers", "threads"])
+async def node(
+    request: pytest.FixtureRequest, seeded_database: Database, tmp_path: Path
+) -> AsyncIterator[Node]:
+    """The server with its DICOM node: two worker processes (the default on a 2-CPU box),
+    and associations on threads of the server process."""
+    async with running_node(seeded_database, tmp_path, request.param) as running:
+        yield running
+
+
+@pytest.fixture
+async def worker_node(seeded_database: Database, tmp_path: Path) -> AsyncIterator[Node]:
+    """The server with its DICOM node on two worker processes."""
+    async with running_node(seeded_database, tmp_path, 2) as running:
+        yield running
 
 
 def make_ct(

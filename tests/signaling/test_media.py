@@ -10,8 +10,9 @@ from aiortc.mediastreams import AudioStreamTrack
 from signaling import protocol as p
 from signaling.client import RoomClient
 from signaling.peer import rtc_configuration
+from tests.conftest import eventually
 
-from .conftest import SLOTS, RoomServer, eventually
+from .conftest import SLOTS, RoomServer
 from .media_sources import SmallVideo
 
 

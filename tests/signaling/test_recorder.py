@@ -9,8 +9,9 @@ import av
 import pytest
 
 from signaling import protocol as p
+from tests.conftest import eventually
 
-from .conftest import ROOM, RoomServer, eventually
+from .conftest import ROOM, RoomServer
 from .test_media import joined, with_media
 
 

@@ -11,8 +11,9 @@ import pytest
 
 from signaling import protocol as p
 from signaling.rooms import ParticipantIdentity, PeerEvents, RoomError, RoomRegistry, RoomState
+from tests.conftest import eventually
 
-from .conftest import Events, eventually
+from .conftest import Events
 
 
 @dataclass

@@ -1,0 +1,63 @@
+"""How the node's association threads reach :class:`imaging.service.NodeService`.
+
+Handlers call a :class:`NodeBackend` synchronously from their thread. In the server process
+that is :class:`LoopBackend` (the coroutines run on the event loop,
+``asyncio.run_coroutine_threadsafe``); in a node worker process it is
+:class:`imaging.worker.RemoteBackend` (the same calls over a socket to the server process).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine
+from typing import Any, Protocol, TypeVar
+
+from imaging.devices import DeviceInfo
+from imaging.matching import Level
+from imaging.query import InstanceRef
+from imaging.receiver import Origin, Received
+from imaging.service import NodeService, UidSelection
+
+T = TypeVar("T")
+
+CALL_TIMEOUT_S = 120.0
+
+
+class NodeBackend(Protocol):
+    """The node's questions, asked from an association thread (blocking)."""
+
+    def device(self, title: str) -> DeviceInfo | None: ...
+
+    def index(self, received: Received, origin: Origin) -> None:
+        """Queue the index row; once this returns, a later query sees the instance."""
+
+    def find(
+        self, device: DeviceInfo, level: Level, keys: dict[str, str]
+    ) -> list[dict[str, Any]]: ...
+
+    def instances(self, device: DeviceInfo, uids: UidSelection) -> list[InstanceRef]: ...
+
+
+class LoopBackend:
+    """A :class:`NodeBackend` in the server process: the service runs on ``loop``."""
+
+    def __init__(
+        self, service: NodeService, loop: asyncio.AbstractEventLoop, timeout: float = CALL_TIMEOUT_S
+    ) -> None:
+        self.service, self.loop, self.timeout = service, loop, timeout
+
+    def _run(self, coro: Coroutine[Any, Any, T]) -> T:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(self.timeout)
+
+    def device(self, title: str) -> DeviceInfo | None:
+        return self._run(self.service.device(title))
+
+    def index(self, received: Received, origin: Origin) -> None:
+        # queued on the loop ahead of any query asked after this returns (the loop's FIFO)
+        self.loop.call_soon_threadsafe(self.service.index, received, origin)
+
+    def find(self, device: DeviceInfo, level: Level, keys: dict[str, str]) -> list[dict[str, Any]]:
+        return self._run(self.service.find(device, level, keys))
+
+    def instances(self, device: DeviceInfo, uids: UidSelection) -> list[InstanceRef]:
+        return self._run(self.service.instances(device, uids))

@@ -1,0 +1,95 @@
+"""The node's application entity: its configuration, presentation contexts and pynetdicom
+settings, the same in the server process and in every node worker process.
+
+Presentation contexts: Verification, every storage SOP class in every transfer syntax
+pynetdicom knows (stored as received, compressed ones included), and Query/Retrieve FIND, MOVE
+and GET in the Patient Root and Study Root models.
+"""
+
+from __future__ import annotations
+
+import ssl
+import sys
+from dataclasses import dataclass
+
+from pynetdicom import AE, ALL_TRANSFER_SYNTAXES, AllStoragePresentationContexts, _config
+from pynetdicom.presentation import PresentationContext
+
+from imaging.sop import QR_MODELS, VERIFICATION
+
+MAX_PDU = 4 * 1024 * 1024
+SWITCH_INTERVAL_S = 0.0005
+"""How long a running thread keeps the GIL from one that waits (CPython's default is 5 ms).
+
+Each association is a chain of short steps on two threads (read a PDU, store, answer), each
+needing the GIL; with several associations at once, waiting out the default interval at every
+step would dominate the time of a store."""
+
+
+@dataclass(frozen=True)
+class NodeConfig:
+    aet: str = "TELECENTER"
+    host: str = "127.0.0.1"
+    port: int = 11112
+    max_pdu: int = MAX_PDU
+    maximum_associations: int = 16
+    workers: int = 0
+    """Node worker processes serving the associations (0: threads of the server process)."""
+    tls_port: int = 0
+    """A second port speaking TLS (0: none); with the PEM files below."""
+    tls_cert: str = ""
+    tls_key: str = ""
+    tls_ca: str = ""
+    """If set, a device must present a certificate signed by this authority."""
+
+
+def application_entity(config: NodeConfig, maximum_associations: int | None = None) -> AE:
+    ae = AE(ae_title=config.aet)
+    ae.maximum_pdu_size = config.max_pdu
+    ae.maximum_associations = maximum_associations or config.maximum_associations
+    ae.network_timeout = 60
+    ae.acse_timeout = 30
+    ae.dimse_timeout = 60
+    return ae
+
+
+def tls_context(config: NodeConfig) -> ssl.SSLContext | None:
+    """The TLS port's server context (TLS 1.2 or later, as the BCP 195 profiles require)."""
+    if not config.tls_port:
+        return None
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(config.tls_cert, config.tls_key)
+    if config.tls_ca:
+        context.verify_mode = ssl.CERT_REQUIRED
+        context.load_verify_locations(config.tls_ca)
+    return context
+
+
+def prepare_pynetdicom() -> None:
+    """Process-wide settings for serving associations."""
+    sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL_S))
+    # pynetdicom pretty-prints every C-FIND/MOVE/GET identifier for its INFO log, needed
+    # or not (~20 % of a C-FIND answer's cost); the handlers log what they decide instead
+    _config.LOG_REQUEST_IDENTIFIERS = False
+    _config.LOG_RESPONSE_IDENTIFIERS = False
+
+
+def _context(abstract_syntax: str, *, roles: bool = False) -> PresentationContext:
+    context = PresentationContext()
+    context.abstract_syntax = abstract_syntax
+    context.transfer_syntax = list(ALL_TRANSFER_SYNTAXES)
+    if roles:  # Storage SCP, and SCU-side role acceptance for C-GET sub-operations
+        context.scu_role = True
+        context.scp_role = True
+    return context
+
+
+def supported_contexts() -> list[PresentationContext]:
+    """Verification, every storage SOP class, Query/Retrieve (every transfer syntax)."""
+    contexts: list[PresentationContext] = [_context(VERIFICATION)]
+    contexts += [
+        _context(str(c.abstract_syntax), roles=True) for c in AllStoragePresentationContexts
+    ]
+    contexts += [_context(model) for model in QR_MODELS]
+    return contexts
