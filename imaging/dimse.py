@@ -12,7 +12,7 @@ import logging
 import socket
 import threading
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from io import BytesIO
 from typing import Any, cast
@@ -23,8 +23,9 @@ from pydicom.uid import UID
 from pynetdicom import evt
 from pynetdicom.association import Association
 from pynetdicom.dimse_primitives import C_STORE
+from pynetdicom.presentation import build_context
 
-from imaging import query
+from imaging import query, transcode
 from imaging.backend import NodeBackend
 from imaging.devices import DeviceInfo, Operation
 from imaging.files import FileStore, is_uid
@@ -46,6 +47,10 @@ DATASET_MISMATCH = 0xA900  # Error: data set does not match SOP class
 CANNOT_UNDERSTAND = 0xC000  # Error: cannot understand
 UNABLE_TO_PROCESS = 0xC001  # Failed: unable to process (query/retrieve)
 SUBOPS_FAILED = 0xB000  # Warning: sub-operations complete, one or more failures
+
+UNREADABLE = "unreadable"
+"""Yielded for an instance whose file cannot be read: not a data set, so pynetdicom counts a
+failed sub-operation (``None`` would be skipped without a count)."""
 
 LEVEL_KEYS = {
     Level.PATIENT: "PatientID",
@@ -221,18 +226,27 @@ class Handlers:
         return self.backend.instances(device, uids)
 
     def _datasets(
-        self, event: evt.Event, refs: list[query.InstanceRef]
-    ) -> Iterator[tuple[int, Dataset | None]]:
+        self,
+        event: evt.Event,
+        refs: list[query.InstanceRef],
+        receiver: Callable[[], Association | None],
+    ) -> Iterator[tuple[int, Dataset | str | None]]:
+        """The instances, each in a syntax ``receiver()`` (the association the C-STOREs go
+        over) accepted where it can be; pynetdicom counts the failed sub-operations."""
         for ref in refs:
             if event.is_cancelled:
                 yield CANCEL, None
                 return
             try:
-                ds = pydicom.dcmread(self.files.path(ref.path))
+                ds: Dataset = pydicom.dcmread(self.files.path(ref.path))
             except (OSError, ValueError):
                 logger.exception("instance %s unreadable", ref.sop_uid)
-                yield PENDING, None  # counted as a failed sub-operation
+                yield PENDING, UNREADABLE
                 continue
+            try:
+                ds = transcode.fit(ds, _accepted(receiver(), ref.sop_class_uid))
+            except transcode.NotConvertible as exc:  # sent as is: its C-STORE fails, listed
+                logger.warning("instance %s cannot be sent: %s", ref.sop_uid, exc)
             yield PENDING, ds
 
     def on_get(self, event: evt.Event) -> Iterator[Any]:
@@ -249,7 +263,7 @@ class Handlers:
             yield DATASET_MISMATCH, None
             return
         yield len(refs)
-        yield from self._datasets(event, refs)
+        yield from self._datasets(event, refs, lambda: event.assoc)
 
     def on_move(self, event: evt.Event) -> Iterator[Any]:
         device = self._allowed(event, Operation.MOVE)
@@ -276,20 +290,43 @@ class Handlers:
             yield 0
             yield DATASET_MISMATCH, None
             return
-        contexts: dict[str, list[str]] = {}
+        stored: dict[str, list[str]] = {}
         for ref in refs:
-            syntaxes = contexts.setdefault(ref.sop_class_uid, [])
-            if ref.transfer_syntax not in syntaxes:
-                syntaxes.append(ref.transfer_syntax)
-        from pynetdicom.presentation import build_context
-
+            stored.setdefault(ref.sop_class_uid, []).append(ref.transfer_syntax)
+        contexts = [
+            build_context(sop_class, transcode.proposals(syntaxes))
+            for sop_class, syntaxes in list(stored.items())[:128]
+        ]
+        sub = _SubAssociation()
         yield (
             destination.host,
             destination.port,
-            {"contexts": [build_context(c, ts) for c, ts in list(contexts.items())[:128]]},
+            {"contexts": contexts, "evt_handlers": [(evt.EVT_ACCEPTED, sub.on_accepted)]},
         )
         yield len(refs)
-        yield from self._datasets(event, refs)
+        yield from self._datasets(event, refs, lambda: sub.assoc)
+
+
+class _SubAssociation:
+    """The C-MOVE's association to its destination, caught when accepted (its contexts say
+    which transfer syntaxes the destination takes)."""
+
+    def __init__(self) -> None:
+        self.assoc: Association | None = None
+
+    def on_accepted(self, event: evt.Event) -> None:
+        self.assoc = event.assoc
+
+
+def _accepted(assoc: Association | None, sop_class_uid: str) -> set[str]:
+    """The transfer syntaxes ``assoc`` accepted for ``sop_class_uid``."""
+    if assoc is None:
+        return set()
+    return {
+        str(context.transfer_syntax[0])
+        for context in assoc.accepted_contexts
+        if context.abstract_syntax == sop_class_uid and context.transfer_syntax
+    }
 
 
 def _reject(assoc: Association, result: int) -> None:
