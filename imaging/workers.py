@@ -21,6 +21,7 @@ import logging
 import math
 import socket
 import sys
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,6 +37,9 @@ logger = logging.getLogger(__name__)
 
 START_TIMEOUT_S = 60.0
 RESPAWN_DELAY_S = 1.0
+RESPAWN_DELAY_MAX_S = 60.0
+STEADY_S = 30.0
+"""A worker that ran this long before dying is replaced after the first delay again."""
 ACCEPT_RETRY_S = 0.1
 
 
@@ -60,6 +64,7 @@ class _Worker:
     ready: asyncio.Event = field(default_factory=asyncio.Event)
     active: int = 0
     alive: bool = True
+    started: float = field(default_factory=time.monotonic)
 
     @property
     def name(self) -> str:
@@ -79,6 +84,8 @@ class WorkerPool:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._accepting: list[asyncio.Task[None]] = []
         self._stopping = False
+        self._delays: dict[int, float] = {}
+        """Per slot: how long to wait before the next replacement (doubles while it keeps dying)."""
         self._calls: dict[str, Callable[..., Awaitable[Any]]] = {
             "device": service.device,
             "find": service.find,
@@ -211,9 +218,13 @@ class WorkerPool:
         code = await worker.process.wait()
         if self._stopping or not self._accepting:  # stopping, or failed to start
             return
-        logger.error("%s exited with %s: starting another", worker.name, code)
         worker.control.close()
-        await asyncio.sleep(RESPAWN_DELAY_S)
+        delay = RESPAWN_DELAY_S
+        if time.monotonic() - worker.started < STEADY_S:
+            delay = min(self._delays.get(worker.slot, RESPAWN_DELAY_S / 2) * 2, RESPAWN_DELAY_MAX_S)
+        self._delays[worker.slot] = delay
+        logger.error("%s exited with %s: another in %.0f s", worker.name, code, delay)
+        await asyncio.sleep(delay)
         if not self._stopping:
             await self._spawn(worker.slot)
 
