@@ -24,8 +24,11 @@ class Archive:
 
     def __init__(self, center: Center, root: Path, *, durable: bool = True) -> None:
         self.receiver = Receiver(FileStore(root, durable=durable))
-        self.files = self.receiver.files
         self.ingest = Ingest(center)
+
+    @property
+    def files(self) -> FileStore:
+        return self.receiver.files
 
     def receive_file(self, data: bytes, *, study_uid: str = "") -> Received:
         """Check and write a DICOM file (PS3.10) as received (STOW-RS)."""

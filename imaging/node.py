@@ -65,7 +65,7 @@ class DicomNode:
 
     async def start(self) -> None:
         if self.config.workers > 0:
-            pool = WorkerPool(self.config, self.service, self.service.archive.files)
+            pool = WorkerPool(self.config, self.service)
             await pool.start()
             self._pool = pool
         else:

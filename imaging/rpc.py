@@ -44,12 +44,17 @@ def error_frame(call_id: int, exc: BaseException) -> bytes:
 async def read_message(reader: asyncio.StreamReader) -> Any:
     """The next message, or raise :class:`ChannelClosed`."""
     try:
-        (length,) = LENGTH.unpack(await reader.readexactly(LENGTH.size))
-        if length > MAX_FRAME:
-            raise ChannelClosed(f"frame of {length} bytes")
+        length = _length(await reader.readexactly(LENGTH.size))
         return pickle.loads(await reader.readexactly(length))  # noqa: S301 (our socketpair)
     except asyncio.IncompleteReadError as exc:
         raise ChannelClosed("channel closed") from exc
+
+
+def _length(header: bytes | bytearray) -> int:
+    (length,) = LENGTH.unpack(header)
+    if length > MAX_FRAME:
+        raise ChannelClosed(f"frame of {length} bytes")
+    return int(length)
 
 
 def _read_exactly(sock: socket.socket, size: int) -> bytearray:
@@ -66,7 +71,5 @@ def _read_exactly(sock: socket.socket, size: int) -> bytearray:
 
 def receive_message(sock: socket.socket) -> Any:
     """The next message from a blocking socket, or raise :class:`ChannelClosed`."""
-    (length,) = LENGTH.unpack(_read_exactly(sock, LENGTH.size))
-    if length > MAX_FRAME:
-        raise ChannelClosed(f"frame of {length} bytes")
+    length = _length(_read_exactly(sock, LENGTH.size))
     return pickle.loads(_read_exactly(sock, length))  # noqa: S301 (our socketpair)

@@ -28,7 +28,6 @@ from typing import Any
 
 from imaging import rpc
 from imaging.entity import NodeConfig, tls_context
-from imaging.files import FileStore
 from imaging.matching import QueryError
 from imaging.service import NodeService
 from imaging.worker import STOP_GRACE_S, WorkerSettings
@@ -74,10 +73,9 @@ class _Worker:
 class WorkerPool:
     """Listen on the DICOM port and hand each connection to a worker process."""
 
-    def __init__(self, config: NodeConfig, service: NodeService, files: FileStore) -> None:
+    def __init__(self, config: NodeConfig, service: NodeService) -> None:
         self.config = config
         self.service = service
-        self.files = files
         self._listeners: dict[bool, socket.socket] = {}
         """The plain port (False) and the TLS port (True)."""
         self._workers: dict[int, _Worker] = {}
@@ -163,11 +161,12 @@ class WorkerPool:
     async def _spawn(self, slot: int) -> None:
         control, control_child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         channel, channel_child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        files = self.service.archive.files
         settings = WorkerSettings(
             name=_name(slot),
             node=self.config,
-            root=str(self.files.root),
-            durable=self.files.durable,
+            root=str(files.root),
+            durable=files.durable,
             log_level=logging.getLogger().getEffectiveLevel(),
             per_worker=math.ceil(self.config.maximum_associations / max(1, self.config.workers)),
         )
