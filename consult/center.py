@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from consult.audit import AuditLog
 from consult.db import utcnow
 from consult.errors import DomainError, Forbidden, NotFound
-from consult.events import Event, EventBus
+from consult.events import Event, EventBus, LocalEventBus
 from consult.models import AuditRecord
 from consult.passwords import Passwords
 from consult.policy import Policy
@@ -114,7 +114,7 @@ class Center:
     ) -> None:
         self.sessions = sessions
         self.policy = policy or Policy()
-        self.bus = bus or EventBus()
+        self.bus: EventBus = bus or LocalEventBus()
         self.audit_log = AuditLog(sessions)
         self.passwords = Passwords(self.policy.password_hashing)
         self.clock = clock

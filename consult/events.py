@@ -1,19 +1,21 @@
-"""An in-process event bus: the live side of notifications.
+"""Event buses: the live side of notifications.
 
 Services queue :class:`Event` objects on their unit of work; they are published only after the
 transaction commits, so a subscriber never hears of something that was rolled back. Each
-WebSocket subscribes with the user id it serves. A broker (Redis, NATS) can replace this class
-behind the same two methods when the center runs on several nodes.
+WebSocket subscribes with the user id it serves. :class:`LocalEventBus` fans events out inside one
+process; a broker-backed bus (``web.redis_bus``) carries them between nodes behind the same
+:class:`EventBus` protocol, using the codec below.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 logger = logging.getLogger(__name__)
 
@@ -33,8 +35,47 @@ class Event:
             raise ValueError("event kind must not be empty")
 
 
-class EventBus:
-    """Fan-out of events to per-user subscriber queues."""
+def encode_event(event: Event) -> str:
+    """The wire form of an event between nodes (JSON; payloads are JSON already)."""
+    return json.dumps(
+        {"kind": event.kind, "users": sorted(event.user_ids), "payload": event.payload},
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+
+
+def decode_event(raw: str | bytes) -> Event:
+    """The inverse of :func:`encode_event`; raises ``ValueError`` on anything malformed."""
+    try:
+        data = json.loads(raw)
+        kind, users, payload = data["kind"], data["users"], data["payload"]
+    except (TypeError, KeyError, json.JSONDecodeError) as exc:
+        raise ValueError(f"malformed event: {exc}") from exc
+    if not isinstance(kind, str) or not isinstance(payload, dict):
+        raise ValueError("malformed event: kind must be a string and payload an object")
+    if not isinstance(users, list) or not all(type(u) is int for u in users):
+        raise ValueError("malformed event: users must be a list of user ids")
+    return Event(kind, frozenset(users), payload)
+
+
+class EventBus(Protocol):
+    """What the center and the WebSocket door need of a bus."""
+
+    def subscribe(self, user_id: int) -> asyncio.Queue[Event]: ...
+
+    def unsubscribe(self, user_id: int, queue: asyncio.Queue[Event]) -> None: ...
+
+    def publish(self, events: Iterable[Event]) -> None: ...
+
+    def subscriber_count(self) -> int: ...
+
+    def health(self) -> str:
+        """``"local"`` for a one-node bus, ``"ok"`` or ``"unreachable"`` for a broker."""
+        ...
+
+
+class LocalEventBus:
+    """Fan-out of events to per-user subscriber queues inside this process."""
 
     def __init__(self) -> None:
         self._subscribers: dict[int, set[asyncio.Queue[Event]]] = defaultdict(set)
@@ -64,3 +105,6 @@ class EventBus:
 
     def subscriber_count(self) -> int:
         return sum(len(q) for q in self._subscribers.values())
+
+    def health(self) -> str:
+        return "local"

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +12,8 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import inspect
+from alembic.util import CommandError
+from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -19,8 +22,16 @@ logger = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
+MIGRATION_LOCK = 0x7E1EC0DE
+"""The PostgreSQL advisory lock key that serialises schema preparation across nodes."""
+
+
 class SchemaOutOfDate(RuntimeError):
     """The database is behind the code's migrations."""
+
+
+class SchemaNewer(RuntimeError):
+    """The database was migrated by newer code than this node's."""
 
 
 def alembic_config() -> Config:
@@ -59,8 +70,34 @@ async def current_revision(engine: AsyncEngine) -> str | None:
         return await conn.run_sync(_current)
 
 
+def known_revision(revision: str) -> bool:
+    """Whether this code's migration history contains ``revision``."""
+    return ScriptDirectory.from_config(alembic_config()).get_revision(revision) is not None
+
+
+@asynccontextmanager
+async def migration_lock(engine: AsyncEngine) -> AsyncIterator[None]:
+    """Hold the schema lock: on PostgreSQL an advisory lock, so that nodes starting together on
+    one database migrate it once; SQLite serves one node and needs none."""
+    if engine.dialect.name != "postgresql":
+        yield
+        return
+    async with engine.connect() as conn:
+        await conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK})
+        try:
+            yield
+        finally:
+            await conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK})
+
+
 async def prepare(engine: AsyncEngine) -> None:
-    """At server start: migrate an empty database; refuse one that is behind."""
+    """At server start: migrate an empty database; refuse one that is behind or newer."""
+    async with migration_lock(engine):
+        await prepare_schema(engine)
+
+
+async def prepare_schema(engine: AsyncEngine) -> None:
+    """:func:`prepare` without the lock, for a caller that holds :func:`migration_lock`."""
     async with engine.connect() as conn:
         empty = not await conn.run_sync(_has_tables)
         current = await conn.run_sync(_current)
@@ -68,6 +105,11 @@ async def prepare(engine: AsyncEngine) -> None:
         await upgrade(engine)
         return
     head = head_revision()
+    if current and current != head and not _safe_known(current):
+        raise SchemaNewer(
+            f"database schema is at {current}, newer than this code (which knows up to {head}): "
+            "run this node with the code that migrated the database"
+        )
     if current != head:
         raise SchemaOutOfDate(
             f"database schema is at {current or 'no revision'}, the code needs {head}: "
@@ -79,3 +121,10 @@ async def autogenerate(engine: AsyncEngine, message: str) -> None:
     """Write a new revision from the difference between the metadata and ``engine``'s schema."""
     async with engine.begin() as conn:
         await conn.run_sync(_run, command.revision, message, True)
+
+
+def _safe_known(revision: str) -> bool:
+    try:
+        return known_revision(revision)
+    except CommandError:  # alembic's answer for an id it has never seen
+        return False

@@ -24,6 +24,7 @@ from consult.db import make_engine, make_session_factory
 from web import keys
 from web.api import Endpoints, add_endpoints
 from web.auth import auth_middleware
+from web.background import every
 from web.dicomweb import endpoints as dicomweb_endpoints
 from web.ecg_wiring import ecg_ctx
 from web.errors import error_middleware
@@ -32,6 +33,7 @@ from web.lab_wiring import lab_ctx
 from web.metrics import Metrics
 from web.openapi import build_openapi
 from web.pages import add_pages
+from web.redis_bus import RedisEventBus, make_bus
 from web.rooms_wiring import room_ws, rooms_ctx
 from web.routes import admin, audit, auth, notifications, patients, referrals, reports, requests
 from web.routes import ecg as ecg_routes
@@ -69,18 +71,31 @@ def app_version() -> str:
         return "0+unknown"
 
 
+async def bus_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The event bus: in-process, or over Redis when the center runs on several nodes."""
+    settings = app[keys.SETTINGS]
+    bus = make_bus(settings.events_url, settings.events_channel)
+    app[keys.BUS] = bus
+    if isinstance(bus, RedisEventBus):
+        await bus.start()
+    yield
+    if isinstance(bus, RedisEventBus):
+        await bus.stop()
+
+
 async def database_ctx(app: web.Application) -> AsyncIterator[None]:
     """The engine, the schema, the center; demo data when asked for."""
     settings = app[keys.SETTINGS]
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.db_url, schema=settings.database_schema or None)
-    await migrate.prepare(engine)
-    center = Center(make_session_factory(engine), policy=settings.policy())
+    center = Center(make_session_factory(engine), policy=settings.policy(), bus=app[keys.BUS])
+    async with migrate.migration_lock(engine):  # nodes starting together migrate and seed once
+        await migrate.prepare_schema(engine)
+        if settings.demo:
+            await demo.seed(center)
     app[keys.ENGINE] = engine
     app[keys.CENTER] = center
     app[METRICS].ws_subscribers.set_function(center.bus.subscriber_count)
-    if settings.demo:
-        await demo.seed(center)
     yield
     await center.audit_log.drain()
     await engine.dispose()
@@ -108,19 +123,14 @@ async def executor_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 async def overdue_ctx(app: web.Application) -> AsyncIterator[None]:
-    """A background task that flags overdue requests."""
+    """A background task that flags overdue requests (one node a round)."""
     center, interval = app[keys.CENTER], app[keys.SETTINGS].overdue_check_seconds
 
-    async def loop() -> None:
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                async with center.work(client="overdue") as work:
-                    await requests_.flag_overdue(work)
-            except Exception:  # a background task at the boundary: log and carry on
-                logger.exception("overdue check failed")
+    async def flag() -> None:
+        async with center.work(client="overdue") as work:
+            await requests_.flag_overdue(work)
 
-    task = asyncio.create_task(loop())
+    task = every(interval, "overdue", flag, app[keys.ENGINE])
     yield
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
@@ -135,11 +145,16 @@ async def healthz(request: web.Request) -> web.Response:
     except Exception:  # health reporting boundary
         logger.exception("health check: database unreachable")
         db = "unreachable"
-    status = 200 if db == "ok" else 503
-    return web.json_response(
-        {"status": "ok" if db == "ok" else "degraded", "database": db, "version": app_version()},
-        status=status,
-    )
+    events = request.app[keys.BUS].health()
+    healthy = db == "ok" and events != "unreachable"
+    body = {
+        "status": "ok" if healthy else "degraded",
+        "database": db,
+        "events": events,
+        "version": app_version(),
+    }
+    # A node without its event broker still serves HTTP: degraded, but not out of rotation.
+    return web.json_response(body, status=200 if db == "ok" else 503)
 
 
 async def openapi_json(request: web.Request) -> web.Response:
@@ -157,6 +172,7 @@ def create_app(settings: Settings) -> web.Application:
     app[METRICS] = metrics
     app.cleanup_ctx.extend(
         [
+            bus_ctx,
             database_ctx,
             executor_ctx,
             overdue_ctx,

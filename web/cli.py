@@ -257,7 +257,7 @@ def main(argv: list[str] | None = None) -> int:
     except DomainError as exc:
         sys.stderr.write(f"telecenter: {exc.message}\n")
         return 1
-    except migrate.SchemaOutOfDate as exc:
+    except (migrate.SchemaOutOfDate, migrate.SchemaNewer) as exc:
         sys.stderr.write(f"telecenter: {exc}\n")
         return 1
 

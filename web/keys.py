@@ -8,12 +8,14 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from consult.center import Center
+from consult.events import EventBus
 from consult.principal import Principal
 from web.settings import Settings
 
 SETTINGS = web.AppKey("settings", Settings)
 ENGINE = web.AppKey("engine", AsyncEngine)
 CENTER = web.AppKey("center", Center)
+BUS: web.AppKey[EventBus] = web.AppKey("bus")
 EXECUTOR = web.AppKey("executor", Executor)
 PRINCIPAL = web.RequestKey("principal", Principal)
 TOKEN = web.RequestKey("token", str)

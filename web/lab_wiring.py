@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 from aiohttp import web
@@ -16,6 +16,7 @@ from lab import catalogue, critical, outbound
 from lab.inbound import ResultsInbox
 from lab.mllp import MllpClient, MllpServer
 from web import keys
+from web.background import every
 from web.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -35,18 +36,6 @@ LAB = web.AppKey("lab", LabRuntime)
 def lis_enabled(app: web.Application) -> bool:
     settings = app[keys.SETTINGS]
     return bool(settings.lis_host and settings.lis_port)
-
-
-def _every(seconds: float, name: str, job: Callable[[], Awaitable[object]]) -> asyncio.Task[None]:
-    async def loop() -> None:
-        while True:
-            await asyncio.sleep(seconds)
-            try:
-                await job()
-            except Exception:  # a background task at the boundary: log and carry on
-                logger.exception("%s failed", name)
-
-    return asyncio.create_task(loop(), name=name)
 
 
 async def _prepare(center: Center) -> None:
@@ -72,7 +61,7 @@ async def lab_ctx(app: web.Application) -> AsyncIterator[None]:
             await critical.escalate_overdue(work, ack_minutes)
 
     check = settings.lab_escalation_check_seconds
-    runtime.tasks.append(_every(check, "lab critical escalation", escalate))
+    runtime.tasks.append(every(check, "lab-critical-escalation", escalate, app[keys.ENGINE]))
     client: MllpClient | None = None
     if lis_enabled(app):
         client = MllpClient(settings.lis_host, settings.lis_port, retries=2)
@@ -82,7 +71,7 @@ async def lab_ctx(app: web.Application) -> AsyncIterator[None]:
             await outbound.deliver_pending(center, client)
 
         retry = settings.lis_retry_seconds
-        runtime.tasks.append(_every(retry, "LIS order delivery", deliver))
+        runtime.tasks.append(every(retry, "lis-outbox", deliver, app[keys.ENGINE]))
     yield
     for task in runtime.tasks:
         task.cancel()

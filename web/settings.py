@@ -78,6 +78,13 @@ class Settings(BaseModel):
     turn_secret: str = ""
     turn_ttl_seconds: int = Field(3600, ge=60)
     room_connect_timeout_seconds: float = Field(15.0, gt=0)
+    events_url: str = ""
+    """A Redis URL (``redis://host:6379/0``) that carries live events between nodes; empty: one
+    node, events stay in the process."""
+    events_channel: str = Field("telecenter:events", min_length=1, max_length=200)
+    """The Redis channel of this center's events (one per center sharing a Redis server)."""
+    node_lease_seconds: float = Field(30.0, ge=2, le=600)
+    """How long a node holds a background-work lease before another node may take it."""
     lis_host: str = ""
     lis_port: int = Field(0, ge=0, le=65535)
     critical_ack_minutes: int = Field(15, ge=1)
@@ -107,6 +114,13 @@ class Settings(BaseModel):
     def _url(cls, value: str) -> str:
         if value and not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
             raise ValueError("database_url must be sqlite+aiosqlite:// or postgresql+asyncpg://")
+        return value
+
+    @field_validator("events_url")
+    @classmethod
+    def _events_url(cls, value: str) -> str:
+        if value and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("events_url must be redis://, rediss:// or unix://")
         return value
 
     @field_validator("log_level")
