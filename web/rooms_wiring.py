@@ -33,6 +33,7 @@ from signaling.sfu import MediaConfig, Sfu
 from signaling.turn import IceConfig
 from signaling.ws import Admission, WsTimeouts, make_room_ws_handler
 from web import keys
+from web.room_nodes import RELAYED, RoomLeases, relay
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +41,7 @@ ROOMS = web.AppKey("rooms", RoomRegistry)
 ICE = web.AppKey("ice", IceConfig)
 RoomHandler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 ROOM_WS: web.AppKey[RoomHandler] = web.AppKey("room_ws")
+ROOM_LEASES = web.AppKey("room_leases", RoomLeases)
 USER, GUEST = "user", "guest"
 
 
@@ -192,9 +194,21 @@ async def rooms_ctx(app: web.Application) -> AsyncIterator[None]:
             timeouts=WsTimeouts(join=settings.room_connect_timeout_seconds),
             slots=media.max_slots,
         )
-        yield
+        if not settings.events_url:
+            yield
+            return
+        async with RoomLeases(settings.events_url, settings.node_address, registry) as leases:
+            app[ROOM_LEASES] = leases
+            yield
 
 
 async def room_ws(request: web.Request) -> web.StreamResponse:
-    """``GET /api/v1/rooms/{id}/ws``: the signaling package's handler, bound at start-up."""
+    """``GET /api/v1/rooms/{id}/ws``: the signaling package's handler, bound at start-up; on a
+    center of several nodes, relayed to the node that hosts the room."""
+    leases = request.app.get(ROOM_LEASES)
+    if leases is not None and RELAYED not in request.headers:
+        room_id = request.match_info["id"]
+        owner = await leases.owner_elsewhere(room_id)
+        if owner is not None:
+            return await relay(request, leases, room_id, owner)
     return await request.app[ROOM_WS](request)

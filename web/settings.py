@@ -83,8 +83,9 @@ class Settings(BaseModel):
     node, events stay in the process."""
     events_channel: str = Field("telecenter:events", min_length=1, max_length=200)
     """The Redis channel of this center's events (one per center sharing a Redis server)."""
-    node_lease_seconds: float = Field(30.0, ge=2, le=600)
-    """How long a node holds a background-work lease before another node may take it."""
+    node_url: str = ""
+    """This node's URL as the other nodes reach it (rooms are relayed to the node that hosts
+    them); empty: ``http://host:port``."""
     lis_host: str = ""
     lis_port: int = Field(0, ge=0, le=65535)
     critical_ack_minutes: int = Field(15, ge=1)
@@ -122,6 +123,18 @@ class Settings(BaseModel):
         if value and not value.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError("events_url must be redis://, rediss:// or unix://")
         return value
+
+    @field_validator("node_url")
+    @classmethod
+    def _node_url(cls, value: str) -> str:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("node_url must be an http:// or https:// URL")
+        return value.rstrip("/")
+
+    @property
+    def node_address(self) -> str:
+        """The URL other nodes use to reach this one."""
+        return self.node_url or f"http://{self.host}:{self.port}"
 
     @field_validator("log_level")
     @classmethod

@@ -1,0 +1,71 @@
+"""A consult room on two nodes: participants who join through different nodes meet, exchange
+video, and meet again on the surviving node after the room's node is killed."""
+
+from __future__ import annotations
+
+import signal
+
+import aiohttp
+from aiortc.mediastreams import AudioStreamTrack
+
+from signaling import protocol as p
+from signaling.client import RoomClient
+from tests.conftest import ApiUser
+from tests.core.helpers import new_patient
+from tests.nodes.conftest import Cluster, Node, needs_pg, needs_redis
+from tests.signaling.media_sources import SmallVideo
+
+SLOTS = 5
+
+
+async def _meet(
+    http: aiohttp.ClientSession,
+    request_id: int,
+    host: tuple[Node, ApiUser],
+    member: tuple[Node, ApiUser],
+) -> list[RoomClient]:
+    clients = [
+        RoomClient(http, f"{node.url}/api/v1/rooms/{request_id}/ws", user.token)
+        for node, user in (host, member)
+    ]
+    for client in clients:
+        await client.open()
+        assert isinstance(
+            await client.join(client is clients[0] and "刘医生" or "周医生"), p.Joined
+        )
+    for client in clients:
+        await client.start_media(SLOTS, [SmallVideo(), AudioStreamTrack()])
+    host_id, member_id = (f"user:{u.me['id']}" for _, u in (host, member))
+    await clients[0].wait_received(member_id, "video", 10, within=30)
+    await clients[1].wait_received(host_id, "video", 10, within=30)
+    return clients
+
+
+@needs_pg
+@needs_redis
+async def test_room_across_nodes_and_after_its_node_dies(cluster: Cluster) -> None:
+    a = await cluster.start("a", "--demo")
+    await a.wait_healthy()
+    b = await cluster.start("b")
+    await b.wait_healthy()
+    village, internist = await a.login("dr-village"), await b.login("internist")
+    patient = await new_patient(village, "视频会诊患者")
+    request = (
+        await village.post(
+            "/api/v1/requests",
+            {"patient_id": patient["id"], "kind": "video_consult", "clinical_question": "发热"},
+        )
+    ).ok()
+    (await internist.post(f"/api/v1/requests/{request['id']}/accept")).ok()
+
+    async with aiohttp.ClientSession() as http:
+        # the host joins through A (A hosts the room), the specialist through B (relayed to A)
+        first = await _meet(http, request["id"], (a, village), (b, internist))
+        await a.stop(signal.SIGKILL)
+        for client in first:
+            await client.closed.wait()
+            await client.close()
+        # both rejoin through B, which re-creates the room
+        again = await _meet(http, request["id"], (b, village), (b, internist))
+        for client in again:
+            await client.close()
