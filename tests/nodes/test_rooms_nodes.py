@@ -28,11 +28,9 @@ async def _meet(
         RoomClient(http, f"{node.url}/api/v1/rooms/{request_id}/ws", user.token)
         for node, user in (host, member)
     ]
-    for client in clients:
+    for client, name in zip(clients, ("刘医生", "周医生"), strict=True):
         await client.open()
-        assert isinstance(
-            await client.join(client is clients[0] and "刘医生" or "周医生"), p.Joined
-        )
+        assert isinstance(await client.join(name), p.Joined)
     for client in clients:
         await client.start_media(SLOTS, [SmallVideo(), AudioStreamTrack()])
     host_id, member_id = (f"user:{u.me['id']}" for _, u in (host, member))
