@@ -148,9 +148,11 @@ function connect() {
     handle(msg).catch((err) => toast(err.message, "error"));
   };
   ws.onerror = () => setStatus(t("roomUnavailable"), "bad");
-  ws.onclose = () => {
+  ws.onclose = (e) => {
     if (state.pc) state.pc.close();
     if (!state.ended) setStatus(t("offline"), "warn");
+    // 1012: the room moved to another server node (PROTOCOL.md §8): join again
+    if (e.code === 1012 && !state.ended) setTimeout(connect, 1000);
   };
 }
 
