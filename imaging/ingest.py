@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from sqlalchemy import Table, insert, select, update
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from consult.center import Center, Work
 from consult.db import utcnow
@@ -37,6 +38,16 @@ logger = logging.getLogger(__name__)
 MAX_BATCH = 256
 BATCH_WINDOW = 0.2
 """Seconds the writer lets arrivals gather before a transaction (unless someone is waiting)."""
+
+
+CONCURRENT_WRITER_ATTEMPTS = 5
+RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})  # serialization failure, deadlock detected
+
+
+def concurrent_writer(exc: DBAPIError) -> bool:
+    """Whether ``exc`` is what a concurrent writer of the same rows causes (worth a retry)."""
+    code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+    return isinstance(exc, IntegrityError) or code in RETRYABLE_SQLSTATES
 
 
 @dataclass(frozen=True)
@@ -150,8 +161,18 @@ class Ingest:
                 logger.exception("after-index listener failed")
 
     async def _write(self, arrivals: list[Arrival]) -> list[Stored]:
-        async with self.center.work(SYSTEM, client=arrivals[0].source[:64]) as work:
-            return await write_batch(work, arrivals)
+        for attempt in range(1, CONCURRENT_WRITER_ATTEMPTS + 1):
+            try:
+                async with self.center.work(SYSTEM, client=arrivals[0].source[:64]) as work:
+                    return await write_batch(work, arrivals)
+            except DBAPIError as exc:
+                # Another node indexed the same study, series or instance between our look-up
+                # and our insert (or the two transactions deadlocked on the counters); the next
+                # attempt finds the other node's rows and updates them instead.
+                if not concurrent_writer(exc) or attempt == CONCURRENT_WRITER_ATTEMPTS:
+                    raise
+                logger.info("index rows written concurrently by another node; retrying")
+        raise AssertionError("unreachable")
 
 
 async def write_batch(work: Work, arrivals: list[Arrival]) -> list[Stored]:

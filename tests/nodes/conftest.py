@@ -117,7 +117,12 @@ class Cluster:
         self.nodes: list[Node] = []
 
     async def start(
-        self, name: str, *extra: str, events_url: str = REDIS_URL, **env_extra: str
+        self,
+        name: str,
+        *extra: str,
+        events_url: str = REDIS_URL,
+        data_dir: Path | None = None,
+        **env_extra: str,
     ) -> Node:
         port = free_port()
         env = {
@@ -140,7 +145,7 @@ class Cluster:
                 "web.cli",
                 "serve",
                 "--data-dir",
-                str(self.tmp_path / name),
+                str(data_dir or self.tmp_path / name),
                 "--port",
                 str(port),
                 "--dicom-port",
