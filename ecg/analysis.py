@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass
 
@@ -11,7 +12,14 @@ import numpy.typing as npt
 from ecg.atrial import AtrialActivity, atrial_activity
 from ecg.beats import Hrv, classify_beats, heart_rate_bpm, hrv
 from ecg.dsp import LeadQuality, assess_quality, lowpass, notch, remove_baseline
-from ecg.interpret import CriticalThresholds, Findings, critical_findings, interpret
+from ecg.episodes import Episode, af_burden_percent, rhythm_episodes
+from ecg.interpret import (
+    CriticalThresholds,
+    Findings,
+    critical_findings,
+    flutter_rate,
+    interpret,
+)
 from ecg.measure import Axes, Intervals, Measurements, StLevel, measure
 from ecg.qrs import detect_qrs
 from ecg.record import EcgRecord, MachineMeasurements
@@ -44,6 +52,9 @@ class EcgAnalysis:
     machine: MachineMeasurements | None
     age: int | None
     sex: str | None
+    episodes: tuple[Episode, ...] = ()
+    af_burden_percent: float | None = None
+    holter: dict[str, object] | None = None
 
     @property
     def critical_reasons(self) -> list[str]:
@@ -74,6 +85,9 @@ class EcgAnalysis:
             "critical_reasons": self.critical_reasons,
             "machine": self.machine.to_dict() if self.machine else None,
             "patient": {"age": self.age, "sex": self.sex},
+            "episodes": [e.to_dict() for e in self.episodes],
+            "af_burden_percent": self.af_burden_percent,
+            "holter": self.holter,
         }
 
 
@@ -141,6 +155,9 @@ def analyze(
         age=age,
         sex=sex,
     )
+    flutter = findings.atrial is not None and flutter_rate(findings) is not None
+    episodes = tuple(rhythm_episodes(use, fs, beats, tuple(labels), flutter=flutter))
+    findings = dataclasses.replace(findings, episodes=episodes)
     statements = interpret(findings)
     critical = critical_findings(findings, statements, thresholds)
     logger.debug(
@@ -165,4 +182,6 @@ def analyze(
         machine=record.machine,
         age=age,
         sex=sex,
+        episodes=episodes,
+        af_burden_percent=af_burden_percent(list(episodes), record.duration_s),
     )
