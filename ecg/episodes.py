@@ -46,6 +46,8 @@ IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
 
 WINDOW_BEATS = 16  # RR intervals judged together (AF detectors use 8-128; 16 ~ 10-15 s)
+CLUSTER_WIDTH = 0.04  # RR intervals within 4 % of each other belong to one group
+PATTERNED = 0.3  # median share of a window's RR intervals in an interval's group
 IRREGULAR = 0.08  # median |dRR| / median RR of AF exceeds this (sinus: 0.01-0.05)
 P_COHERENT = 0.35  # averaged / single-beat P-segment energy: a repeating P wave (noise: ~1/n)
 P_SEGMENT_S = (0.30, 0.06)  # P-wave search window before the R peak (PR <= 300 ms)
@@ -161,6 +163,36 @@ def irregularity(beats: IntArray, labels: tuple[str, ...], fs: float) -> FloatAr
         ratio = np.where(enough, med_d[: med_rr.size] / med_rr, np.nan)
     lo, _ = _window_slices(rr.size, w)
     out[:] = ratio[np.minimum(lo, ratio.size - 1)]
+    return out
+
+
+def rr_clustering(beats: IntArray, labels: tuple[str, ...], fs: float) -> FloatArray:
+    """Per beat: how much the RR intervals of its window fall into a few tight groups.
+
+    For each interval, the share of the window's other intervals within `CLUSTER_WIDTH` of
+    it; the median over the window. A patterned rhythm (bigeminy even when the ectopic beats
+    were not recognised, 2:1 or 3:2 block, regular blocked premature beats) puts its
+    intervals into two or three groups (shares >= 0.3); AF spreads them continuously
+    (0.1-0.25 even at a slow, fairly regular response).
+    """
+    rr = np.diff(beats).astype(np.float64) / fs
+    out = np.zeros(len(beats))
+    if rr.size < 4:
+        return out
+    v = np.array([lab == PVC for lab in labels], dtype=bool)
+    rr_m = np.where(~(v[:-1] | v[1:]), rr, np.nan)
+    w = min(WINDOW_BEATS, rr.size)
+    win = sliding_window_view(rr_m, w)  # (windows, w)
+    with np.errstate(invalid="ignore"):
+        close = np.abs(win[:, :, None] - win[:, None, :]) <= CLUSTER_WIDTH * win[:, :, None]
+    valid = ~np.isnan(win)
+    n_valid = valid.sum(axis=1, keepdims=True)
+    share = (close.sum(axis=2) - valid) / np.maximum(n_valid - 1, 1)
+    share = np.where(valid, share, np.nan)
+    with _quiet():
+        med = np.nan_to_num(np.nanmedian(share, axis=1), nan=1.0)
+    lo, _ = _window_slices(rr.size, w)
+    out[:] = med[np.minimum(lo, med.size - 1)]
     return out
 
 
@@ -308,6 +340,25 @@ class BeatRhythm:
     p_coherence: FloatArray
     blocked_p: BoolArray
     rate_bpm: FloatArray
+    clustering: FloatArray
+
+    def take(self, keep: npt.NDArray[np.bool_]) -> BeatRhythm:
+        """The measures of the beats where ``keep`` is True."""
+        return BeatRhythm(
+            self.irregularity[keep], self.p_coherence[keep], self.blocked_p[keep],
+            self.rate_bpm[keep], self.clustering[keep],
+        )  # fmt: skip
+
+    @staticmethod
+    def concat(parts: list[BeatRhythm]) -> BeatRhythm:
+        """Measures of consecutive chunks joined."""
+        return BeatRhythm(
+            np.concatenate([p.irregularity for p in parts]),
+            np.concatenate([p.p_coherence for p in parts]),
+            np.concatenate([p.blocked_p for p in parts]),
+            np.concatenate([p.rate_bpm for p in parts]),
+            np.concatenate([p.clustering for p in parts]),
+        )
 
 
 def beat_rhythm(
@@ -316,6 +367,7 @@ def beat_rhythm(
     """The per-beat measures behind the AF, sinus and AV-block episodes."""
     if len(beats) < 6:
         return None
+    sig = np.atleast_2d(sig)
     rr = np.diff(beats) / fs
     irr = irregularity(beats, labels, fs)
     coh, mean_p = p_coherence(sig, fs, beats, labels, np.zeros(len(beats)))
@@ -337,7 +389,7 @@ def beat_rhythm(
             slow & (coh >= P_COHERENT) & (coh2 >= P_COHERENT) & (shape >= AVB_SHAPE)
             & (energy >= 0.5) & (energy <= 2.0)
         )  # fmt: skip
-    return BeatRhythm(irr, coh, blocked, rate)
+    return BeatRhythm(irr, coh, blocked, rate, rr_clustering(beats, labels, fs))
 
 
 def rhythm_episodes(
@@ -364,10 +416,20 @@ def rhythm_episodes(
     beats = np.asarray(beats, dtype=np.int64)
     if len(beats) < 2:
         return []
+    return episodes_from_measures(beats, labels, fs, beat_rhythm(sig, fs, beats, labels), flutter)
+
+
+def episodes_from_measures(
+    beats: IntArray,
+    labels: tuple[str, ...],
+    fs: float,
+    measures: BeatRhythm | None,
+    flutter: bool = False,
+) -> list[Episode]:
+    """Episodes from beats, labels and per-beat measures (computed whole or chunk by chunk)."""
     out = ventricular_runs(beats, labels, fs)
     out += _geminy(beats, labels, fs, 2) + _geminy(beats, labels, fs, 3)
     out += pauses(beats, fs)
-    measures = beat_rhythm(np.atleast_2d(sig), fs, beats, labels)
     if measures is not None:
         out += _atrial_episodes(measures, beats, fs, flutter)
     return sorted(out, key=lambda e: (e.start_s, e.kind))
@@ -376,13 +438,13 @@ def rhythm_episodes(
 def _atrial_episodes(m: BeatRhythm, beats: IntArray, fs: float, flutter: bool) -> list[Episode]:
     no_p = m.p_coherence < P_COHERENT
     irregular = np.nan_to_num(m.irregularity, nan=0.0) >= IRREGULAR
+    irregular &= m.clustering < PATTERNED
     af = irregular & no_p
+    loose = (irregular | no_p) & (m.clustering < PATTERNED)  # how far an episode may grow
     out = []
     runs = _merge_close([r for r in _runs(af) if r[1] - r[0] + 1 >= 2], MERGE_BEATS)
     af_runs = [
-        _extend(r, no_p | irregular, WINDOW_BEATS // 2)
-        for r in runs
-        if r[1] - r[0] + 1 >= MIN_AF_BEATS
+        _extend(r, loose, WINDOW_BEATS // 2) for r in runs if r[1] - r[0] + 1 >= MIN_AF_BEATS
     ]
     kind = "flutter" if flutter else "af"
     if flutter:
