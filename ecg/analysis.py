@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass
 
@@ -11,7 +12,23 @@ import numpy.typing as npt
 from ecg.atrial import AtrialActivity, atrial_activity
 from ecg.beats import Hrv, classify_beats, heart_rate_bpm, hrv
 from ecg.dsp import LeadQuality, assess_quality, lowpass, notch, remove_baseline
-from ecg.interpret import CriticalThresholds, Findings, critical_findings, interpret
+from ecg.episodes import Episode, af_burden_percent, rhythm_episodes
+from ecg.holter import (
+    CHUNK_S,
+    LONG_RECORD_S,
+    MEASURE_S,
+    clean_chunk,
+    detect_chunked,
+    hourly_summary,
+    long_episodes,
+)
+from ecg.interpret import (
+    CriticalThresholds,
+    Findings,
+    critical_findings,
+    flutter_rate,
+    interpret,
+)
 from ecg.measure import Axes, Intervals, Measurements, StLevel, measure
 from ecg.qrs import detect_qrs
 from ecg.record import EcgRecord, MachineMeasurements
@@ -44,6 +61,9 @@ class EcgAnalysis:
     machine: MachineMeasurements | None
     age: int | None
     sex: str | None
+    episodes: tuple[Episode, ...] = ()
+    af_burden_percent: float | None = None
+    holter: dict[str, object] | None = None
 
     @property
     def critical_reasons(self) -> list[str]:
@@ -74,6 +94,9 @@ class EcgAnalysis:
             "critical_reasons": self.critical_reasons,
             "machine": self.machine.to_dict() if self.machine else None,
             "patient": {"age": self.age, "sex": self.sex},
+            "episodes": [e.to_dict() for e in self.episodes],
+            "af_burden_percent": self.af_burden_percent,
+            "holter": self.holter,
         }
 
 
@@ -106,14 +129,20 @@ def analyze(
     sex: str | None = None,
     thresholds: CriticalThresholds | None = None,
     mains_hz: float | None = 50.0,
+    chunk_s: float | None = None,
 ) -> EcgAnalysis:
-    """Analyse an ECG: quality, QRS detection, beat labels, HRV, measurements, statements.
+    """Analyse an ECG: quality, QRS detection, beat labels, HRV, measurements, statements,
+    rhythm episodes.
 
     ``age`` and ``sex`` (``"M"``/``"F"``) default to what the file says about the patient;
-    they select the ST-elevation and QT thresholds.
+    they select the ST-elevation and QT thresholds. Recordings longer than
+    `ecg.holter.LONG_RECORD_S` (or any, given ``chunk_s``) are analysed chunk by chunk and
+    get a Holter summary.
     """
     thresholds = thresholds or CriticalThresholds()
     age, sex = _patient(record, age, sex)
+    if chunk_s is not None or record.duration_s > LONG_RECORD_S:
+        return _analyze_long(record, age, sex, thresholds, mains_hz, chunk_s or CHUNK_S)
     fs, raw = record.fs, record.samples
     filtered = remove_baseline(raw, fs)
     if mains_hz:
@@ -141,6 +170,9 @@ def analyze(
         age=age,
         sex=sex,
     )
+    flutter = findings.atrial is not None and flutter_rate(findings) is not None
+    episodes = tuple(rhythm_episodes(use, fs, beats, tuple(labels), flutter=flutter))
+    findings = dataclasses.replace(findings, episodes=episodes)
     statements = interpret(findings)
     critical = critical_findings(findings, statements, thresholds)
     logger.debug(
@@ -165,4 +197,68 @@ def analyze(
         machine=record.machine,
         age=age,
         sex=sex,
+        episodes=episodes,
+        af_burden_percent=af_burden_percent(list(episodes), record.duration_s),
+    )
+
+
+def _analyze_long(
+    record: EcgRecord,
+    age: int | None,
+    sex: str | None,
+    thresholds: CriticalThresholds,
+    mains_hz: float | None,
+    chunk_s: float,
+) -> EcgAnalysis:
+    """`analyze` for long recordings: chunked beats and rhythm, measurements on the start."""
+    fs = record.fs
+    c = detect_chunked(record.samples, fs, record.leads, mains_hz, chunk_s)
+    episodes = long_episodes(c, fs)
+    usable = np.array([q.usable for q in c.quality], dtype=bool)
+    n_head = min(int(MEASURE_S * fs), record.n_samples)
+    head_beats = c.beats[c.beats < n_head - int(0.5 * fs)]
+    head_labels = list(c.labels[: head_beats.size])
+    if head_beats.size >= 2 and usable.any():
+        _, cleaned = clean_chunk(record.samples[:, :n_head], fs, mains_hz)
+        measurements = measure(cleaned, fs, record.leads, head_beats, head_labels)
+    else:
+        measurements = Measurements(Intervals(), Axes(), (), None, None, False, {})
+    findings = Findings(
+        fs=fs,
+        duration_s=record.duration_s,
+        beats=c.beats,
+        labels=c.labels,
+        heart_rate=heart_rate_bpm(c.beats, fs),
+        measurements=measurements,
+        unusable_leads=tuple(q.lead for q in c.quality if not q.usable),
+        n_leads=len(record.leads),
+        age=age,
+        sex=sex,
+        episodes=tuple(episodes),
+    )
+    statements = interpret(findings)
+    critical = critical_findings(findings, statements, thresholds)
+    logger.debug("analysed %.0f s in chunks: %d beats, %d episodes", record.duration_s,
+                 c.beats.size, len(episodes))  # fmt: skip
+    return EcgAnalysis(
+        fs=fs,
+        duration_s=record.duration_s,
+        leads=record.leads,
+        beats=tuple(c.beats.tolist()),
+        beat_labels=c.labels,
+        heart_rate_bpm=findings.heart_rate,
+        hrv=hrv(c.beats, list(c.labels), fs),
+        intervals=measurements.intervals,
+        axes=measurements.axes,
+        st=measurements.st,
+        quality=c.quality,
+        statements=tuple(statements),
+        critical=bool(critical),
+        critical_findings=tuple(critical),
+        machine=record.machine,
+        age=age,
+        sex=sex,
+        episodes=tuple(episodes),
+        af_burden_percent=af_burden_percent(episodes, record.duration_s),
+        holter=hourly_summary(c, fs, record.duration_s, episodes),
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -10,8 +11,9 @@ import numpy.typing as npt
 
 from ecg.atrial import AtrialActivity
 from ecg.beats import PVC, SVPB
+from ecg.episodes import Episode
 from ecg.measure import Measurements
-from ecg.statements import CriticalFinding, Statement
+from ecg.statements import CriticalFinding, Statement, Value
 from ecg.stemi import stemi_leads, threshold_mm
 
 logger = logging.getLogger(__name__)
@@ -62,6 +64,7 @@ class Findings:
     atrial: AtrialActivity | None = None
     age: int | None = None
     sex: str | None = None
+    episodes: tuple[Episode, ...] | None = None  # None: not computed (the record-level rules)
 
 
 def _rr_s(f: Findings) -> npt.NDArray[np.float64]:
@@ -165,7 +168,11 @@ def _rhythm(f: Findings) -> list[Statement]:
         # organised flutter first: variable block makes the RR irregular, and an F wave
         # locked to the QRS may pass for a P wave in the median beat
         return [Statement("AFL", {**values, "atrial_rate_bpm": round(atrial)})]
-    if not f.measurements.p_present and is_irregular(rr):
+    if f.episodes is not None:
+        named = episode_rhythm(f, values)
+        if named is not None:
+            return named
+    elif not f.measurements.p_present and is_irregular(rr):
         return [Statement("AF", values)]
     if f.measurements.p_present:
         code = "SB" if hr < 60 else "STACH" if hr > 100 else "SR"
@@ -185,13 +192,57 @@ def _ectopy(f: Findings, af: bool) -> list[Statement]:
         out.append(Statement("SVPB", {"count": n_s, "of_beats": len(f.labels)}))
     if n_v:
         out.append(Statement("PVC", {"count": n_v, "of_beats": len(f.labels)}))
-    run = longest_run(f.labels, PVC)
-    if run[1] >= 3:
-        out.append(Statement("VT", {"beats": run[1], "rate_bpm": round(_run_rate(f, run))}))
+    vt = _vt_episodes(f)
+    if vt:
+        longest = max(vt, key=lambda e: e.beats)
+        out.append(Statement("VT", {"beats": longest.beats, "rate_bpm": longest.rate_bpm}))
     rr = _rr_s(f)
     if rr.size and rr.max() >= 2.0:
         out.append(Statement("PAUSE", {"longest_rr_s": round(float(rr.max()), 2)}))
     return out
+
+
+# -- rhythm episodes (wt-ecg) --
+AF_NAMED_S = 30.0  # AF / flutter named when it lasts >= 30 s in all (the ESC definition of
+#                    clinical AF on a rhythm strip: >= 30 s), or fills most of a short strip
+AF_DOMINANT = 0.5
+
+
+def _vt_episodes(f: Findings) -> list[Episode]:
+    """VT episodes; without episodes, runs of >= 3 ventricular beats at >= 100/min."""
+    if f.episodes is not None:
+        return [e for e in f.episodes if e.kind == "vt"]
+    run = longest_run(f.labels, PVC)
+    rate = _run_rate(f, run)
+    if run[1] >= 3 and rate >= 100.0:
+        start = float(f.beats[run[0]] / f.fs)
+        return [Episode("vt", start, float(f.beats[run[0] + run[1] - 1] / f.fs), run[1], rate)]
+    return []
+
+
+def episode_rhythm(f: Findings, values: Mapping[str, Value]) -> list[Statement] | None:
+    """Record statements from the episodes: AF / flutter when >= `AF_NAMED_S` of it (or most
+    of a short record), 2:1 AV block when it fills most of the record; None otherwise."""
+    episodes = f.episodes or ()
+    out: list[Statement] = []
+    for kind, code in (("flutter", "AFL"), ("af", "AF")):
+        total = sum(e.duration_s for e in episodes if e.kind == kind)
+        if total >= AF_NAMED_S or total >= AF_DOMINANT * f.duration_s:
+            share = round(100.0 * total / f.duration_s, 1) if f.duration_s else None
+            out.append(Statement(code, {**values, "burden_percent": share}))
+    if out:
+        af_total = sum(e.duration_s for e in episodes if e.kind in ("af", "flutter"))
+        if af_total < AF_DOMINANT * f.duration_s and f.measurements.p_present:
+            hr = f.heart_rate or 0.0
+            out.insert(0, Statement("SB" if hr < 60 else "STACH" if hr > 100 else "SR", values))
+        return out
+    block = sum(e.duration_s for e in episodes if e.kind == "avb2_2to1")
+    if block >= AF_DOMINANT * f.duration_s:
+        return [Statement("AVB2_2TO1", values)]
+    return None
+
+
+# -- end rhythm episodes --
 
 
 def longest_run(labels: tuple[str, ...], label: str) -> tuple[int, int]:
@@ -335,13 +386,14 @@ def critical_findings(
     out: list[CriticalFinding] = []
     if "STEMI" in codes:
         out.append(CriticalFinding("STEMI", "critical", dict(codes["STEMI"].values)))
-    run = longest_run(f.labels, PVC)
-    if run[1] >= thresholds.vt_min_beats and _run_rate(f, run) > thresholds.vt_min_bpm:
-        out.append(
-            CriticalFinding(
-                "VT", "critical", {"beats": run[1], "rate_bpm": round(_run_rate(f, run))}
-            )
-        )
+    vt = [
+        e for e in _vt_episodes(f)
+        if e.beats >= thresholds.vt_min_beats and (e.rate_bpm or 0.0) >= thresholds.vt_min_bpm
+    ]  # fmt: skip
+    if vt:
+        run = max(vt, key=lambda e: e.beats)
+        values = {"beats": run.beats, "rate_bpm": round(run.rate_bpm or 0.0)}
+        out.append(CriticalFinding("VT", "critical", {**values, "start_s": round(run.start_s, 2)}))
     hr = f.heart_rate
     if hr is not None and hr < thresholds.brady_bpm:
         out.append(CriticalFinding("HR_LOW", "critical", {"heart_rate_bpm": round(hr)}))

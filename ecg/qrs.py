@@ -41,6 +41,9 @@ class QrsConfig:
     lead_support: float = 0.1
     threshold_fraction: float = 0.25
     refine_s: float = 0.06
+    contrast_window_s: float = 0.75
+    min_contrast: float = 1.5
+    gap_ratio: float = 0.1
 
     def __post_init__(self) -> None:
         low, high = self.band
@@ -65,7 +68,7 @@ def _group_delay(sos: FloatArray, fs: float, freq: float) -> int:
 
 def _robust_peak(x: FloatArray, fs: float) -> FloatArray:
     """Per-lead typical QRS level: median over 2 s blocks of the block maximum."""
-    block = max(int(2 * fs), 1)
+    block = max(int(1.0 * fs), 1)
     n_blocks = x.shape[-1] // block
     if n_blocks < 1:
         return np.asarray(x.max(axis=-1), dtype=np.float64)
@@ -202,6 +205,58 @@ def _agreement(mwi: FloatArray, peaks: IntArray, fs: float, conf: QrsConfig) -> 
     return list(support.mean(axis=0).tolist())
 
 
+def _contrast(mwi: FloatArray, fs: float, conf: QrsConfig) -> FloatArray:
+    """Envelope amplitude over its mean in the surrounding `contrast_window_s`."""
+    amplitude = np.sqrt(np.maximum(mwi, 0.0))
+    local = uniform_filter1d(amplitude, size=max(int(conf.contrast_window_s * fs), 1))
+    local[local <= 0] = np.inf
+    return np.asarray(amplitude / local)
+
+
+def _fill_gaps(
+    found: IntArray, mwi: FloatArray, fs: float, delay: int, conf: QrsConfig
+) -> IntArray:
+    """Add the QRS complexes the global thresholds missed, judged on local contrast.
+
+    Where beats of very different size alternate (a small sinus beat between large PVCs in
+    bigeminy, or after a large artefact), levels that follow the large beats hide the small
+    ones and the RR-based search-back never fires (every RR looks alike). A QRS stands out
+    from its own surroundings whatever its size: its envelope amplitude exceeds
+    `min_contrast` times the mean over the surrounding 0.75 s (the rule of NeuroKit2's
+    gradient detector), which T and P waves, being slow, do not reach. Each gap between
+    found beats is searched for the best such candidate outside the refractory period of
+    both neighbours and outside the T-wave zone of a larger preceding beat, repeatedly.
+    """
+    contrast = _contrast(mwi, fs, conf)
+    start = delay + int(conf.window_s * fs / 2)
+    cand, _ = signal.find_peaks(mwi, distance=max(int(conf.refractory_s * fs), 1))
+    cand = cand[(cand >= start) & (contrast[cand] >= conf.min_contrast)]
+    if cand.size == 0:
+        return found
+    refractory, t_wave = conf.refractory_s * fs, conf.t_wave_s * fs
+    beats = sorted(int(b) for b in found)
+    queue = list(zip([-(10**9), *beats], [*beats, 10**12], strict=True))
+    added: list[int] = []
+    while queue:
+        a, b = queue.pop()
+        lo, hi = np.searchsorted(cand, [a + refractory, b - refractory + 1])
+        inside = cand[lo:hi]
+        near = [mwi[e] for e in (a, b) if 0 <= e < mwi.size]
+        if near:  # a QRS, not a P wave: at least `gap_ratio` of its smaller neighbour's energy
+            inside = inside[mwi[inside] >= conf.gap_ratio * min(near)]
+        if a >= 0:  # a T wave of the preceding beat is no QRS
+            late = inside - a >= t_wave
+            inside = inside[late | (mwi[inside] >= conf.t_wave_ratio * mwi[a])]
+        if inside.size == 0:
+            continue
+        best = int(inside[np.argmax(contrast[inside] * np.sqrt(mwi[inside]))])
+        added.append(best)
+        queue += [(a, best), (best, b)]
+    if not added:
+        return found
+    return np.asarray(sorted([*beats, *added]), dtype=np.int64)
+
+
 def detect_qrs(
     sig: FloatArray,
     fs: float,
@@ -296,7 +351,9 @@ def _detect(sig2: FloatArray, fs: float, conf: QrsConfig) -> IntArray:
     levels = (level, float(np.median(mwi[:: max(int(fs / 50), 1)])))
     agreement = _agreement(lead_mwi, peaks, fs, conf)
     chosen = _threshold_pass((peaks.tolist(), heights.tolist(), agreement), fs, levels, conf)
-    if not chosen:
+    found = peaks[np.asarray(chosen, dtype=np.int64)] if chosen else np.zeros(0, np.int64)
+    found = _fill_gaps(found, mwi, fs, delay, conf)
+    if found.size == 0:
         return np.zeros(0, dtype=np.int64)
-    beats = _refine(peaks[np.asarray(chosen, dtype=np.int64)], x, delay, fs, conf)
+    beats = _refine(found, x, delay, fs, conf)
     return np.unique(np.minimum(beats, n - 1))

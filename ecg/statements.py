@@ -56,6 +56,8 @@ TEXTS = MappingProxyType(
         "HR_HIGH": ("Extreme tachycardia", "极度心动过速"),
         "LONG_PAUSE": ("Long pause", "长间歇"),
         "AF_RVR": ("Atrial fibrillation with rapid ventricular response", "心房颤动伴快速心室率"),
+        # -- rhythm episodes (wt-ecg) --
+        "AVB2_2TO1": ("Second-degree AV block with 2:1 conduction", "二度房室传导阻滞（2:1下传）"),
     }
 )  # fmt: skip
 
