@@ -77,6 +77,27 @@ const TEXT = {
   age: ["年龄", "Age"], from: ["申请机构", "From"], printReport: ["远程诊断报告", "Remote diagnostic report"],
   back: ["返回", "Back"], error: ["出错", "Error"], loading: ["加载中…", "Loading…"], empty: ["暂无", "Nothing yet"],
   referNow: ["绿色通道转诊", "Green-channel referral"], refer: ["转诊", "Refer"],
+  // -- consult: conclusion, one owner, hold/resume --
+  on_hold: ["待补充信息", "On hold"], consultOpinion: ["会诊意见", "Consult opinion"],
+  advice: ["建议", "Advice"], plan: ["处置计划", "Plan"], treat_locally: ["基层治疗", "Treat locally"],
+  follow_up: ["随访", "Follow up"], instructions: ["处置说明", "Instructions"], followUpOn: ["随访日期", "Follow-up date"],
+  referTo: ["转诊科室", "Refer to"], conducted_video: ["经视频会诊", "Held by video"],
+  conducted_written: ["书面会诊（未视频）", "Answered in writing"], hold: ["暂停并询问诊所", "Hold and ask the clinic"],
+  holdQuestion: ["向诊所提问", "Question for the clinic"], answer: ["答复", "Answer"],
+  clinicAnswer: ["诊所答复", "Clinic's answer"], waitingAnswer: ["等待诊所答复", "Waiting for the clinic's answer"],
+  reassign: ["改派", "Reassign"], reassignTo: ["改派给", "Hand to"], assignee: ["负责医师", "Assignee"],
+  you: ["您", "You"], otherSpecialist: ["其他专家", "Another specialist"], openRoom: ["进入会诊室", "Open the room"],
+  err_not_assignee: ["该申请由其他专家负责，您不能书写或签发", "This request is assigned to another specialist"],
+  err_request_taken: ["该申请已被其他专家接收", "Another specialist has already accepted this request"],
+  err_on_hold: ["申请已暂停，等待诊所答复", "On hold, waiting for the clinic's answer"],
+  err_not_on_hold: ["该申请未在等待答复", "This request is not waiting for an answer"],
+  err_same_assignee: ["已由该专家负责", "Already assigned to this specialist"],
+  err_invalid_transition: ["当前状态不允许此操作", "Not allowed in the current state"],
+  err_invalid_input: ["输入有误，请检查", "Please check the input"],
+  "err_field_data.plan": ["请选择处置计划", "Choose a plan"],
+  "err_field_data.plan.instructions": ["请填写基层治疗的处置说明", "Write the instructions for treating locally"],
+  "err_field_data.plan.follow_up_on": ["请填写有效的随访日期", "Give a valid follow-up date"],
+  err_field_findings: ["签发前请填写所见或建议", "Write findings or advice before signing"],
 };
 
 export function lang() {
