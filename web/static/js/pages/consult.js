@@ -13,7 +13,7 @@ const owner = h("section.card#consult-owner");
 const opinion = h("section.card.wide#consult-opinion");
 
 if (user) {
-  clear(document.getElementById("main"), head, h("div.columns", h("div.col.wide", opinion), h("div.col", owner)));
+  clear(document.getElementById("main"), head, h("div.columns", h("div.col", owner), h("div.col", opinion)));
   load();
   listen((event) => { if (event.request_id === requestId) load(false); });
 }

@@ -213,7 +213,7 @@ async function handle(msg) {
       break;
     case "bye":
       state.ended = true;
-      setStatus(msg.reason, "bad");
+      setStatus(t("bye_" + msg.reason) === "bye_" + msg.reason ? t("bye_ended") : t("bye_" + msg.reason), "bad");
       if (state.pc) state.pc.close();
       for (const tr of state.local.getTracks()) tr.stop();
       if (user.role === "consult_specialist" && state.role === "member") toggleOpinion(true);
@@ -622,7 +622,7 @@ async function toggleOpinion(show) {
   try {
     const request = await api.get(`/api/v1/requests/${requestId}`);
     clear(opinionBox, await conclusionPanel(request, user, null),
-      h("a.button#opinion-page", { href: `/consult/${requestId}` }, t("open")));
+      h("a.button#opinion-page", { href: `/consult/${requestId}` }, t("consultPage")));
   } catch (err) {
     delete opinionBox.dataset.loaded;
     clear(opinionBox, h("p.form-error", err.message));
