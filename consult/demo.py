@@ -67,7 +67,12 @@ USERS = (
     ("lab-supervisor", "孙主任 (检验)", Role.LAB_SUPERVISOR, "county", "laboratory"),
     ("internist", "周医生 (内科)", Role.CONSULT_SPECIALIST, "county", "internal_medicine"),
     ("referral-desk", "吴护士 (转诊)", Role.REFERRAL_DESK, "county", "referral_desk"),
+    # -- consult: one owner (a second reader, a department head, a second internist) --
+    ("ecg-reader2", "林医生 (心电)", Role.ECG_SPECIALIST, "county", "cardiology"),
+    ("ecg-head", "黄主任 (心内科)", Role.ECG_SPECIALIST, "county", "cardiology"),
+    ("internist2", "郑医生 (内科)", Role.CONSULT_SPECIALIST, "county", "internal_medicine"),
 )
+DEPARTMENT_HEADS = ("ecg-head",)
 PATIENTS = (
     ("张三", Sex.MALE, dt.date(1958, 3, 12)),
     ("李秀英", Sex.FEMALE, dt.date(1964, 7, 2)),
@@ -165,6 +170,7 @@ async def _users(work: Work, demo: Demo) -> None:
             institution_id=demo.institutions[inst_code].id,
             department_code=dep,
         )
+        demo.users[username].department_head = username in DEPARTMENT_HEADS
 
 
 async def _patients(work: Work, demo: Demo) -> None:

@@ -83,6 +83,9 @@ class User(Base):
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[dt.datetime | None]
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # -- consult: one owner --
+    department_head: Mapped[bool] = mapped_column(Boolean, default=False)
+    """Heads a county department: may reassign its requests."""
 
     institution: Mapped[Institution] = relationship(lazy="joined")
 
@@ -313,3 +316,32 @@ class AuditRecord(Base):
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
     prev_hash: Mapped[str | None] = mapped_column(String(64))
     hash: Mapped[str | None] = mapped_column(String(64))
+
+
+# -- consult: one owner, hold/resume --
+class RequestHold(Base):
+    """The assignee's question to the requesting clinic, which holds the request until answered."""
+
+    __tablename__ = "request_hold"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("diagnostic_request.id"), index=True)
+    question: Mapped[str] = mapped_column(Text)
+    asked_by: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
+    asked_at: Mapped[dt.datetime]
+    resume_status: Mapped[RequestStatus] = mapped_column(_enum(RequestStatus))
+    """The state the request returns to on the clinic's answer."""
+    answer: Mapped[str] = mapped_column(Text, default="")
+    answered_by: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    answered_at: Mapped[dt.datetime | None]
+
+    asker: Mapped[User] = relationship(foreign_keys=[asked_by], lazy="joined")
+    answerer: Mapped[User | None] = relationship(foreign_keys=[answered_by], lazy="joined")
+
+    @property
+    def asker_name(self) -> str:
+        return self.asker.display_name
+
+    @property
+    def answerer_name(self) -> str | None:
+        return self.answerer.display_name if self.answerer is not None else None

@@ -31,6 +31,8 @@ class Principal:
     """Institutions whose patients and requests a clinic user sees (own + villages below)."""
     system: bool = False
     """The server itself (a protocol adapter acting for a registered device, a background job)."""
+    department_head: bool = False
+    """Heads the county department ``department_id``: may reassign its requests."""
 
     @property
     def is_clinic(self) -> bool:
@@ -70,6 +72,7 @@ async def principal_for(session: AsyncSession, user: User) -> Principal:
         institution_level=user.institution.level,
         department_id=user.department_id,
         clinic_scope=scope,
+        department_head=user.department_head,
     )
 
 

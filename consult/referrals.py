@@ -13,6 +13,7 @@ from consult.access import known_patient, readable_request
 from consult.center import Work
 from consult.errors import Forbidden, InvalidInput, InvalidTransition, NotFound
 from consult.institutions import county_department
+from consult.lifecycle import Lifecycle
 from consult.models import Referral, Report, User
 from consult.vocab import Priority, ReferralStatus, Role
 
@@ -38,12 +39,12 @@ class NewReferral:
     patient_id: int | None = None
 
 
+LIFECYCLE = Lifecycle("referral", TRANSITIONS, stamp=None)
+
+
 def set_status(referral: Referral, new: ReferralStatus) -> None:
-    old = referral.status
-    if new not in TRANSITIONS[old]:
-        raise InvalidTransition(f"referral {referral.id} cannot go from {old} to {new}")
-    logger.info("referral %s state %s -> %s", referral.id, old, new)
-    referral.status = new
+    """The one setter of a referral's status (the table above, checked and logged)."""
+    LIFECYCLE.set(referral, new)
 
 
 async def open_referral(work: Work, data: NewReferral) -> Referral:

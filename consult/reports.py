@@ -8,13 +8,35 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from consult import conclusions
 from consult import notifications as notes
 from consult import requests as requests_
 from consult.access import readable_request
 from consult.center import Work
 from consult.errors import Conflict, Forbidden, InvalidInput, NotFound
+from consult.lifecycle import Lifecycle
 from consult.models import DiagnosticRequest, Report, ReportDelivery
-from consult.vocab import ReportStatus, RequestStatus
+from consult.ownership import ensure_owner
+from consult.vocab import ReportStatus, RequestKind, RequestStatus
+
+LIFECYCLE = Lifecycle(
+    "report",
+    {
+        ReportStatus.DRAFT: {ReportStatus.FINAL},
+        ReportStatus.FINAL: set(),
+        ReportStatus.AMENDED: set(),
+    },
+    stamp="signed_at",
+)
+"""A draft is signed once; an amendment is a new row, created amended."""
+
+
+def _consult_data(
+    work: Work, request: DiagnosticRequest, data: dict[str, Any] | None, *, signing: bool
+) -> dict[str, Any]:
+    if request.kind is not RequestKind.VIDEO_CONSULT:
+        return data or {}
+    return conclusions.clean_data(request, data or {}, work.now, signing=signing)
 
 
 def content_hash(report: Report) -> str:
@@ -50,6 +72,8 @@ async def write_draft(
     request = await _performer_request(work, request_id, "report.draft")
     if not request.status.is_open:
         raise Conflict(f"request {request.identifier} is {request.status}; no new report")
+    await ensure_owner(work, request, "report.draft")
+    data = _consult_data(work, request, data, signing=False)
     if request.status is not RequestStatus.IN_PROGRESS:
         await requests_.start(work, request.id)
     draft = await work.session.scalar(
@@ -108,6 +132,9 @@ async def update_draft(
     report, request = await _report_for_performer(work, report_id, "report.draft")
     if report.status is not ReportStatus.DRAFT:
         raise Conflict("a signed report is immutable; amend it instead")
+    await ensure_owner(work, request, "report.draft")
+    if data is not None:
+        data = _consult_data(work, request, data, signing=False)
     if findings is not None:
         report.findings = findings
     if impression is not None:
@@ -123,13 +150,14 @@ async def sign(work: Work, report_id: int) -> Report:
     report, request = await _report_for_performer(work, report_id, "report.sign")
     if report.status is not ReportStatus.DRAFT:
         raise Conflict("report is already signed")
+    await ensure_owner(work, request, "report.sign")
     if not (report.findings.strip() or report.impression.strip()):
         raise InvalidInput(
             "a report needs findings or an impression before signing", field="findings"
         )
-    report.status = ReportStatus.FINAL
+    report.data = _consult_data(work, request, report.data, signing=True)
+    LIFECYCLE.set(report, ReportStatus.FINAL, work.now)
     report.signed_by = work.principal.user_id
-    report.signed_at = work.now
     report.content_hash = content_hash(report)
     requests_.complete(request, work.now)
     work.audit("report.sign", patient_id=request.patient_id, obj=("report", report.id))
@@ -150,6 +178,9 @@ async def amend(
     old, request = await _report_for_performer(work, report_id, "report.amend")
     if old.status is ReportStatus.DRAFT:
         raise Conflict("a draft is edited, not amended")
+    await ensure_owner(work, request, "report.amend")
+    if data is not None:
+        data = _consult_data(work, request, data, signing=True)
     if old.superseded_by_id is not None:
         raise Conflict("only the latest version can be amended")
     if not reason.strip():

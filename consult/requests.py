@@ -9,12 +9,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import case, select
+from sqlalchemy.exc import OperationalError
 
 from consult import notifications as notes
 from consult.access import known_patient, readable_request, request_clause
 from consult.center import Work
-from consult.errors import Forbidden, InvalidInput, InvalidTransition
+from consult.errors import Conflict, Forbidden, InvalidInput
 from consult.institutions import county_department
+from consult.lifecycle import Lifecycle
 from consult.models import DiagnosticRequest
 from consult.vocab import KIND_DEPARTMENT, Priority, RequestKind, RequestStatus
 
@@ -23,12 +25,14 @@ logger = logging.getLogger(__name__)
 S = RequestStatus
 TRANSITIONS: dict[RequestStatus, frozenset[RequestStatus]] = {
     S.REQUESTED: frozenset({S.ACCEPTED, S.REJECTED, S.CANCELLED}),
-    S.ACCEPTED: frozenset({S.IN_PROGRESS, S.COMPLETED, S.CANCELLED}),
-    S.IN_PROGRESS: frozenset({S.COMPLETED, S.CANCELLED}),
+    S.ACCEPTED: frozenset({S.IN_PROGRESS, S.COMPLETED, S.CANCELLED, S.ON_HOLD}),
+    S.IN_PROGRESS: frozenset({S.COMPLETED, S.CANCELLED, S.ON_HOLD}),
+    S.ON_HOLD: frozenset({S.ACCEPTED, S.IN_PROGRESS, S.CANCELLED}),
     S.REJECTED: frozenset(),
     S.COMPLETED: frozenset(),
     S.CANCELLED: frozenset(),
 }
+LIFECYCLE = Lifecycle("request", TRANSITIONS, label=lambda r: r.identifier)
 KIND_LETTER = {
     RequestKind.ECG_READ: "E",
     RequestKind.IMAGING_READ: "I",
@@ -54,12 +58,7 @@ class NewRequest:
 
 def set_status(request: DiagnosticRequest, new: RequestStatus, now: dt.datetime) -> None:
     """The one setter of a request's status: checks the transition and logs it."""
-    old = request.status
-    if new not in TRANSITIONS[old]:
-        raise InvalidTransition(f"request {request.identifier} cannot go from {old} to {new}")
-    logger.info("request %s state %s -> %s", request.identifier, old, new)
-    request.status = new
-    request.updated_at = now
+    LIFECYCLE.set(request, new, now)
 
 
 async def create(work: Work, data: NewRequest, *, notify: bool = True) -> DiagnosticRequest:
@@ -178,9 +177,7 @@ async def _performer_check(work: Work, request: DiagnosticRequest) -> None:
 async def accept(work: Work, request_id: int) -> DiagnosticRequest:
     request = await readable_request(work, request_id, "request.accept")
     await _performer_check(work, request)
-    set_status(request, RequestStatus.ACCEPTED, work.now)
-    request.performer_id = work.principal.user_id
-    request.accepted_at = work.now
+    await claim(work, request)
     await notes.notify(
         work,
         await notes.clinic_users_for(work, request),
@@ -190,6 +187,36 @@ async def accept(work: Work, request_id: int) -> DiagnosticRequest:
         request_id=request.id,
     )
     return request
+
+
+async def claim(work: Work, request: DiagnosticRequest) -> None:
+    """Make the caller the request's one owner: requested -> accepted, in one guarded UPDATE.
+
+    Of two specialists accepting at the same moment one wins; the other gets a 409
+    ``request_taken`` (the request is no longer ``requested``).
+    """
+    if request.status in (S.ACCEPTED, S.IN_PROGRESS, S.ON_HOLD):
+        raise Conflict(
+            f"request {request.identifier} is already {request.status}", code="request_taken"
+        )
+    try:
+        await LIFECYCLE.claim(
+            work.session,
+            request,
+            RequestStatus.ACCEPTED,
+            work.now,
+            code="request_taken",
+            message=f"request {request.identifier} was accepted by someone else",
+            performer_id=work.principal.user_id,
+            accepted_at=work.now,
+        )
+    except OperationalError as exc:  # SQLite: the other writer committed first
+        if "locked" not in str(exc):
+            raise
+        raise Conflict(
+            f"request {request.identifier} was accepted by someone else", code="request_taken"
+        ) from None
+    work.audit("request.accept", patient_id=request.patient_id, obj=("request", request.id))
 
 
 async def reject(work: Work, request_id: int, reason: str) -> DiagnosticRequest:
@@ -214,9 +241,11 @@ async def start(work: Work, request_id: int) -> DiagnosticRequest:
     request = await readable_request(work, request_id, "request.start")
     await _performer_check(work, request)
     if request.status is RequestStatus.REQUESTED:
-        set_status(request, RequestStatus.ACCEPTED, work.now)
-        request.performer_id = work.principal.user_id
-        request.accepted_at = work.now
+        await claim(work, request)
+    elif request.kind is not RequestKind.LAB_TEST:
+        from consult.ownership import require_owner
+
+        require_owner(work, request, "request.start")
     set_status(request, RequestStatus.IN_PROGRESS, work.now)
     return request
 

@@ -72,10 +72,18 @@ class RequestStatus(StrEnum):
     IN_PROGRESS = "in_progress"
     COMPLETED = "completed"
     CANCELLED = "cancelled"
+    # -- consult: one owner, hold/resume --
+    ON_HOLD = "on_hold"
+    """The assignee asked the requesting clinic for more information; resumes on its answer."""
 
     @property
     def is_open(self) -> bool:
-        return self in (RequestStatus.REQUESTED, RequestStatus.ACCEPTED, RequestStatus.IN_PROGRESS)
+        return self in (
+            RequestStatus.REQUESTED,
+            RequestStatus.ACCEPTED,
+            RequestStatus.IN_PROGRESS,
+            RequestStatus.ON_HOLD,
+        )
 
 
 class ReportStatus(StrEnum):

@@ -12,7 +12,7 @@ from consult.center import Work
 from consult.demo import Demo
 from consult.principal import SYSTEM, Principal
 from consult.vocab import Role
-from lab import catalogue, orders
+from lab import catalogue, orders, specimens
 from lab.tables import Specimen
 from lab.vocab import OrderStatus, SpecimenStatus
 
@@ -47,7 +47,8 @@ async def seed(work: Work, demo: Demo) -> None:
         work.principal = SYSTEM
     collected = work.now - dt.timedelta(hours=2)
     for row in await work.session.scalars(select(Specimen).where(Specimen.order_id == order.id)):
-        row.status = SpecimenStatus.RECEIVED
+        specimens.set_status(row, SpecimenStatus.COLLECTED)
+        specimens.set_status(row, SpecimenStatus.RECEIVED)
         row.collected_at, row.collected_by = collected, "东城镇卫生院 护士"
         row.shipped_at = collected + dt.timedelta(minutes=30)
         row.received_at = work.now - dt.timedelta(minutes=20)

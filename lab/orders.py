@@ -17,6 +17,7 @@ from sqlalchemy.sql.base import ExecutableOption as ORMOption
 from consult import requests as requests_
 from consult.access import readable_child, request_clause
 from consult.center import Work
+from consult.lifecycle import Lifecycle
 from consult.models import DiagnosticRequest, Patient
 from consult.vocab import Priority, RequestKind
 from lab import catalogue
@@ -37,12 +38,22 @@ class NewOrder:
     extra: dict[str, str] = field(default_factory=dict)
 
 
+OS = OrderStatus
+_STAGES = frozenset({OS.ORDERED, OS.COLLECTED, OS.SHIPPED, OS.RECEIVED})
+TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
+    # the pre-analytic stages follow the least advanced live specimen (a rejected one recollected
+    # moves the order back); results may come from any stage (an analyser's HL7 feed)
+    **{s: _STAGES | {OS.RESULTED, OS.CANCELLED} for s in _STAGES},
+    OS.RESULTED: frozenset({OS.RELEASED, OS.CANCELLED}),
+    OS.RELEASED: frozenset({OS.RESULTED}),  # a correction waits for release again
+    OS.CANCELLED: frozenset(),
+}
+LIFECYCLE = Lifecycle("lab order", TRANSITIONS, label=lambda o: o.placer_number, same_is_noop=True)
+
+
 def set_status(order: LabOrder, new: OrderStatus, work: Work) -> None:
-    """The one setter of an order's status."""
-    if order.status is not new:
-        logger.info("lab order %s state %s -> %s", order.placer_number, order.status, new)
-        order.status = new
-        order.updated_at = work.now
+    """The one setter of an order's status (the table above, checked and logged)."""
+    LIFECYCLE.set(order, new, work.now)
 
 
 async def create(work: Work, data: NewOrder) -> LabOrder:

@@ -17,6 +17,7 @@ from consult import requests as requests_
 from consult.access import readable_patient
 from consult.center import Work
 from consult.errors import Conflict, Forbidden, InvalidInput, NotFound
+from consult.lifecycle import Lifecycle
 from consult.models import Patient, PatientRecordNumber, Report
 from consult.vocab import Outcome, ReportStatus, RequestStatus, Role
 from lab import catalogue, critical, orders
@@ -28,6 +29,16 @@ logger = logging.getLogger(__name__)
 
 R = ResultStatus
 CURRENT = (R.PRELIMINARY, R.HELD, R.FINAL, R.CORRECTED)
+TRANSITIONS: dict[ResultStatus, frozenset[ResultStatus]] = {
+    # entered values are preliminary or held; release makes them final (or corrected, when they
+    # replace a released value); a newer value or a discard supersedes them
+    R.PRELIMINARY: frozenset({R.FINAL, R.CORRECTED, R.SUPERSEDED}),
+    R.HELD: frozenset({R.SUPERSEDED}),
+    R.FINAL: frozenset({R.SUPERSEDED}),
+    R.CORRECTED: frozenset({R.SUPERSEDED}),
+    R.SUPERSEDED: frozenset(),
+}
+LIFECYCLE = Lifecycle("lab result", TRANSITIONS, stamp=None)
 LAB_ROLES = (Role.LAB_TECHNICIAN, Role.LAB_SUPERVISOR, Role.LAB_SPECIALIST)
 
 
@@ -122,7 +133,7 @@ async def store(
             if previous.status.is_released:
                 supersedes = previous.id
             else:
-                previous.status = R.SUPERSEDED
+                LIFECYCLE.set(previous, R.SUPERSEDED)
                 supersedes = previous.supersedes_id
         values.append(
             {
@@ -258,11 +269,11 @@ async def release(work: Work, order_id: int) -> Report:
     for row in pending:
         old = replaced.get(row.supersedes_id or 0)
         if old is not None and old.status.is_released:
-            old.status = R.SUPERSEDED
-            row.status = R.CORRECTED
+            LIFECYCLE.set(old, R.SUPERSEDED)
+            LIFECYCLE.set(row, R.CORRECTED)
             corrections.append(row)
         else:
-            row.status = R.FINAL
+            LIFECYCLE.set(row, R.FINAL)
         row.released_at, row.released_by = work.now, work.principal.user_id
     orders.set_status(order, OrderStatus.RELEASED, work)
     work.audit(
@@ -403,7 +414,7 @@ async def reject_held(work: Work, result_id: int, reason: str) -> LabResult:
         raise NotFound(f"no result {result_id}") from None
     if row.status is not R.HELD:
         raise Conflict("only a held result is discarded")
-    row.status = R.SUPERSEDED
+    LIFECYCLE.set(row, R.SUPERSEDED)
     row.hold_reason = f"{row.hold_reason}; discarded: {reason.strip()}".strip("; ")
     work.audit("lab.results.discard", patient_id=order.patient_id, obj=("lab_result", row.id))
     return row

@@ -13,7 +13,8 @@ from sqlalchemy import func, select
 from consult import notifications as notes
 from consult import requests as requests_
 from consult.center import Work
-from consult.errors import Forbidden, InvalidInput, InvalidTransition, NotFound
+from consult.errors import Forbidden, InvalidInput, NotFound
+from consult.lifecycle import Lifecycle
 from consult.vocab import RequestStatus
 from lab import orders
 from lab.tables import LabOrder, Specimen
@@ -37,12 +38,12 @@ STAGE = {
 }
 
 
+LIFECYCLE = Lifecycle("specimen", TRANSITIONS, label=lambda s: s.label, stamp=None)
+
+
 def set_status(specimen: Specimen, new: SpecimenStatus) -> None:
-    old = specimen.status
-    if new not in TRANSITIONS[old]:
-        raise InvalidTransition(f"specimen {specimen.label} cannot go from {old} to {new}")
-    logger.info("specimen %s state %s -> %s", specimen.label, old, new)
-    specimen.status = new
+    """The one setter of a specimen's status (the table above, checked and logged)."""
+    LIFECYCLE.set(specimen, new)
 
 
 async def _load(work: Work, specimen_id: int, action: str) -> tuple[Specimen, LabOrder]:

@@ -39,6 +39,7 @@ from web.routes import admin, audit, auth, notifications, patients, referrals, r
 from web.routes import ecg as ecg_routes
 from web.routes import imaging as imaging_routes
 from web.routes import lab as lab_routes
+from web.routes import ownership as ownership_routes  # -- consult: one owner --
 from web.routes import rooms as rooms_routes
 from web.settings import Settings
 from web.waveforms import bridge_ctx
@@ -52,6 +53,7 @@ TABLES: list[Endpoints] = [
     admin.endpoints,
     patients.endpoints,
     requests.endpoints,
+    ownership_routes.endpoints,  # -- consult: one owner --
     reports.endpoints,
     referrals.endpoints,
     notifications.endpoints,

@@ -45,6 +45,7 @@ class UserOut(Out):
     institution_id: int
     department_id: int | None
     active: bool
+    department_head: bool = False  # -- consult: one owner --
 
 
 class MeOut(UserOut):

@@ -20,6 +20,7 @@ def me_out(user: User) -> MeOut:
         institution_id=user.institution_id,
         department_id=user.department_id,
         active=user.active,
+        department_head=user.department_head,
         institution_name=user.institution.name,
         institution_name_en=user.institution.name_en,
         institution_level=user.institution.level,

@@ -2,6 +2,7 @@
 import { api } from "../api.js";
 import { trendChart } from "../chart.js";
 import { beep, listen } from "../events.js";
+import { answerCell } from "../conclusion.js";
 import { pick, t } from "../i18n.js";
 import { checkResidentId } from "../residentid.js";
 import {
@@ -223,7 +224,15 @@ async function refreshRequests() {
       h("td", chip(r.status), r.critical ? chip("critical", "bad") : null, r.overdue ? chip("overdue", "warn") : null),
       h("td", { title: fmtTime(r.due_at) }, ["completed", "cancelled", "rejected"].includes(r.status) ? fmtTime(r.completed_at) : fmtDue(r.due_at)),
       h("td", r.kind === "video_consult" && ["accepted", "in_progress", "requested"].includes(r.status)
-        ? h("a.button", { href: `/room/${r.id}` }, t("room")) : null)))));
+        ? h("a.button", { href: `/room/${r.id}` }, t("room")) : null,
+      r.status === "on_hold" ? holdSlot(r) : null)))));
+}
+
+// -- consult: a held request shows the specialist's question and an answer form --
+function holdSlot(r) {
+  const slot = h("div.hold-slot");
+  answerCell(r, refreshRequests).then((cell) => { if (cell) slot.append(cell); });
+  return slot;
 }
 
 async function refreshInbox() {

@@ -3,6 +3,7 @@ import { api } from "../api.js";
 import { EcgPaper } from "../ecgpaper.js";
 import { lang, pick, t } from "../i18n.js";
 import { action, chip, clear, field, fmtTime, frame, h, patientLabel, toast } from "../ui.js";
+import { ownerBar } from "../conclusion.js";
 
 const requestId = Number(location.pathname.split("/")[2]);
 const user = frame("ecgViewer");
@@ -59,6 +60,7 @@ function drawHead() {
     chip(r.priority), chip(r.status),
     r.critical ? h("span.chip.bad", t("critical") + (r.critical_reason ? ": " + pick(r.critical_reason_zh || r.critical_reason, r.critical_reason) : "")) : null),
   r.clinical_question ? h("p", t("question") + ": " + r.clinical_question) : null);
+  ownerBar(r, user, () => location.reload()).then((bar) => head.append(bar)); // -- consult: one owner --
 }
 
 function statementText(s) {

@@ -3,6 +3,7 @@ import { api } from "../api.js";
 import { ImageStage, PRESETS, loadSeries } from "../imagestage.js";
 import { t } from "../i18n.js";
 import { action, chip, clear, field, fmtTime, frame, h, patientLabel, toast } from "../ui.js";
+import { ownerBar } from "../conclusion.js";
 
 const requestId = Number(location.pathname.split("/")[2]);
 const user = frame("imagingViewer");
@@ -55,6 +56,7 @@ async function load() {
   clear(head, h("div.head-row", h("h1", t("imagingViewer") + " · " + request.identifier),
     h("span", patientLabel(request.patient)), h("span.muted", request.requesting_institution), chip(request.priority), chip(request.status)),
   request.clinical_question ? h("p", t("question") + ": " + request.clinical_question) : null);
+  ownerBar(request, user, () => location.reload()).then((bar) => head.append(bar)); // -- consult: one owner --
   const studies = await api.get(`/api/v1/requests/${requestId}/studies`).catch(() => []);
   if (!studies.length) clear(studiesBox, h("h2", t("studies")), h("p.muted", t("noStudies")));
   else {

@@ -2,6 +2,7 @@
 import { api, withToken } from "../api.js";
 import { pick, t } from "../i18n.js";
 import { ageOf, clear, fmtTime, frame, h } from "../ui.js";
+import { planView } from "../conclusion.js";
 
 const reportId = Number(location.pathname.split("/")[2]);
 const user = frame("report");
@@ -42,7 +43,8 @@ async function load() {
     m ? h("p.measure-line", measureLine(m)) : null,
     labTable(report.data) || [h("h3", t("findings")), h("p.body", report.findings || "—")],
     statements.length ? h("ul", statements.map((s) => h("li", s.text))) : null,
-    h("h3", t("impression")), h("p.body#impression-text", report.impression || "—"),
+    h("h3", t(request.kind === "video_consult" ? "advice" : "impression")), h("p.body#impression-text", report.impression || "—"),
+    request.kind === "video_consult" ? planView(report.data) : null,
     report.amendment_reason ? h("p", h("strong", "Amended: "), report.amendment_reason) : null,
     h("div.sign",
       h("span", t("signer") + "：" + signer),

@@ -5,6 +5,7 @@ import { EcgPaper } from "../ecgpaper.js";
 import { ImageStage, loadSeries } from "../imagestage.js";
 import { t } from "../i18n.js";
 import { chip, clear, fmtTime, frame, h, patientLabel, toast } from "../ui.js";
+import { conclusionPanel } from "../conclusion.js"; // -- consult: conclusion --
 
 const requestId = Number(location.pathname.split("/")[2]);
 const guestToken = takeGuestToken();
@@ -28,6 +29,7 @@ stage.el.hidden = true; // until a series is opened
 const coList = h("div.toolbar#coview-list");
 const coTitle = h("span#coview-title.muted");
 const coView = h("section.card#coview", { hidden: true }, h("h2", t("coView"), " ", coTitle), coList, ecgView.el, stage.el);
+const opinionBox = h("section.card#room-opinion", { hidden: true }); // -- consult: conclusion --
 
 if (user) deviceCheck().catch((err) => clear(main, h("p.form-error", err.message)));
 
@@ -129,9 +131,10 @@ function join(audioOnly) {
     h("button#leave", { type: "button", on: { click: () => send({ type: "leave" }) } }, t("leave")),
     h("button#invite", { type: "button", hidden: true, on: { click: invite } }, t("invite")),
     h("button.bad#end", { type: "button", hidden: true, on: { click: () => { if (confirm(t("end") + "?")) send({ type: "end" }); } } }, t("end")),
+    h("button#opinion-toggle", { type: "button", hidden: true, on: { click: () => toggleOpinion() } }, t("consultOpinion")),
     status);
   clear(main, h("div.viewer",
-    h("div.room-main", h("section.card", h("h1", t("room")), controls, tiles), coView),
+    h("div.room-main", h("section.card", h("h1", t("room")), controls, tiles), opinionBox, coView),
     h("div", h("section.card", h("h2", t("participants")), roster), h("section.card", h("h2", t("chat")), chatLog, chatForm))));
   addTile("me", user.display_name || user.username || t("guest"), state.local, true);
   connect();
@@ -182,6 +185,7 @@ async function handle(msg) {
       });
       document.getElementById("end").hidden = msg.role !== "host";
       document.getElementById("invite").hidden = msg.role === "guest";
+      document.getElementById("opinion-toggle").hidden = !(user.role === "consult_specialist" && msg.role === "member");
       setStatus(roleName(msg.role), "ok");
       await offer();
       if (!user.guest) openCoView();
@@ -211,9 +215,10 @@ async function handle(msg) {
       break;
     case "bye":
       state.ended = true;
-      setStatus(msg.reason, "bad");
+      setStatus(t("bye_" + msg.reason) === "bye_" + msg.reason ? t("bye_ended") : t("bye_" + msg.reason), "bad");
       if (state.pc) state.pc.close();
       for (const tr of state.local.getTracks()) tr.stop();
+      if (user.role === "consult_specialist" && state.role === "member") toggleOpinion(true);
       break;
     default:
       break;
@@ -608,4 +613,20 @@ function ecgCoView(onChange) {
 
 function roleName(role) {
   return t({ host: "roleHost", member: "roleMember", guest: "roleGuest" }[role] || "roleGuest");
+}
+
+// --- the consult opinion (the specialist, during the call and after leaving or the end) --------
+
+async function toggleOpinion(show) {
+  opinionBox.hidden = show === undefined ? !opinionBox.hidden : !show;
+  if (opinionBox.hidden || opinionBox.dataset.loaded) return;
+  opinionBox.dataset.loaded = "1";
+  try {
+    const request = await api.get(`/api/v1/requests/${requestId}`);
+    clear(opinionBox, await conclusionPanel(request, user, null),
+      h("a.button#opinion-page", { href: `/consult/${requestId}` }, t("consultPage")));
+  } catch (err) {
+    delete opinionBox.dataset.loaded;
+    clear(opinionBox, h("p.form-error", err.message));
+  }
 }

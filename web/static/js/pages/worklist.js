@@ -14,7 +14,7 @@ let first = true;
 const VIEW = {
   ecg_read: (r) => `/ecg/${r.id}`,
   imaging_read: (r) => `/imaging/${r.id}`,
-  video_consult: (r) => `/room/${r.id}`,
+  video_consult: (r) => `/consult/${r.id}`, // the consult page: request, room, opinion
   lab_test: () => "/lab",
 };
 
