@@ -72,6 +72,7 @@ OURS: dict[str, tuple[str, ...]] = {
     "LBBB": ("LBBB",),
     "RBBB": ("RBBB",),
     "IRBBB": ("IRBBB",),
+    "ILBBB": ("ILBBB",),
     "AVB1": ("AVB1",),
     "STEMI": ("STEMI", "STEMI_POST", "STEMI_LBBB"),
     "MI": ("STEMI", "STEMI_POST", "STEMI_LBBB", "OLDMI"),
@@ -240,14 +241,15 @@ def ludb_diagnoses(data: Path = DATA) -> dict[int, set[str]]:
     out: dict[int, set[str]] = {}
     with (data / "ludb" / "ludb.csv").open(encoding="utf-8") as fh:
         for row in csv.DictReader(fh):
-            text = " | ".join(str(v) for v in row.values()).lower()
+            text = " | " + " | ".join(str(v) for v in row.values()).lower().replace("\n", " | ")
             dx: set[str] = set()
             rules = {
                 "AF": "atrial fibrillation",
                 "AFL": "atrial flutter",
-                "LBBB": "complete left bundle branch block",
-                "RBBB": "complete right bundle branch block",
+                "LBBB": "| complete left bundle branch block",
+                "RBBB": "| complete right bundle branch block",
                 "IRBBB": "incomplete right bundle branch block",
+                "ILBBB": "incomplete left bundle branch block",
                 "AVB1": "i degree av block",
                 "STEMI": "stemi:",
                 "LAFB": "left anterior hemiblock",
