@@ -166,7 +166,10 @@ def p_bounds(
     floor2 = float(fall[top2:].min())
     thr2 = floor2 + conf.p_edge_fraction * (float(fall[top2]) - floor2)
     off = peak + _walk_forward(fall, top2, thr2, fall.size - 1, 0)
-    if off - on < int(0.04 * fs):
+    # a P wave is 40-200 ms long and rises from a flat segment: one that starts at the window's
+    # edge is the tail of the previous T wave or f waves (AHA/ACCF/HRS 2009 part V: P > 120 ms
+    # is left atrial abnormality; no atrial activation lasts 200 ms)
+    if not int(0.04 * fs) <= off - on <= int(0.2 * fs) or on < int(0.02 * fs):
         return None
     return lo + on, min(lo + off, hi + int(0.02 * fs) - 1)
 
@@ -203,8 +206,11 @@ def _lead_t_end(x: FloatArray, peak: int, hi: int, fs: float, conf: FiducialConf
 
 def t_bounds(
     med: FloatArray, qrs_off: int, r: int, fs: float, rr_ms: float | None, conf: FiducialConfig
-) -> tuple[int, int] | None:
-    """T peak (spatial) and global T end (latest lead), baseline-corrected median beat."""
+) -> tuple[int, int, int] | None:
+    """T peak (spatial), global T end (latest lead) and the typical lead's T end (median of
+    the leads' plain tangent ends: the QT the long-QT limits were set on, measured by the
+    tangent in II or V5, Postema and Wilde, Curr Cardiol Rev 2014), of a baseline-corrected
+    median beat."""
     x = lowpass(med, fs, 20.0)
     lo = qrs_off + int(0.06 * fs)
     hi = min(med.shape[-1] - 1, qrs_off + int(0.6 * fs))
@@ -229,4 +235,9 @@ def t_bounds(
         return None
     arr = np.sort(np.asarray(ends))
     kept = arr[arr <= float(np.median(arr)) + conf.t_outlier_s * fs]
-    return t_peak, int(min(round(float(kept[-1])), hi))
+    plain = [
+        e for k in range(x.shape[0]) if amps[k] >= need
+        and (e := _tangent_end(x[k], int(peaks[k]), hi)) is not None
+    ]  # fmt: skip
+    typical = float(np.median(plain)) if plain else float(kept[-1])
+    return t_peak, int(min(round(float(kept[-1])), hi)), int(min(round(typical), hi))

@@ -9,7 +9,7 @@ P-wave window, T end by the tangent method on the spatial magnitude of the T wav
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -103,6 +103,15 @@ class Measurements:
     median_beats: FloatArray | None  # (n_leads, n) in mV, baseline-corrected
     p_present: bool
     qrs_amplitude_mv: dict[str, float]
+    # QRS duration for the diagnostic thresholds: the span over which the complex visibly
+    # moves (spatial velocity above `FiducialConfig.edge_fraction` of its peak), without the
+    # walk to the flat isoelectric point that the IEC global interval takes. The published
+    # limits (QRS >= 120 ms for bundle-branch block, AHA/ACCF/HRS 2009 part III) were set on
+    # calliper and device measurements of that span.
+    qrs_core_ms: float | None = None
+    # QT and QTc (Bazett, Fridericia) of the typical lead for the long-QT limits (see
+    # `ecg.fiducials.t_bounds`); the IEC global QT runs to the latest lead's T end.
+    qt_typical_ms: float | None = None
 
 
 def qtc(qt_ms: float, rr_ms: float) -> tuple[float, float, float, float]:
@@ -210,7 +219,7 @@ def _intervals(fid: Fiducials, fs: float, rr_ms: float | None) -> Intervals:
 
 def _fiducials(
     stack: FloatArray, r: int, fs: float, rr_ms: float | None, conf: FiducialConfig
-) -> tuple[Fiducials, FloatArray, bool]:
+) -> tuple[Fiducials, FloatArray, bool, int | None]:
     """Global fiducials of the median of ``stack``; the baseline-corrected median beat; and
     whether a P wave locked to the QRS was found."""
     med = np.asarray(np.median(stack, axis=0))
@@ -226,7 +235,7 @@ def _fiducials(
         r, qrs_on, qrs_off, p[0] if p else None, p[1] if p else None,
         t[0] if t else None, t[1] if t else None,
     )  # fmt: skip
-    return fid, med, p is not None
+    return fid, med, p is not None, t[2] if t else None
 
 
 def measure(
@@ -248,11 +257,14 @@ def measure(
     found = beat_stack(sig, fs, beats, labels)
     if found is None:
         return Measurements(Intervals(rr_ms=rr_ms), Axes(), (), None, None, False, {})
-    fid, med, p_present = _fiducials(found[0], found[1], fs, rr_ms, conf)
+    fid, med, p_present, t_typical = _fiducials(found[0], found[1], fs, rr_ms, conf)
+    core_on, core_off = qrs_bounds(med, fid.r, fs, rr_ms, replace(conf, settle_s=0.0))
     qrs_on, qrs_off = fid.qrs_on, fid.qrs_off
     j60 = min(qrs_off + int(0.06 * fs), med.shape[-1] - 1)
     st = tuple(StLevel(n, float(med[k, qrs_off]), float(med[k, j60])) for k, n in enumerate(leads))
     amplitude = {n: float(np.ptp(med[k, qrs_on : qrs_off + 1])) for k, n in enumerate(leads)}
     return Measurements(
-        _intervals(fid, fs, rr_ms), _axes(med, leads, fid), st, fid, med, p_present, amplitude
-    )
+        _intervals(fid, fs, rr_ms), _axes(med, leads, fid), st, fid, med, p_present, amplitude,
+        (core_off - core_on) * 1000.0 / fs,
+        None if t_typical is None else (t_typical - fid.qrs_on) * 1000.0 / fs,
+    )  # fmt: skip
