@@ -11,10 +11,21 @@ import numpy.typing as npt
 
 from ecg.atrial import AtrialActivity
 from ecg.beats import PVC, SVPB
+from ecg.conduction import (
+    LeadQrs,
+    fascicular,
+    lbbb_pattern,
+    lvh,
+    morphology,
+    pathological_q,
+    pre_excitation,
+    rbbb_pattern,
+    voltages,
+)
 from ecg.episodes import Episode
-from ecg.measure import Measurements
+from ecg.measure import Measurements, qtc
 from ecg.statements import CriticalFinding, Statement, Value
-from ecg.stemi import stemi_leads, threshold_mm
+from ecg.stemi import lvh_discordant, posterior, sgarbossa, territories, threshold_mm
 
 logger = logging.getLogger(__name__)
 
@@ -268,58 +279,82 @@ def _run_rate(f: Findings, run: tuple[int, int]) -> float:
     return float(60.0 * f.fs / np.mean(np.diff(seg)))
 
 
-def _conduction(f: Findings) -> list[Statement]:
-    iv, m, out = f.measurements.intervals, f.measurements, []
+def _qtc(f: Findings) -> list[Statement]:
+    """Long QT (AHA/ACCF/HRS 2009 part IV, Rautaharju et al.: QTc >= 450 ms men, >= 460 ms
+    women) on the typical lead's QT (`Measurements.qt_typical_ms`); Bazett over-corrects
+    outside 60-100 bpm, where Fridericia is used. Not with a wide QRS, whose depolarisation
+    lengthens the QT by itself."""
+    m = f.measurements
+    qt, rr = m.qt_typical_ms, m.intervals.rr_ms
+    if qt is None or not rr:
+        return []
+    if m.qrs_core_ms is not None and m.qrs_core_ms >= 120:
+        return []
+    hr = f.heart_rate or 0.0
+    formula = "bazett" if 60 <= hr <= 100 else "fridericia"
+    bazett, fridericia, _, _ = qtc(qt, rr)
+    value = bazett if formula == "bazett" else fridericia
+    limit = 450 if f.sex == "M" else 460
+    if value < limit:
+        return []
+    return [Statement("LQT", {"qtc_ms": round(value), "formula": formula, "limit_ms": limit})]
+
+
+def _morphology(f: Findings) -> dict[str, LeadQrs]:
+    m, fid = f.measurements, f.measurements.fiducials
+    if m.median_beats is None or fid is None:
+        return {}
+    leads = tuple(s.lead for s in m.st)
+    return morphology(m.median_beats, leads, fid.qrs_on, fid.qrs_off, f.fs)
+
+
+def _conduction(f: Findings, morph: dict[str, LeadQrs]) -> list[Statement]:
+    """AV and intraventricular conduction (AHA/ACCF/HRS 2009 part III).
+
+    First-degree AV block: PR > 200 ms. Complete bundle branch block: QRS >= 120 ms with the
+    morphology of `lbbb_pattern` / `rbbb_pattern`; incomplete: QRS 110-119 ms with it.
+    Nonspecific intraventricular conduction delay: QRS > 110 ms without bundle-branch
+    morphology in the guideline; from 120 ms here, as most electrocardiographs do, because a
+    delay of 110-119 ms without morphology is not distinguishable from normal variation.
+    Durations are `Measurements.qrs_core_ms`, the span the guideline's limits were set on.
+    Pre-excitation (PR < 120 ms, delta wave, wide QRS) is named instead of a block.
+    """
+    iv, out = f.measurements.intervals, []
+    qrs = f.measurements.qrs_core_ms
     if iv.pr_ms is not None and iv.pr_ms > 200:
         out.append(Statement("AVB1", {"pr_ms": round(iv.pr_ms)}))
-    if iv.qrs_ms is not None and iv.qrs_ms >= 120:
-        out.append(Statement(_bundle_branch(m, f.fs), {"qrs_ms": round(iv.qrs_ms)}))
-    elif iv.qtc_bazett_ms is not None and iv.qtc_fridericia_ms is not None:
-        # Bazett over-corrects outside 60-100 bpm; Fridericia is used there
-        hr = f.heart_rate or 0.0
-        formula = "bazett" if 60 <= hr <= 100 else "fridericia"
-        value = iv.qtc_bazett_ms if formula == "bazett" else iv.qtc_fridericia_ms
-        limit = 450 if f.sex == "M" else 460
-        if value >= limit:
-            out.append(
-                Statement("LQT", {"qtc_ms": round(value), "formula": formula, "limit_ms": limit})
-            )
+    if qrs is None or not morph:
+        return out
+    values: dict[str, Value] = {"qrs_ms": round(qrs)}
+    if pre_excitation(morph, iv.pr_ms, qrs):
+        return [*out, Statement("WPW", {**values, "pr_ms": round(iv.pr_ms or 0)})]
+    if qrs >= 120:
+        code = "LBBB" if lbbb_pattern(morph) else "RBBB" if rbbb_pattern(morph) else "IVCD"
+        out.append(Statement(code, values))
+    elif qrs >= 110:
+        if rbbb_pattern(morph):
+            out.append(Statement("IRBBB", values))
+        elif lbbb_pattern(morph):
+            out.append(Statement("ILBBB", values))
+    if qrs < 120:
+        block = fascicular(morph, f.measurements.axes.qrs)
+        if block:
+            out.append(Statement(block, {**values, "qrs_axis": _round(f.measurements.axes.qrs)}))
     return out
 
 
-def _bundle_branch(m: Measurements, fs: float) -> str:
-    """Bundle-branch pattern of a wide QRS.
+def _round(value: float | None) -> int | None:
+    return None if value is None else round(value)
 
-    RBBB: V1 ends positive (R') and I or V6 ends negative (broad S). LBBB: V1 predominantly
-    negative, I and V6 positive with a late R peak (>= 60 ms) and no septal q wave.
+
+def _axis_voltage(f: Findings, morph: dict[str, LeadQrs], wide: bool) -> list[Statement]:
+    """Axis deviation, low voltage, LVH.
+
+    Axis (AHA/ACCF/HRS 2009 part I): left -30 to -90, right +90 to +180, extreme beyond -90.
+    Low voltage (part V): every limb lead < 0.5 mV or every precordial lead < 1.0 mV peak to
+    peak. LVH by voltage (`ecg.conduction.lvh`): not in a bundle-branch block or pre-excitation,
+    where the voltage criteria do not hold.
     """
-    med, fid = m.median_beats, m.fiducials
-    leads = tuple(s.lead for s in m.st)
-    if med is None or fid is None or "V1" not in leads:
-        return "IVCD"
-    qrs = med[:, fid.qrs_on : fid.qrs_off + 1]
-    third = max(qrs.shape[1] // 3, 1)
-    v1 = qrs[leads.index("V1")]
-    lateral = [qrs[leads.index(n)] for n in ("I", "V6") if n in leads]
-    broad_s = any(float(x[-third:].sum()) < 0 for x in lateral)
-    if float(v1[-third:].sum()) > 0 and float(v1.max()) > 0.1 and broad_s:
-        return "RBBB"
-    late_r = [
-        x for x in lateral
-        if float(x.sum()) > 0 and int(np.argmax(x)) >= 0.06 * fs
-        and float(x[: int(np.argmax(x)) + 1].min()) > -0.1  # no septal q wave
-    ]  # fmt: skip
-    if (
-        float(v1.sum()) < 0
-        and float(v1[-third:].sum()) < 0
-        and late_r
-        and len(late_r) == len(lateral)
-    ):
-        return "LBBB"
-    return "IVCD"
-
-
-def _axis_voltage(f: Findings) -> list[Statement]:
     out = []
     axis = f.measurements.axes.qrs
     if axis is not None:
@@ -334,28 +369,93 @@ def _axis_voltage(f: Findings) -> list[Statement]:
     chest = [amp[n] for n in PRECORDIAL if n in amp]
     if (len(limb) == 6 and max(limb) < 0.5) or (len(chest) == 6 and max(chest) < 1.0):
         out.append(Statement("LOWV", {"max_limb_mv": round(max(limb), 2) if limb else None}))
+    if morph and not wide:
+        v = voltages(morph)
+        met = lvh(v, f.sex, f.age)
+        if met:
+            out.append(
+                Statement(
+                    "LVH",
+                    {
+                        "criteria": met,
+                        "sokolow_lyon_mv": None if v.sokolow_mv is None else round(v.sokolow_mv, 2),
+                        "cornell_mv": None if v.cornell_mv is None else round(v.cornell_mv, 2),
+                    },
+                )
+            )
     return out
 
 
-def _stemi(f: Findings, statements: list[Statement]) -> list[Statement]:
-    if any(s.code == "LBBB" for s in statements):
-        return []  # ST criteria do not apply in LBBB (Sgarbossa not implemented)
-    hit = stemi_leads(f.measurements.st, f.age, f.sex)
-    if not hit:
+def _st_assessable(f: Findings) -> bool:
+    """Whether the ST segment is free of the next P wave: at fast rates with a long PR the P
+    wave lands on the preceding ST segment (sinus 150-170/min with PR 280 ms) and reads as ST
+    elevation. The next beat's P onset must come after J + 80 ms."""
+    iv, fid = f.measurements.intervals, f.measurements.fiducials
+    if fid is None or iv.rr_ms is None:
+        return True
+    ms = 1000.0 / f.fs
+    j_after_onset = (fid.qrs_off - fid.qrs_on) * ms
+    pr = iv.pr_ms if iv.pr_ms is not None else 0.0
+    if iv.pr_ms is None and not f.measurements.p_present and (f.heart_rate or 0) > 130:
+        return False  # P waves not found at a fast regular rate: they may sit on the ST
+    return iv.rr_ms - pr > j_after_onset + 80.0
+
+
+def _stemi(f: Findings, statements: list[Statement], morph: dict[str, LeadQrs]) -> list[Statement]:
+    """STEMI and its equivalents (4th universal definition of MI, 2018).
+
+    Not read in pre-excitation or a nonspecific wide QRS; in LBBB only by Sgarbossa's
+    concordance criteria; with LVH, precordial elevation must exceed a quarter of the S wave
+    (Armstrong 2012). A STEMI needs its territory's contiguous leads and a reciprocal
+    depression (`ecg.stemi.territories`). Posterior STEMI: ST depression V1-V3.
+    """
+    codes = {s.code for s in statements}
+    st = f.measurements.st
+    if not st or codes & {"WPW", "IVCD", "PACED"}:
         return []
-    st = {s.lead: s.j_mv for s in f.measurements.st}
-    return [
-        Statement(
-            "STEMI",
-            {
-                "leads": hit,
-                "st_j_mm": [round(st[n] * 10, 1) for n in hit],
-                "threshold_mm": [threshold_mm(n, f.age, f.sex) for n in hit],
-                "sex": f.sex,
-                "age": f.age,
-            },
-        )
-    ]
+    if not _st_assessable(f):
+        return [Statement("ST_UNREADABLE", {"heart_rate_bpm": _round(f.heart_rate)})]
+    if "LBBB" in codes:
+        score = sgarbossa(st, {n: x.net_mv for n, x in morph.items()})
+        return [Statement("STEMI_LBBB", {"sgarbossa": score})] if score >= 3 else []
+    reading = territories(st, f.age, f.sex)
+    s_mv = {n: x.s_mv for n, x in morph.items()}
+    if reading is not None and "LVH" in codes and lvh_discordant(st, reading.leads, s_mv):
+        reading = None
+    j = {s.lead: s.j_mv for s in st}
+    if reading is not None:
+        return [
+            Statement(
+                "STEMI",
+                {
+                    "territories": list(reading.territories),
+                    "leads": list(reading.leads),
+                    "st_j_mm": [round(j[n] * 10, 1) for n in reading.leads],
+                    "threshold_mm": [threshold_mm(n, f.age, f.sex) for n in reading.leads],
+                    "reciprocal_leads": list(reading.reciprocal),
+                    "sex": f.sex,
+                    "age": f.age,
+                },
+            )
+        ]
+    if "RBBB" in codes or "LVH" in codes:
+        return []  # V1-V3 ST depression is secondary repolarisation there
+    post = posterior(st)
+    if post:
+        return [
+            Statement("STEMI_POST", {"leads": post, "st_j_mm": [round(j[n] * 10, 1) for n in post]})
+        ]
+    return []
+
+
+def _old_mi(statements: list[Statement], morph: dict[str, LeadQrs]) -> list[Statement]:
+    """Prior infarction by pathological Q waves (`ecg.conduction.pathological_q`), not read in
+    LBBB, pre-excitation or a wide QRS, which change the initial forces (4th UDMI)."""
+    codes = {s.code for s in statements}
+    if not morph or codes & {"LBBB", "WPW", "IVCD", "PACED", "STEMI"}:
+        return []
+    leads = pathological_q(morph)
+    return [Statement("OLDMI", {"leads": leads})] if leads else []
 
 
 def interpret(f: Findings) -> list[Statement]:
@@ -372,9 +472,13 @@ def interpret(f: Findings) -> list[Statement]:
     af = any(s.code == "AF" for s in out)
     out += _ectopy(f, af)
     if f.measurements.fiducials is not None:
-        out += _conduction(f)
-        out += _axis_voltage(f)
-        out += _stemi(f, out)
+        morph = _morphology(f)
+        out += _conduction(f, morph)
+        wide = any(s.code in ("LBBB", "RBBB", "IVCD", "WPW") for s in out)
+        out += _qtc(f)
+        out += _axis_voltage(f, morph, wide)
+        out += _stemi(f, out, morph)
+        out += _old_mi(out, morph)
     return out
 
 
@@ -384,8 +488,9 @@ def critical_findings(
     """Findings that need a clinician now, judged against ``thresholds``."""
     codes = {s.code: s for s in statements}
     out: list[CriticalFinding] = []
-    if "STEMI" in codes:
-        out.append(CriticalFinding("STEMI", "critical", dict(codes["STEMI"].values)))
+    for code in ("STEMI", "STEMI_POST", "STEMI_LBBB"):
+        if code in codes:
+            out.append(CriticalFinding(code, "critical", dict(codes[code].values)))
     vt = [
         e for e in _vt_episodes(f)
         if e.beats >= thresholds.vt_min_beats and (e.rate_bpm or 0.0) >= thresholds.vt_min_bpm

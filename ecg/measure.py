@@ -9,14 +9,21 @@ P-wave window, T end by the tangent method on the spatial magnitude of the T wav
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
-from scipy.ndimage import uniform_filter1d
 
 from ecg.beats import NORMAL, beat_windows
-from ecg.dsp import lowpass
+from ecg.fiducials import (
+    FiducialConfig,
+    isoelectric,
+    p_bounds,
+    p_consistent,
+    p_window,
+    qrs_bounds,
+    t_bounds,
+)
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -24,20 +31,7 @@ IntArray = npt.NDArray[np.int64]
 SQRT3_2 = math.sqrt(3.0) / 2.0
 
 
-@dataclass(frozen=True)
-class MeasureConfig:
-    """Thresholds of the fiducial search (fractions of peak spatial velocity or magnitude)."""
-
-    qrs_onset: float = 0.03
-    qrs_offset: float = 0.03
-    p_fraction: float = 0.2
-    p_min_mv: float = 0.04
-    t_min_mv: float = 0.05
-
-    def __post_init__(self) -> None:
-        for name in ("qrs_onset", "qrs_offset", "p_fraction"):
-            if not 0 < getattr(self, name) < 1:
-                raise ValueError(f"{name}={getattr(self, name)!r} must be in (0, 1)")
+MeasureConfig = FiducialConfig  # the fiducial search's parameters
 
 
 @dataclass(frozen=True)
@@ -109,6 +103,15 @@ class Measurements:
     median_beats: FloatArray | None  # (n_leads, n) in mV, baseline-corrected
     p_present: bool
     qrs_amplitude_mv: dict[str, float]
+    # QRS duration for the diagnostic thresholds: the span over which the complex visibly
+    # moves (spatial velocity above `FiducialConfig.edge_fraction` of its peak), without the
+    # walk to the flat isoelectric point that the IEC global interval takes. The published
+    # limits (QRS >= 120 ms for bundle-branch block, AHA/ACCF/HRS 2009 part III) were set on
+    # calliper and device measurements of that span.
+    qrs_core_ms: float | None = None
+    # QT and QTc (Bazett, Fridericia) of the typical lead for the long-QT limits (see
+    # `ecg.fiducials.t_bounds`); the IEC global QT runs to the latest lead's T end.
+    qt_typical_ms: float | None = None
 
 
 def qtc(qt_ms: float, rr_ms: float) -> tuple[float, float, float, float]:
@@ -147,10 +150,10 @@ def _align(windows: FloatArray, center: int, half: int, max_shift: int) -> Float
     return out
 
 
-def median_beats(
+def beat_stack(
     sig: FloatArray, fs: float, beats: IntArray, labels: list[str]
 ) -> tuple[FloatArray, int] | None:
-    """Median beat per lead of the normal beats; returns (beats, index of the fiducial)."""
+    """Aligned windows ``(n_beats, n_leads, n)`` of the normal beats; and the fiducial index."""
     chosen = np.asarray([b for b, lab in zip(beats, labels, strict=True) if lab == NORMAL])
     if chosen.size < 1:
         return None
@@ -164,109 +167,17 @@ def median_beats(
     half = max(pre, post) + max_shift
     windows = beat_windows(sig, keep, half)
     windows = _align(windows, half, int(0.06 * fs), max_shift)
-    med = np.median(windows, axis=0)[:, half - pre : half + post + 1]
-    return np.asarray(med), pre
+    return np.asarray(windows[:, :, half - pre : half + post + 1]), pre
 
 
-def _spatial_velocity(med: FloatArray, fs: float) -> FloatArray:
-    slope = np.gradient(med, axis=-1) * fs  # mV/s
-    velocity = np.sqrt((slope**2).sum(axis=0))
-    return np.asarray(uniform_filter1d(velocity, size=max(int(0.01 * fs), 1)))
-
-
-def _qrs_bounds(sv: FloatArray, r: int, fs: float, conf: MeasureConfig) -> tuple[int, int]:
-    search = int(0.08 * fs)
-    lo, hi = max(r - search, 1), min(r + search, sv.size - 1)
-    peak = float(sv[lo:hi].max())
-    floor = float(np.percentile(sv, 10))
-    on_thr = floor + conf.qrs_onset * (peak - floor)
-    off_thr = floor + conf.qrs_offset * (peak - floor)
-    first_hi = lo + int(np.argmax(sv[lo:hi] > on_thr))
-    on = first_hi
-    while on > 0 and sv[on - 1] > on_thr and first_hi - on < int(0.1 * fs):
-        on -= 1
-    above = np.nonzero(sv[lo:hi] > off_thr)[0]
-    off = lo + int(above[-1]) if above.size else r
-    limit = min(sv.size - 1, r + int(0.2 * fs))
-    while off < limit and sv[off + 1] > off_thr:
-        off += 1
-    return on, off
-
-
-def _baseline(med: FloatArray, qrs_on: int, fs: float) -> FloatArray:
-    """Isoelectric level per lead: the PR segment just before QRS onset."""
-    lo = max(qrs_on - int(0.02 * fs), 0)
-    hi = max(qrs_on - int(0.004 * fs), lo + 1)
-    return np.asarray(med[:, lo:hi].mean(axis=1))
-
-
-def _p_wave(
-    mag: FloatArray, velocity: FloatArray, qrs_on: int, fs: float, conf: MeasureConfig
-) -> tuple[int, int] | None:
-    """P onset and offset: the P peak from the spatial magnitude, the onset where the spatial
-    velocity of the rising limb departs from its floor, the offset where the magnitude returns."""
-    lo = max(qrs_on - int(0.3 * fs), 0)
-    hi = qrs_on - int(0.03 * fs)
-    if hi - lo < int(0.05 * fs):
+def median_beats(
+    sig: FloatArray, fs: float, beats: IntArray, labels: list[str]
+) -> tuple[FloatArray, int] | None:
+    """Median beat per lead of the normal beats; returns (beats, index of the fiducial)."""
+    found = beat_stack(sig, fs, beats, labels)
+    if found is None:
         return None
-    seg = mag[lo:hi]
-    peak_i = int(np.argmax(seg))
-    # the TP level before P and the PR level after it can differ: one floor each side
-    floor_on, floor_off = float(seg[: peak_i + 1].min()), float(seg[peak_i:].min())
-    peak = float(seg[peak_i])
-    if peak - max(floor_on, floor_off) < conf.p_min_mv:
-        return None
-    on_thr = floor_on + conf.p_fraction * (peak - floor_on)
-    off_thr = floor_off + conf.p_fraction * (peak - floor_off)
-    on = peak_i
-    while on > 0 and seg[on - 1] > on_thr:
-        on -= 1
-    on = _velocity_onset(velocity[lo : lo + peak_i + 1], on, conf.p_fraction)
-    off = peak_i
-    while off < seg.size - 1 and seg[off + 1] > off_thr:
-        off += 1
-    if on == 0 or (off - on) < int(0.04 * fs):
-        return None
-    return lo + on, lo + off
-
-
-def _velocity_onset(velocity: FloatArray, fallback: int, fraction: float) -> int:
-    """Going back from the fastest point of a rising limb, where the velocity falls to
-    ``fraction`` of its excursion above the floor before it."""
-    if velocity.size < 3:
-        return fallback
-    top_i = int(np.argmax(velocity))
-    floor = float(velocity[: top_i + 1].min())
-    thr = floor + fraction * (float(velocity[top_i]) - floor)
-    k = top_i
-    while k > 0 and velocity[k - 1] > thr:
-        k -= 1
-    return k if k > 0 else fallback
-
-
-def _t_wave(
-    mag: FloatArray, qrs_off: int, hi: int, fs: float, conf: MeasureConfig
-) -> tuple[int, int] | None:
-    """T peak and T end (tangent at the steepest descent after the peak, meeting the floor)."""
-    lo = qrs_off + int(0.06 * fs)
-    hi = min(mag.size - 1, hi)
-    if hi - lo < int(0.1 * fs):
-        return None
-    seg = mag[lo:hi]
-    peak_i = int(np.argmax(seg))
-    tail = seg[peak_i:]
-    floor = float(tail.min())
-    height = float(seg[peak_i]) - floor
-    if seg[peak_i] < conf.t_min_mv or height <= 0:
-        return None
-    below = np.nonzero(tail < floor + 0.2 * height)[0]
-    limb = tail[: int(below[0]) + 1] if below.size else tail
-    slope = np.gradient(limb) if limb.size > 1 else np.zeros(1)
-    steep = int(np.argmin(slope))
-    if slope[steep] >= 0:
-        return lo + peak_i, hi
-    end = steep + (float(limb[steep]) - floor) / -float(slope[steep])
-    return lo + peak_i, int(min(round(lo + peak_i + end), hi))
+    return np.asarray(np.median(found[0], axis=0)), found[1]
 
 
 def _area(med: FloatArray, lead: int, a: int, b: int) -> float:
@@ -306,43 +217,54 @@ def _intervals(fid: Fiducials, fs: float, rr_ms: float | None) -> Intervals:
     return Intervals(rr_ms, p, pr, (fid.qrs_off - fid.qrs_on) * ms, qt, *corrected)
 
 
+def _fiducials(
+    stack: FloatArray, r: int, fs: float, rr_ms: float | None, conf: FiducialConfig
+) -> tuple[Fiducials, FloatArray, bool, int | None]:
+    """Global fiducials of the median of ``stack``; the baseline-corrected median beat; and
+    whether a P wave locked to the QRS was found."""
+    med = np.asarray(np.median(stack, axis=0))
+    qrs_on, qrs_off = qrs_bounds(med, r, fs, rr_ms, conf)
+    base = isoelectric(med, qrs_on, fs)
+    med = med - base[:, None]
+    span = p_window(qrs_on, r, fs, rr_ms)
+    p = None
+    if span is not None and p_consistent(stack - base[None, :, None], med, span, conf):
+        p = p_bounds(med, span, fs, conf)
+    t = t_bounds(med, qrs_off, r, fs, rr_ms, conf)
+    fid = Fiducials(
+        r, qrs_on, qrs_off, p[0] if p else None, p[1] if p else None,
+        t[0] if t else None, t[1] if t else None,
+    )  # fmt: skip
+    return fid, med, p is not None, t[2] if t else None
+
+
 def measure(
     sig: FloatArray,
     fs: float,
     leads: tuple[str, ...],
     beats: IntArray,
     labels: list[str],
-    conf: MeasureConfig | None = None,
+    conf: FiducialConfig | None = None,
 ) -> Measurements:
     """Median beats, global fiducials, intervals, axes and ST levels of a cleaned ECG."""
-    conf = conf or MeasureConfig()
+    conf = conf or FiducialConfig()
     normal_rr = [
         b - a
         for a, b, la, lb in zip(beats, beats[1:], labels, labels[1:], strict=False)
         if la == lb == NORMAL
     ]
     rr_ms = float(np.median(normal_rr)) * 1000.0 / fs if normal_rr else None
-    found = median_beats(sig, fs, beats, labels)
+    found = beat_stack(sig, fs, beats, labels)
     if found is None:
         return Measurements(Intervals(rr_ms=rr_ms), Axes(), (), None, None, False, {})
-    med, r = found
-    sv = _spatial_velocity(med, fs)
-    qrs_on, qrs_off = _qrs_bounds(sv, r, fs, conf)
-    med = med - _baseline(med, qrs_on, fs)[:, None]
-    mag = np.sqrt((uniform_filter1d(med, max(int(0.02 * fs), 1), axis=-1) ** 2).mean(axis=0))
-    p_velocity = _spatial_velocity(lowpass(med, fs, 25.0), fs)
-    p = _p_wave(mag, p_velocity, qrs_on, fs, conf)
-    t_limit = min(
-        qrs_off + int(0.55 * fs), r + int(0.85 * rr_ms * fs / 1000) if rr_ms else r + int(fs)
-    )
-    t = _t_wave(mag, qrs_off, t_limit, fs, conf)
-    fid = Fiducials(
-        r, qrs_on, qrs_off, p[0] if p else None, p[1] if p else None,
-        t[0] if t else None, t[1] if t else None,
-    )  # fmt: skip
+    fid, med, p_present, t_typical = _fiducials(found[0], found[1], fs, rr_ms, conf)
+    core_on, core_off = qrs_bounds(med, fid.r, fs, rr_ms, replace(conf, settle_s=0.0))
+    qrs_on, qrs_off = fid.qrs_on, fid.qrs_off
     j60 = min(qrs_off + int(0.06 * fs), med.shape[-1] - 1)
     st = tuple(StLevel(n, float(med[k, qrs_off]), float(med[k, j60])) for k, n in enumerate(leads))
     amplitude = {n: float(np.ptp(med[k, qrs_on : qrs_off + 1])) for k, n in enumerate(leads)}
     return Measurements(
-        _intervals(fid, fs, rr_ms), _axes(med, leads, fid), st, fid, med, p is not None, amplitude
-    )
+        _intervals(fid, fs, rr_ms), _axes(med, leads, fid), st, fid, med, p_present, amplitude,
+        (core_off - core_on) * 1000.0 / fs,
+        None if t_typical is None else (t_typical - fid.qrs_on) * 1000.0 / fs,
+    )  # fmt: skip

@@ -45,6 +45,33 @@ TEXTS = MappingProxyType(
             "compare with a previous ECG",
             "ST段抬高达到STEMI标准（第四版心肌梗死通用定义），请与既往心电图对比",
         ),
+        # -- 12-lead morphology (wt-ecg12) --
+        "IRBBB": ("Incomplete right bundle branch block", "不完全性右束支传导阻滞"),
+        "ILBBB": ("Incomplete left bundle branch block", "不完全性左束支传导阻滞"),
+        "LAFB": ("Left anterior fascicular block", "左前分支传导阻滞"),
+        "LPFB": ("Left posterior fascicular block", "左后分支传导阻滞"),
+        "WPW": (
+            "Ventricular pre-excitation (short PR, delta wave)",
+            "心室预激（PR间期缩短、delta波）",
+        ),
+        "LVH": ("Left ventricular hypertrophy by voltage criteria", "左心室肥厚（电压标准）"),
+        "OLDMI": (
+            "Pathological Q waves: possible prior myocardial infarction",
+            "病理性Q波：可能为陈旧性心肌梗死",
+        ),
+        "STEMI_POST": (
+            "ST depression V1-V3: possible posterior STEMI (record V7-V9)",
+            "V1-V3导联ST段压低：可能为后壁STEMI（请加做V7-V9导联）",
+        ),
+        "STEMI_LBBB": (
+            "LBBB with Sgarbossa criteria for acute myocardial infarction",
+            "左束支传导阻滞伴Sgarbossa急性心肌梗死标准阳性",
+        ),
+        "ST_UNREADABLE": (
+            "ST segment not assessable (P wave on the ST segment at this rate)",
+            "ST段无法评估（此心率下P波重叠于ST段）",
+        ),
+        # -- end 12-lead morphology --
         "NOQRS": ("No QRS complexes detected", "未检出QRS波群"),
         "UNREADABLE": ("Signal quality too poor to interpret", "信号质量差，无法判读"),
         "POORLEADS": (

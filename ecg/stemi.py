@@ -8,6 +8,8 @@ threshold is used, because missing a STEMI costs more than a second look.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from ecg.measure import StLevel
 
 CONTIGUOUS: tuple[tuple[str, str], ...] = (
@@ -37,3 +39,88 @@ def stemi_leads(st: tuple[StLevel, ...], age: int | None, sex: str | None) -> li
         if a in elevated and b in elevated:
             hit += [x for x in (a, b) if x not in hit]
     return hit
+
+
+# Territories (4th universal definition: contiguous groups) and where their reciprocal
+# depression shows: inferior injury mirrors in I/aVL, high lateral in II/III/aVF, anterior in
+# the inferior leads (Birnbaum and Drew, BMJ 2003, "The electrocardiogram in ST elevation
+# acute myocardial infarction: correlation with coronary anatomy").
+TERRITORIES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "inferior": (("II", "III", "aVF"), ("I", "aVL")),
+    "anterior": (("V1", "V2", "V3", "V4"), ("II", "III", "aVF")),
+    "lateral": (("I", "aVL", "V5", "V6"), ("II", "III", "aVF")),
+}
+RECIPROCAL_MV = 0.05  # ST depression of >= 0.5 mm counts as reciprocal (Birnbaum and Drew)
+POSTERIOR_MV = 0.1  # 4th UDMI: ST depression V1-V3 as posterior injury (>= 1 mm here, in two)
+
+
+@dataclass(frozen=True)
+class StReading:
+    """ST-elevation findings: territories, their leads, the reciprocal leads."""
+
+    territories: tuple[str, ...]
+    leads: tuple[str, ...]
+    reciprocal: tuple[str, ...]
+
+
+def territories(st: tuple[StLevel, ...], age: int | None, sex: str | None) -> StReading | None:
+    """STEMI by territory: the contiguous elevated leads of each territory, kept when the
+    opposite territory shows reciprocal depression or when three or more leads are elevated
+    (a lone contiguous pair without a mirror image is as often early repolarisation or
+    pericarditis: 4th UDMI, "conditions mimicking STEMI")."""
+    hit = set(stemi_leads(st, age, sex))
+    if not hit:
+        return None
+    j = {s.lead: s.j_mv for s in st}
+    names, leads, mirror = [], [], []
+    for name, (own, opposite) in TERRITORIES.items():
+        mine = [n for n in own if n in hit]
+        if len(mine) < 2:
+            continue
+        recip = [n for n in opposite if j.get(n, 0.0) <= -RECIPROCAL_MV]
+        if recip or len(hit) >= 3:
+            names.append(name)
+            leads += [n for n in mine if n not in leads]
+            mirror += [n for n in recip if n not in mirror]
+    if not names:
+        return None
+    return StReading(tuple(names), tuple(leads), tuple(mirror))
+
+
+def posterior(st: tuple[StLevel, ...]) -> list[str]:
+    """Posterior STEMI equivalent (4th UDMI): ST depression in two or more of V1-V3, deeper
+    there than in V4-V6 (not the diffuse depression of subendocardial ischaemia)."""
+    j = {s.lead: s.j_mv for s in st}
+    right = [n for n in ("V1", "V2", "V3") if j.get(n, 0.0) <= -POSTERIOR_MV]
+    left = min((j.get(n, 0.0) for n in ("V4", "V5", "V6")), default=0.0)
+    if len(right) >= 2 and min(j[n] for n in right) < left:
+        return right
+    return []
+
+
+def sgarbossa(st: tuple[StLevel, ...], net_qrs_mv: dict[str, float]) -> int:
+    """Sgarbossa score of STEMI in LBBB (Sgarbossa et al., NEJM 1996;334:481): concordant ST
+    elevation >= 1 mm in a lead with a positive QRS (5), concordant ST depression >= 1 mm in
+    V1-V3 (3), discordant ST elevation >= 5 mm with a negative QRS (2). >= 3 is STEMI."""
+    score = 0
+    j = {s.lead: s.j_mv for s in st}
+    if any(j[n] >= 0.1 and net_qrs_mv.get(n, 0.0) > 0 for n in j):
+        score += 5
+    if any(j.get(n, 0.0) <= -0.1 and net_qrs_mv.get(n, 0.0) < 0 for n in ("V1", "V2", "V3")):
+        score += 3
+    if any(j[n] >= 0.5 and net_qrs_mv.get(n, 0.0) < 0 for n in j):
+        score += 2
+    return score
+
+
+def lvh_discordant(st: tuple[StLevel, ...], leads: tuple[str, ...], s_mv: dict[str, float]) -> bool:
+    """ST elevation in V1-V3 explained by LVH: below a quarter of the S wave depth in each
+    elevated precordial lead (Armstrong et al., Am J Cardiol 2012;110:977: ST/S >= 25 % in
+    V1-V3 identifies STEMI in LVH)."""
+    j = {s.lead: s.j_mv for s in st}
+    chest = [n for n in leads if n in ("V1", "V2", "V3")]
+    return (
+        bool(chest)
+        and len(chest) == len(leads)
+        and all(j[n] < 0.25 * s_mv.get(n, 0.0) for n in chest)
+    )
