@@ -67,7 +67,22 @@ USERS = (
     ("lab-supervisor", "孙主任 (检验)", Role.LAB_SUPERVISOR, "county", "laboratory"),
     ("internist", "周医生 (内科)", Role.CONSULT_SPECIALIST, "county", "internal_medicine"),
     ("referral-desk", "吴护士 (转诊)", Role.REFERRAL_DESK, "county", "referral_desk"),
+    # -- critical alerts: the center's duty desk, the duty doctor of dr-village's township --
+    ("duty-desk", "郑护士 (值班台)", Role.DUTY_DESK, "county", "emergency"),
+    ("dr-dongcheng", "赵医生 (东城镇值班)", Role.TOWNSHIP_DOCTOR, "th-dongcheng", None),
 )
+PHONES = {  # -- critical alerts: the numbers the duty desk calls --
+    "county": "0371-6000 1200",
+    "th-dongcheng": "0371-6210 3301",
+    "th-xihe": "0371-6220 3302",
+    "th-nanshan": "0371-6230 3303",
+    "vc-liujia": "138 0371 1001",
+    "vc-zhangzhuang": "138 0371 1002",
+    "vc-hekou": "138 0371 1003",
+    "vc-shangpo": "138 0371 1004",
+    "vc-songlin": "138 0371 1005",
+    "vc-qiaotou": "138 0371 1006",
+}
 PATIENTS = (
     ("张三", Sex.MALE, dt.date(1958, 3, 12)),
     ("李秀英", Sex.FEMALE, dt.date(1964, 7, 2)),
@@ -124,7 +139,12 @@ async def seed(center: Center) -> bool:
 async def _institutions(work: Work, demo: Demo) -> None:
     code, name, name_en = COUNTY
     county = await institutions.create_institution(
-        work, code=code, name=name, name_en=name_en, level=InstitutionLevel.COUNTY
+        work,
+        code=code,
+        name=name,
+        name_en=name_en,
+        level=InstitutionLevel.COUNTY,
+        phone=PHONES.get(code, ""),
     )
     demo.institutions[code] = county
     for dcode, dname, dname_en in DEPARTMENTS:
@@ -137,6 +157,7 @@ async def _institutions(work: Work, demo: Demo) -> None:
             name_en=tname_en,
             level=InstitutionLevel.TOWNSHIP,
             parent_id=county.id,
+            phone=PHONES.get(tcode, ""),
         )
         demo.institutions[tcode] = township
         for vcode, vname, vname_en in VILLAGES[tcode]:
@@ -147,6 +168,7 @@ async def _institutions(work: Work, demo: Demo) -> None:
                 name_en=vname_en,
                 level=InstitutionLevel.VILLAGE,
                 parent_id=township.id,
+                phone=PHONES.get(vcode, ""),
             )
 
 
