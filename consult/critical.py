@@ -290,9 +290,11 @@ async def list_alerts(
     open_only: bool = False,
     request_id: int | None = None,
     source: str | None = None,
+    mine_only: bool = False,
     limit: int = 200,
 ) -> list[CriticalAlert]:
-    """Alerts sent to the caller or on requests the caller may see; newest first; audited."""
+    """Alerts sent to the caller (``mine_only``), or also those on requests the caller may see;
+    newest first; audited."""
     query = select(CriticalAlert).order_by(CriticalAlert.id.desc()).limit(limit)
     if open_only:
         query = query.where(CriticalAlert.acknowledged_at.is_(None))
@@ -303,8 +305,11 @@ async def list_alerts(
     mine = select(CriticalRecipient.alert_id).where(
         CriticalRecipient.user_id == work.principal.user_id
     )
-    readable = select(DiagnosticRequest.id).where(request_clause(work.principal))
-    query = query.where(or_(CriticalAlert.id.in_(mine), CriticalAlert.request_id.in_(readable)))
+    if mine_only:
+        query = query.where(CriticalAlert.id.in_(mine))
+    else:
+        readable = select(DiagnosticRequest.id).where(request_clause(work.principal))
+        query = query.where(or_(CriticalAlert.id.in_(mine), CriticalAlert.request_id.in_(readable)))
     rows = list(await work.session.scalars(query))
     work.audit("critical.list", patient_ids=sorted({a.patient_id for a in rows}))
     return rows

@@ -13,7 +13,8 @@ endpoints = Endpoints("critical")
 
 @endpoints.get(
     "/api/v1/alerts",
-    summary="Critical alerts sent to the caller or on requests the caller may see",
+    summary="Critical alerts sent to the caller; with request_id: that request's alerts (if the "
+    "caller may see it), with who acknowledged them",
     query=AlertQuery,
     response=list[CriticalAlertOut],
 )
@@ -21,7 +22,11 @@ async def list_alerts(call: Call) -> list[AlertView]:
     q: AlertQuery = call.query
     async with call.work() as work:
         rows = await critical.list_alerts(
-            work, open_only=q.open, request_id=q.request_id, source=q.source
+            work,
+            open_only=q.open,
+            request_id=q.request_id,
+            source=q.source,
+            mine_only=q.request_id is None,
         )
         return await critical.view_alerts(work, rows)
 
