@@ -29,9 +29,9 @@ from aiohttp import web
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.ecg_center.files import normal_zip, stemi_zip  # noqa: E402
-from web.app import create_app  # noqa: E402
-from web.settings import Settings  # noqa: E402
+from tests.ecg_center.files import normal_zip, stemi_zip
+from web.app import create_app
+from web.settings import Settings
 
 PASSWORD = "demo-password"
 
@@ -60,7 +60,7 @@ async def start_server(data_dir: Path, database_url: str, worker_kind: str) -> w
 
 def port_of(runner: web.AppRunner) -> int:
     site = next(iter(runner.sites))
-    server = site._server  # noqa: SLF001 (aiohttp exposes the bound socket only here)
+    server = site._server  # aiohttp exposes the bound socket only here
     assert server is not None
     return int(server.sockets[0].getsockname()[1])  # type: ignore[attr-defined]
 
