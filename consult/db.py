@@ -142,4 +142,5 @@ TABLE_MODULES = (
     "imaging.index",
     "ecg.store",
     "lab.tables",
+    "consult.critical_tables",  # -- critical alerts --
 )

@@ -71,8 +71,23 @@ USERS = (
     ("ecg-reader2", "林医生 (心电)", Role.ECG_SPECIALIST, "county", "cardiology"),
     ("ecg-head", "黄主任 (心内科)", Role.ECG_SPECIALIST, "county", "cardiology"),
     ("internist2", "郑医生 (内科)", Role.CONSULT_SPECIALIST, "county", "internal_medicine"),
+    # -- critical alerts: the center's duty desk, the duty doctor of dr-village's township --
+    ("duty-desk", "郑护士 (值班台)", Role.DUTY_DESK, "county", "emergency"),
+    ("dr-dongcheng", "赵医生 (东城镇值班)", Role.TOWNSHIP_DOCTOR, "th-dongcheng", None),
 )
 DEPARTMENT_HEADS = ("ecg-head",)
+PHONES = {  # -- critical alerts: the numbers the duty desk calls --
+    "county": "0371-6000 1200",
+    "th-dongcheng": "0371-6210 3301",
+    "th-xihe": "0371-6220 3302",
+    "th-nanshan": "0371-6230 3303",
+    "vc-liujia": "138 0371 1001",
+    "vc-zhangzhuang": "138 0371 1002",
+    "vc-hekou": "138 0371 1003",
+    "vc-shangpo": "138 0371 1004",
+    "vc-songlin": "138 0371 1005",
+    "vc-qiaotou": "138 0371 1006",
+}
 PATIENTS = (
     ("张三", Sex.MALE, dt.date(1958, 3, 12)),
     ("李秀英", Sex.FEMALE, dt.date(1964, 7, 2)),
@@ -129,7 +144,12 @@ async def seed(center: Center) -> bool:
 async def _institutions(work: Work, demo: Demo) -> None:
     code, name, name_en = COUNTY
     county = await institutions.create_institution(
-        work, code=code, name=name, name_en=name_en, level=InstitutionLevel.COUNTY
+        work,
+        code=code,
+        name=name,
+        name_en=name_en,
+        level=InstitutionLevel.COUNTY,
+        phone=PHONES.get(code, ""),
     )
     demo.institutions[code] = county
     for dcode, dname, dname_en in DEPARTMENTS:
@@ -142,6 +162,7 @@ async def _institutions(work: Work, demo: Demo) -> None:
             name_en=tname_en,
             level=InstitutionLevel.TOWNSHIP,
             parent_id=county.id,
+            phone=PHONES.get(tcode, ""),
         )
         demo.institutions[tcode] = township
         for vcode, vname, vname_en in VILLAGES[tcode]:
@@ -152,6 +173,7 @@ async def _institutions(work: Work, demo: Demo) -> None:
                 name_en=vname_en,
                 level=InstitutionLevel.VILLAGE,
                 parent_id=township.id,
+                phone=PHONES.get(vcode, ""),
             )
 
 

@@ -42,6 +42,7 @@ async def create_institution(
     level: InstitutionLevel,
     parent_id: int | None = None,
     name_en: str = "",
+    phone: str = "",
 ) -> Institution:
     """Create an institution under a parent of the level above it."""
     if await work.session.scalar(select(Institution.id).where(Institution.code == code)):
@@ -56,7 +57,9 @@ async def create_institution(
             raise InvalidInput(
                 f"a {level} institution needs a {wanted_parent} parent", field="parent_id"
             )
-    inst = Institution(code=code, name=name, name_en=name_en, level=level, parent_id=parent_id)
+    inst = Institution(
+        code=code, name=name, name_en=name_en, level=level, parent_id=parent_id, phone=phone
+    )
     work.session.add(inst)
     await work.session.flush()
     work.audit("institution.create", obj=("institution", inst.id), code=code)

@@ -50,6 +50,7 @@ class Institution(Base):
     level: Mapped[InstitutionLevel] = mapped_column(_enum(InstitutionLevel))
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("institution.id"), index=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    phone: Mapped[str] = mapped_column(String(32), default="")  # -- critical alerts --
 
     departments: Mapped[list[Department]] = relationship(
         back_populates="institution", lazy="selectin", order_by="Department.id"

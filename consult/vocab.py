@@ -26,6 +26,7 @@ class Role(StrEnum):
     LAB_SUPERVISOR = "lab_supervisor"
     LAB_SPECIALIST = "lab_specialist"
     REFERRAL_DESK = "referral_desk"
+    DUTY_DESK = "duty_desk"  # -- critical alerts: the center's desk that acts on them --
 
     @property
     def is_clinic(self) -> bool:
@@ -130,3 +131,11 @@ KIND_DEPARTMENT: dict[RequestKind, str] = {
     RequestKind.VIDEO_CONSULT: "internal_medicine",
 }
 """The county department that performs each kind of request (by department code)."""
+
+
+# -- critical alerts --
+class AckMethod(StrEnum):
+    """How a critical alert was acknowledged."""
+
+    PHONE = "phone"
+    IN_APP = "in_app"

@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from consult import critical as critical_
 from consult import requests as requests_
 from consult.access import known_patient, readable_child, readable_request
 from consult.center import Center, Work
@@ -224,6 +225,9 @@ class EcgIngest:
             reasons = "; ".join(f.get("en", "") for f in findings) or "critical ECG"
             reasons_zh = "; ".join(f.get("zh", "") for f in findings) or "危急心电图"
             await requests_.mark_critical(work, request, reasons, reasons_zh)
+            codes = ",".join(str(f.get("code", "")) for f in findings)
+            finding = critical_.Finding("ecg", recording.id, codes, reasons, reasons_zh)
+            await critical_.raise_alerts(work, request, [finding])
         logger.info(
             "ECG %s for request %s: %s, %.0f ms analysis%s",
             recording.id,

@@ -1,161 +1,116 @@
-"""Critical values: an alert to the ordering clinic and the lab supervisors that someone must
-acknowledge (who, when, how, to whom), escalated when nobody does in time."""
+"""Critical lab values, as alerts of the one critical-result mechanism (:mod:`consult.critical`):
+the ordering clinic, the duty desk and the lab supervisors hear of them at once; someone must
+acknowledge (who, when, how, to whom); left unacknowledged they escalate.
+
+The lab API keeps its own shape (``/api/v1/lab/alerts``: ``result_id``, ``summary``) over the
+shared alerts of source ``lab``.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-import logging
+from dataclasses import dataclass
 
-from sqlalchemy import select
-
+from consult import critical
 from consult import notifications as notes
 from consult import requests as requests_
-from consult.access import readable_request, request_clause
 from consult.center import Work
-from consult.errors import Conflict, InvalidInput, NotFound
+from consult.critical_tables import CriticalAlert
+from consult.errors import NotFound
 from consult.models import DiagnosticRequest
 from consult.vocab import Role
-from lab.tables import CriticalAlert, LabResult
+from lab.tables import LabResult
 from lab.vocab import AckMethod
 
-logger = logging.getLogger(__name__)
+SOURCE = "lab"
+DEFAULT_ACK_MINUTES = critical.DEFAULT_ACK_MINUTES
 
-DEFAULT_ACK_MINUTES = 15
+
+@dataclass(frozen=True)
+class LabAlert:
+    """A critical-value alert as the lab API shows it."""
+
+    id: int
+    result_id: int
+    request_id: int
+    patient_id: int
+    summary: str
+    raised_at: dt.datetime
+    acknowledged_at: dt.datetime | None
+    acknowledged_by: int | None
+    method: str
+    notified_person: str
+    note: str
+    escalated_at: dt.datetime | None
+
+    @classmethod
+    def of(cls, alert: CriticalAlert) -> LabAlert:
+        return cls(
+            id=alert.id,
+            result_id=alert.source_id,
+            request_id=alert.request_id,
+            patient_id=alert.patient_id,
+            summary=alert.finding,
+            raised_at=alert.raised_at,
+            acknowledged_at=alert.acknowledged_at,
+            acknowledged_by=alert.acknowledged_by,
+            method=alert.method,
+            notified_person=alert.notified_person,
+            note=alert.note,
+            escalated_at=alert.escalated_at,
+        )
 
 
 def summary_of(result: LabResult) -> str:
     return f"{result.name or result.test_code} {result.value} {result.unit} ({result.flag})".strip()
 
 
+def _finding(result: LabResult) -> critical.Finding:
+    text = summary_of(result)
+    flag_zh = {"HH": "危急高值", "LL": "危急低值"}.get(result.flag, result.flag)
+    text_zh = f"{result.name or result.test_code} {result.value} {result.unit} ({flag_zh})"
+    return critical.Finding(SOURCE, result.id, result.test_code, text, text_zh.strip())
+
+
 async def raise_alerts(
     work: Work, request: DiagnosticRequest, results: list[LabResult]
 ) -> list[CriticalAlert]:
-    """One alert per critical result; the clinic and the supervisors hear of it at once."""
+    """One alert per critical result, to the clinic, the duty desk and the lab supervisors."""
     if not results:
         return []
-    alerts = [
-        CriticalAlert(
-            result_id=r.id,
-            request_id=request.id,
-            patient_id=request.patient_id,
-            summary=summary_of(r)[:300],
-            raised_at=work.now,
-        )
-        for r in results
-    ]
-    work.session.add_all(alerts)
-    await work.session.flush()
-    text = "; ".join(a.summary for a in alerts)
+    findings = [_finding(r) for r in results]
     if not request.critical:
-        await requests_.mark_critical(work, request, text[:500])
-    users = await notes.clinic_users_for(work, request)
-    users |= await notes.users_with_role(work, Role.LAB_SUPERVISOR)
-    await notes.notify(
-        work,
-        users,
-        "lab.critical",
-        f"检验危急值: {request.identifier} {text}",
-        f"Critical lab value: {request.identifier} {text}",
-        request_id=request.id,
-        alert_ids=[a.id for a in alerts],
-        critical=True,
-    )
-    work.audit(
-        "lab.critical.raise",
-        patient_id=request.patient_id,
-        obj=("request", request.id),
-        alerts=[a.id for a in alerts],
-    )
-    return alerts
+        await requests_.mark_critical(
+            work,
+            request,
+            "; ".join(f.text for f in findings)[:500],
+            "; ".join(f.text_zh for f in findings)[:500],
+        )
+    supervisors = await notes.users_with_role(work, Role.LAB_SUPERVISOR)
+    return await critical.raise_alerts(work, request, findings, also=supervisors)
 
 
 async def acknowledge(
     work: Work, alert_id: int, *, method: AckMethod, notified_person: str, note: str = ""
-) -> CriticalAlert:
+) -> LabAlert:
     """Record who took the critical value, when, how (phone, in-app) and who was told."""
     alert = await work.session.get(CriticalAlert, alert_id)
-    if alert is None:
+    if alert is None or alert.source != SOURCE:
         raise NotFound(f"no alert {alert_id}")
-    try:
-        await readable_request(work, alert.request_id, "lab.critical.ack")
-    except NotFound:
-        raise NotFound(f"no alert {alert_id}") from None
-    if alert.acknowledged_at is not None:
-        raise Conflict(f"alert {alert_id} was already acknowledged")
-    if method is AckMethod.PHONE and not notified_person.strip():
-        raise InvalidInput(
-            "a phoned critical value names the person who took it", field="notified_person"
-        )
-    alert.acknowledged_at = work.now
-    alert.acknowledged_by = work.principal.user_id
-    alert.method = method.value
-    alert.notified_person = notified_person.strip() or work.principal.display_name
-    alert.note = note.strip()
-    work.audit(
-        "lab.critical.ack",
-        patient_id=alert.patient_id,
-        obj=("lab_alert", alert.id),
-        method=method.value,
-        notified_person=alert.notified_person,
+    done = await critical.acknowledge(
+        work, alert_id, method=method, notified_person=notified_person, note=note
     )
-    return alert
+    return LabAlert.of(done)
 
 
-async def list_for(work: Work, *, open_only: bool, request_id: int | None) -> list[CriticalAlert]:
-    """Alerts of the requests the caller may see."""
-    query = select(CriticalAlert).order_by(CriticalAlert.id.desc()).limit(200)
-    if open_only:
-        query = query.where(CriticalAlert.acknowledged_at.is_(None))
-    if request_id is not None:
-        await readable_request(work, request_id, "lab.critical.list")
-        query = query.where(CriticalAlert.request_id == request_id)
-    else:
-        query = query.join(
-            DiagnosticRequest, DiagnosticRequest.id == CriticalAlert.request_id
-        ).where(request_clause(work.principal))
-    rows = list(await work.session.scalars(query))
-    work.audit("lab.critical.list", patient_ids=sorted({a.patient_id for a in rows}))
-    return rows
+async def list_for(work: Work, *, open_only: bool, request_id: int | None) -> list[LabAlert]:
+    """Critical-value alerts the caller was sent or whose requests the caller may see."""
+    rows = await critical.list_alerts(
+        work, open_only=open_only, request_id=request_id, source=SOURCE
+    )
+    return [LabAlert.of(a) for a in rows]
 
 
 async def escalate_overdue(work: Work, ack_minutes: int = DEFAULT_ACK_MINUTES) -> int:
-    """Escalate, once, every alert left unacknowledged for ``ack_minutes``; return how many."""
-    cutoff = work.now - dt.timedelta(minutes=ack_minutes)
-    rows = list(
-        await work.session.scalars(
-            select(CriticalAlert).where(
-                CriticalAlert.acknowledged_at.is_(None),
-                CriticalAlert.escalated_at.is_(None),
-                CriticalAlert.raised_at <= cutoff,
-            )
-        )
-    )
-    if not rows:
-        return 0
-    requests = {
-        r.id: r
-        for r in await work.session.scalars(
-            select(DiagnosticRequest).where(DiagnosticRequest.id.in_({a.request_id for a in rows}))
-        )
-    }
-    supervisors = await notes.users_with_role(work, Role.LAB_SUPERVISOR, Role.ADMIN)
-    for alert in rows:
-        alert.escalated_at = work.now
-        request = requests[alert.request_id]
-        users = supervisors | await notes.clinic_users_for(work, request)
-        await notes.notify(
-            work,
-            users,
-            "lab.critical.escalated",
-            f"危急值 {ack_minutes} 分钟未确认: {request.identifier} {alert.summary}",
-            f"Critical value not acknowledged in {ack_minutes} min: "
-            f"{request.identifier} {alert.summary}",
-            request_id=request.id,
-            alert_id=alert.id,
-            critical=True,
-        )
-        work.audit(
-            "lab.critical.escalate", patient_id=alert.patient_id, obj=("lab_alert", alert.id)
-        )
-    logger.warning("%d critical lab alerts escalated", len(rows))
-    return len(rows)
+    """Escalate the overdue alerts (all sources: one mechanism); return how many."""
+    return await critical.escalate_overdue(work, ack_minutes)

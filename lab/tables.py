@@ -1,5 +1,5 @@
-"""The lab center's tables: catalogue, reference ranges, orders, specimens, results, alerts,
-and the outbox of order messages for the LIS.
+"""The lab center's tables: catalogue, reference ranges, orders, specimens, results and the
+outbox of order messages for the LIS (critical values are alerts of :mod:`consult.critical`).
 
 Only storage shape lives here; the rules live in the service modules beside it.
 """
@@ -135,26 +135,6 @@ class LabResult(Base):
     released_by: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
     supersedes_id: Mapped[int | None] = mapped_column(ForeignKey("lab_result.id"))
     amendment_reason: Mapped[str] = mapped_column(Text, default="")
-
-
-class CriticalAlert(Base):
-    """A critical value that someone must acknowledge: who, when, how and to whom."""
-
-    __tablename__ = "lab_critical_alert"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    result_id: Mapped[int] = mapped_column(ForeignKey("lab_result.id"), index=True)
-    request_id: Mapped[int] = mapped_column(ForeignKey("diagnostic_request.id"), index=True)
-    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id"))
-    summary: Mapped[str] = mapped_column(String(300))
-    raised_at: Mapped[dt.datetime]
-    acknowledged_at: Mapped[dt.datetime | None]
-    acknowledged_by: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
-    method: Mapped[str] = mapped_column(String(16), default="")
-    """``phone`` or ``in_app``."""
-    notified_person: Mapped[str] = mapped_column(String(200), default="")
-    note: Mapped[str] = mapped_column(Text, default="")
-    escalated_at: Mapped[dt.datetime | None]
 
 
 class LisOutbound(Base):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from consult.vocab import AckMethod as _AckMethod
+
 
 class OrderStatus(StrEnum):
     ORDERED = "ordered"
@@ -60,9 +62,8 @@ class Flag(StrEnum):
         return self in (Flag.CRITICAL_LOW, Flag.CRITICAL_HIGH)
 
 
-class AckMethod(StrEnum):
-    PHONE = "phone"
-    IN_APP = "in_app"
+AckMethod = _AckMethod
+"""How a critical value was acknowledged: one vocabulary with every critical alert."""
 
 
 SPECIMEN_ZH = {

@@ -25,6 +25,7 @@ from web import keys
 from web.api import Endpoints, add_endpoints
 from web.auth import auth_middleware
 from web.background import every
+from web.critical_wiring import critical_ctx  # -- critical alerts --
 from web.dicomweb import endpoints as dicomweb_endpoints
 from web.ecg_wiring import ecg_ctx
 from web.errors import error_middleware
@@ -36,6 +37,7 @@ from web.pages import add_pages
 from web.redis_bus import RedisEventBus, make_bus
 from web.rooms_wiring import room_ws, rooms_ctx
 from web.routes import admin, audit, auth, notifications, patients, referrals, reports, requests
+from web.routes import critical as critical_routes  # -- critical alerts --
 from web.routes import ecg as ecg_routes
 from web.routes import imaging as imaging_routes
 from web.routes import lab as lab_routes
@@ -63,6 +65,7 @@ TABLES: list[Endpoints] = [
     lab_routes.endpoints,
     imaging_routes.endpoints,
     dicomweb_endpoints,
+    critical_routes.endpoints,  # -- critical alerts --
 ]
 
 
@@ -178,6 +181,7 @@ def create_app(settings: Settings) -> web.Application:
             database_ctx,
             executor_ctx,
             overdue_ctx,
+            critical_ctx,  # -- critical alerts --
             ecg_ctx,
             imaging_ctx,
             bridge_ctx,

@@ -1,5 +1,6 @@
-"""Wiring of the lab center: the MLLP results listener, the LIS order outbox and the critical
-value escalation, as one ``cleanup_ctx`` generator (after the database's)."""
+"""Wiring of the lab center: the MLLP results listener and the LIS order outbox, as one
+``cleanup_ctx`` generator (after the database's). Critical values escalate with every critical
+alert (:mod:`web.critical_wiring`)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from dataclasses import dataclass, field
 from aiohttp import web
 
 from consult.center import Center
-from lab import catalogue, critical, outbound
+from lab import catalogue, outbound
 from lab.inbound import ResultsInbox
 from lab.mllp import MllpClient, MllpServer
 from web import keys
@@ -54,14 +55,6 @@ async def lab_ctx(app: web.Application) -> AsyncIterator[None]:
         inbox = ResultsInbox(center)
         runtime.listener = MllpServer(inbox.handle, reject=inbox.reject)
         await runtime.listener.start(settings.mllp_host, settings.mllp_port)
-    ack_minutes = settings.critical_ack_minutes
-
-    async def escalate() -> None:
-        async with center.work(client="lab-escalation") as work:
-            await critical.escalate_overdue(work, ack_minutes)
-
-    check = settings.lab_escalation_check_seconds
-    runtime.tasks.append(every(check, "lab-critical-escalation", escalate, app[keys.ENGINE]))
     client: MllpClient | None = None
     if lis_enabled(app):
         client = MllpClient(settings.lis_host, settings.lis_port, retries=2)

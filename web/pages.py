@@ -45,6 +45,7 @@ PAGES: dict[str, tuple[str, str]] = {
     "/referrals": ("referrals", "绿色通道转诊"),
     "/admin": ("admin", "系统管理"),
     "/audit": ("audit", "审计日志"),
+    "/desk": ("desk", "危急值值班台"),  # -- critical alerts: the duty desk --
     r"/report/{id:\d+}/print": ("print", "报告"),
     r"/consult/{id:\d+}": ("consult", "会诊意见"),  # -- consult: conclusion --
 }
@@ -146,7 +147,9 @@ def shell(module: str, title: str, version: str) -> str:
         f'<link rel="modulepreload" href="{base}/js/ui.js">'
         f'<link rel="modulepreload" href="{base}/js/api.js">'
         f'<script type="module" src="{base}/js/pages/{module}.js"></script>'
+        f'<script type="module" src="{base}/js/alerts.js"></script>'  # -- critical alerts --
         f'</head><body data-page="{module}"><header id="top" class="top"></header>'
+        '<section id="critical-alerts" class="critical-alerts" aria-live="assertive"></section>'
         '<div id="alerts" class="alerts" role="alert" aria-live="assertive"></div>'
         '<main id="main" class="main"><p class="loading">…</p></main>'
         "<noscript>本系统需要启用 JavaScript / JavaScript is required.</noscript>"

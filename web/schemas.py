@@ -75,6 +75,7 @@ class InstitutionOut(Out):
     level: InstitutionLevel
     parent_id: int | None
     departments: list[DepartmentOut]
+    phone: str = ""  # -- critical alerts: the number alerts show --
 
 
 class InstitutionIn(In):
@@ -83,6 +84,7 @@ class InstitutionIn(In):
     name_en: str = Field("", max_length=200)
     level: InstitutionLevel
     parent_id: int | None = None
+    phone: str = Field("", max_length=32, pattern=r"^[0-9+()\- ]*$")  # -- critical alerts --
 
 
 class DepartmentIn(In):

@@ -89,7 +89,8 @@ class Settings(BaseModel):
     lis_host: str = ""
     lis_port: int = Field(0, ge=0, le=65535)
     critical_ack_minutes: int = Field(15, ge=1)
-    lab_escalation_check_seconds: float = Field(60.0, gt=0)
+    # -- critical alerts: how often the escalation loop looks (critical_ack_minutes: how long) --
+    critical_check_seconds: float = Field(30.0, gt=0)
     lis_retry_seconds: float = Field(2.0, gt=0)
     ecg_brady_bpm: float = Field(40.0, ge=10)
     ecg_tachy_bpm: float = Field(150.0, le=350)

@@ -67,7 +67,7 @@ async def test_whole_loop(lab_api: Api) -> None:
     assert (code, text) == ("AA", "")
 
     events = [live.get_nowait() for _ in range(live.qsize())]
-    assert "lab.critical" in {e.kind for e in events}  # the supervisor heard it live
+    assert "critical.alert" in {e.kind for e in events}  # the supervisor heard it live
     results = (await tech.get(f"/api/v1/lab/orders/{order['id']}/results")).ok()
     by_code = {r["test_code"]: r for r in results}
     assert by_code[K]["flag"] == "HH"
@@ -79,7 +79,7 @@ async def test_whole_loop(lab_api: Api) -> None:
     assert len(alerts) == 1
     assert alerts[0]["result_id"] == by_code[K]["id"]
     notes = (await doctor.get("/api/v1/notifications")).ok()
-    assert any(n["kind"] == "lab.critical" for n in notes)
+    assert any(n["kind"] == "critical.alert" for n in notes)
     ack = (
         await supervisor.post(
             f"/api/v1/lab/alerts/{alerts[0]['id']}/ack",

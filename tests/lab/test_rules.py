@@ -151,8 +151,8 @@ async def test_rules(lab_api: tuple[Api, FakeLis]) -> None:
         work.now += dt.timedelta(minutes=30)
         assert await critical.escalate_overdue(work, 15) == 0  # once only
     kinds = [n["kind"] for n in (await supervisor.get("/api/v1/notifications")).ok()]
-    assert "lab.critical.escalated" in kinds
-    assert "lab.critical" in kinds
+    assert "critical.escalated" in kinds
+    assert "critical.alert" in kinds
     ack = {"method": "in_app"}
     assert (await other.post(f"/api/v1/lab/alerts/{alerts[0]['id']}/ack", ack)).status == 404
     assert (
@@ -174,4 +174,4 @@ async def test_rules(lab_api: tuple[Api, FakeLis]) -> None:
                 select(AuditRecord.action).where(AuditRecord.patient_id == patient_id)
             )
         )
-    assert {"lab.results.read", "lab.results.trend", "lab.critical.ack"} <= actions
+    assert {"lab.results.read", "lab.results.trend", "critical.ack"} <= actions

@@ -5,8 +5,9 @@ from __future__ import annotations
 from consult.center import Work
 from lab import catalogue, critical, orders, results, specimens
 from lab import outbound as lis
+from lab.critical import LabAlert
 from lab.results import Observation, StoreOutcome
-from lab.tables import CriticalAlert, LabOrder, LabResult, LabTest, Specimen
+from lab.tables import LabOrder, LabResult, LabTest, Specimen
 from web.api import Call, Endpoints
 from web.errors import ApiError
 from web.lab_wiring import lis_enabled
@@ -310,7 +311,7 @@ async def trend(call: Call) -> list[LabResult]:
     query=AlertQuery,
     response=list[AlertOut],
 )
-async def alerts(call: Call) -> list[CriticalAlert]:
+async def alerts(call: Call) -> list[LabAlert]:
     q: AlertQuery = call.query
     async with call.work() as work:
         return await critical.list_for(work, open_only=q.open, request_id=q.request_id)
@@ -322,7 +323,7 @@ async def alerts(call: Call) -> list[CriticalAlert]:
     body=AckIn,
     response=AlertOut,
 )
-async def acknowledge(call: Call) -> CriticalAlert:
+async def acknowledge(call: Call) -> LabAlert:
     body: AckIn = call.body
     async with call.work() as work:
         return await critical.acknowledge(

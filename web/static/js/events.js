@@ -2,7 +2,23 @@
 import { withToken } from "./api.js";
 import { setLive } from "./ui.js";
 
+// One socket per page, shared by every listener (the page's module, the critical-alert banner).
+const handlers = new Set();
+let socket = null;
+
 export function listen(onEvent) {
+  handlers.add(onEvent);
+  if (!socket) socket = connectSocket();
+  return () => {
+    handlers.delete(onEvent);
+    if (!handlers.size && socket) {
+      socket.stop();
+      socket = null;
+    }
+  };
+}
+
+function connectSocket() {
   let delay = 1000;
   let ws = null;
   let stopped = false;
@@ -20,7 +36,14 @@ export function listen(onEvent) {
       } catch (e) {
         return;
       }
-      if (event.type !== "hello") onEvent(event);
+      if (event.type === "hello") return;
+      for (const fn of [...handlers]) {
+        try {
+          fn(event);
+        } catch (err) {
+          console.error(err);
+        }
+      }
     };
     ws.onclose = () => {
       setLive(false);
@@ -30,9 +53,11 @@ export function listen(onEvent) {
     };
   };
   connect();
-  return () => {
-    stopped = true;
-    if (ws) ws.close();
+  return {
+    stop() {
+      stopped = true;
+      if (ws) ws.close();
+    },
   };
 }
 

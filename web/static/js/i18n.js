@@ -102,6 +102,20 @@ const TEXT = {
   "err_field_data.plan.instructions": ["请填写基层治疗的处置说明", "Write the instructions for treating locally"],
   "err_field_data.plan.follow_up_on": ["请填写有效的随访日期", "Give a valid follow-up date"],
   err_field_findings: ["签发前请填写所见或建议", "Write findings or advice before signing"],
+  // -- critical alerts --
+  alertEcg: ["心电图危急值", "Critical ECG"], alertLab: ["检验危急值", "Critical lab value"],
+  alertEscalatedTownship: ["未及时确认，已上报乡镇值班医生", "Not acknowledged: escalated to the township duty doctor"],
+  alertEscalatedDesk: ["未及时确认，已上报中心值班台", "Not acknowledged: escalated to the center's duty desk"],
+  alertSpokenTo: ["通话对象（姓名）", "Person spoken to (name)"], alertAckSeen: ["已查看，立即处理", "Seen, acting on it"],
+  alertAckPhoned: ["已电话通知", "Phoned"], alertNeedPerson: ["请填写通话对象的姓名", "Name the person you spoke to"],
+  alertAlreadyAcked: ["已由他人确认", "Already acknowledged by someone else"], alertClinic: ["诊所", "Clinic"],
+  alertRequest: ["申请", "Request"], alertAcks: ["危急值确认", "Critical alert acknowledgement"],
+  alertNotAcked: ["尚未确认", "Not yet acknowledged"], alertAckedBy: ["确认人", "Acknowledged by"],
+  ackMethod_in_app: ["应用内查看", "Seen in app"], ackMethod_phone: ["电话通知", "Phoned"],
+  alertLevel0: ["已通知诊所与值班台", "Clinic and duty desk alerted"],
+  duty_desk: ["值班台", "Duty desk"], dutyDesk: ["危急值值班台", "Critical alerts desk"],
+  alertsOpen: ["待确认的危急值", "Alerts awaiting acknowledgement"], alertsRecent: ["近期危急值", "Recent critical alerts"],
+  alertsNone: ["目前没有待确认的危急值", "No alerts awaiting acknowledgement"],
 };
 
 export function lang() {

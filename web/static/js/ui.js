@@ -48,6 +48,7 @@ const HOME_BY_ROLE = {
   ecg_specialist: "/worklist/ecg_read", imaging_specialist: "/worklist/imaging_read",
   consult_specialist: "/worklist/video_consult", lab_technician: "/lab", lab_supervisor: "/lab",
   lab_specialist: "/lab", referral_desk: "/referrals", admin: "/admin", auditor: "/audit",
+  duty_desk: "/desk", // -- critical alerts --
 };
 
 export function homeOf(user) {
@@ -65,6 +66,7 @@ function navFor(user) {
   if (r === "referral_desk" || r === "village_doctor" || r === "township_doctor") items.push(["/referrals", t("referrals")]);
   if (r === "admin") items.push(["/admin", t("admin")]);
   if (r === "auditor") items.push(["/audit", t("audit")]);
+  if (r === "duty_desk") items.push(["/desk", t("dutyDesk")]); // -- critical alerts --
   return items;
 }
 

@@ -1,4 +1,5 @@
 // The ECG viewer: tracing on paper, the machine's measurements and statements (editable), sign.
+import { ackPanel } from "../alerts.js"; // -- critical alerts --
 import { api } from "../api.js";
 import { EcgPaper } from "../ecgpaper.js";
 import { lang, pick, t } from "../i18n.js";
@@ -30,6 +31,7 @@ const viewer = h("section.card.tracing",
     readout),
   h("div.paper-scroll", canvas));
 const side = h("section.card.side#ecg-report");
+const acks = user ? ackPanel(requestId) : null; // -- critical alerts: who acknowledged --
 
 if (user) {
   clear(document.getElementById("main"), head, h("div.viewer", viewer, side));
@@ -120,6 +122,7 @@ function drawSide() {
   clear(side,
     h("h2", t("machine")),
     a && a.critical ? h("div.alert.bad#critical-reasons", t("critical") + ": " + (a.critical_findings || []).map((f) => pick(f.zh, f.en)).join("; ")) : null,
+    acks,
     h("h3", t("measurements")), measureBox,
     h("h3", t("statements")), list,
     signed ? null : h("form.row", { on: { submit: (e) => {
