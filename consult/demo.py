@@ -26,7 +26,7 @@ from consult.vocab import ConsentScope, InstitutionLevel, Role, Sex
 logger = logging.getLogger(__name__)
 
 DEMO_PASSWORD = "demo-password"  # noqa: S105 (documented demo password)
-DEMO_EXTENSIONS = ("imaging.demo", "lab.demo")
+DEMO_EXTENSIONS = ("imaging.demo", "lab.demo", "consult.capacity_demo")
 
 COUNTY = ("county", "示范县人民医院", "Demo County People's Hospital")
 DEPARTMENTS = (
@@ -67,6 +67,9 @@ USERS = (
     ("lab-supervisor", "孙主任 (检验)", Role.LAB_SUPERVISOR, "county", "laboratory"),
     ("internist", "周医生 (内科)", Role.CONSULT_SPECIALIST, "county", "internal_medicine"),
     ("referral-desk", "吴护士 (转诊)", Role.REFERRAL_DESK, "county", "referral_desk"),
+    # -- referrals: the receiving departments' desks --
+    ("cardio-desk", "郑护士长 (心内科)", Role.DEPARTMENT_DESK, "county", "cardiology"),
+    ("er-desk", "冯医生 (急诊科)", Role.DEPARTMENT_DESK, "county", "emergency"),
 )
 PATIENTS = (
     ("张三", Sex.MALE, dt.date(1958, 3, 12)),
