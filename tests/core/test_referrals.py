@@ -242,12 +242,12 @@ async def test_capacity_is_published_in_local_time_and_listed(api: Api) -> None:
         assert answer.status == 422, (bad, answer.body)
 
     # a slot nobody booked can be withdrawn; a booked one cannot
-    assert (await cardio.call("DELETE", f"/api/v1/capacity/{slot['id']}")).status == 204
+    assert (await cardio.post(f"/api/v1/capacity/{slot['id']}/withdraw")).status == 204
     reader = await api.login("ecg-reader")
     booked = await publish(cardio, capacity=1)
     ref = (await refer(reader, (await signed_ecg_report(api))["id"])).ok()
     (await cardio.post(f"/api/v1/referrals/{ref['id']}/accept", {"slot_id": booked["id"]})).ok()
-    withdrawn = await cardio.call("DELETE", f"/api/v1/capacity/{booked['id']}")
+    withdrawn = await cardio.post(f"/api/v1/capacity/{booked['id']}/withdraw")
     assert withdrawn.status == 409 and withdrawn.body["error"]["code"] == "slot_booked"
 
 

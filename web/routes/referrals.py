@@ -143,8 +143,8 @@ async def publish(call: Call) -> object:
         return await capacity.publish(work, capacity.NewSlot(**call.body.model_dump()))
 
 
-@endpoints.delete(
-    r"/api/v1/capacity/{id:\d+}",
+@endpoints.post(
+    r"/api/v1/capacity/{id:\d+}/withdraw",
     summary="Withdraw a slot nobody booked (409 slot_booked)",
     status=204,
 )

@@ -1,6 +1,7 @@
 // The ECG viewer: tracing on paper, the machine's measurements and statements (editable), sign.
 import { api } from "../api.js";
 import { EcgPaper } from "../ecgpaper.js";
+import { mountReferAction } from "../refer.js";
 import { lang, pick, t } from "../i18n.js";
 import { action, chip, clear, field, fmtTime, frame, h, patientLabel, toast } from "../ui.js";
 
@@ -32,6 +33,7 @@ const side = h("section.card.side#ecg-report");
 
 if (user) {
   clear(document.getElementById("main"), head, h("div.viewer", viewer, side));
+  mountReferAction(head.parentNode, { requestId, before: head.nextSibling }); // green channel
   load().catch((err) => clear(head, h("p.form-error", err.message)));
 }
 
