@@ -275,8 +275,16 @@ async def report_of(work: Work, referral_id: int) -> Report:
 
 
 async def _tell_clinic(
-    work: Work, referral: Referral, kind: str, zh: str, en: str, **extra: object
+    work: Work,
+    referral: Referral,
+    kind: str,
+    zh: str,
+    en: str,
+    *,
+    desks: bool = False,
+    **extra: object,
 ) -> None:
+    """Tell the sending clinic (and the opener); with ``desks``, the receiving desks too."""
     users = set(
         await work.session.scalars(
             select(User.id).where(
@@ -285,6 +293,10 @@ async def _tell_clinic(
         )
     )
     users.add(referral.opened_by)
+    if desks:
+        department = await work.session.get(Department, referral.to_department_id)
+        if department is not None:
+            users |= await receivers(work, department)
     await notes.notify(
         work, users, kind, zh, en, request_id=referral.request_id, referral_id=referral.id, **extra
     )
@@ -314,6 +326,7 @@ async def accept(work: Work, referral_id: int, *, slot_id: int) -> Referral:
         "referral.accepted",
         f"转诊 #{referral.id} 已接收: {zh} {slot.place}",
         f"Referral #{referral.id} accepted: {en} {slot.place}",
+        desks=True,
         slot_id=slot.id,
         slot_at=slot.starts_at.isoformat(),
         slot_place=slot.place,
@@ -395,5 +408,6 @@ async def cancel(work: Work, referral_id: int, reason: str) -> Referral:
         "referral.cancelled",
         f"转诊 #{referral.id} 已取消",
         f"Referral #{referral.id} cancelled",
+        desks=True,
     )
     return referral

@@ -128,6 +128,7 @@ async def test_two_desks_accepting_the_last_slot_at_once_one_wins(api: Api) -> N
     desk = await api.login("referral-desk")
     village = await api.login("dr-village")
     village_events = await Events.open(village)
+    cardio_events = await Events.open(cardio)
     slot = await publish(cardio, capacity=1)
     a = (await refer(reader, (await signed_ecg_report(api, "甲"))["id"])).ok()
     b = (await refer(reader, (await signed_ecg_report(api, "乙"))["id"])).ok()
@@ -158,10 +159,14 @@ async def test_two_desks_accepting_the_last_slot_at_once_one_wins(api: Api) -> N
 
     # cancelling the winner frees the place; the other referral takes it
     (await desk.post(f"/api/v1/referrals/{won['id']}/cancel", {"reason": "患者转上级医院"})).ok()
+    assert (await cardio_events.next("referral.cancelled"))["referral_id"] == won["id"]
     async with api.center.sessions() as session:
         assert (await session.get(CapacitySlot, slot["id"])).booked == 0  # type: ignore[union-attr]
     (await desk.post(f"/api/v1/referrals/{loser_id}/accept", {"slot_id": slot["id"]})).ok()
+    # the department hears the desk's booking of its place (the race's was before the cancel)
+    assert (await cardio_events.next("referral.accepted"))["referral_id"] == loser_id
     await village_events.close()
+    await cardio_events.close()
 
 
 async def test_one_referral_accepted_twice_at_once_books_one_place(api: Api) -> None:
