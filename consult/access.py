@@ -38,6 +38,12 @@ def patient_clause(principal: Principal) -> ColumnElement[bool]:
         return exists().where(DiagnosticRequest.patient_id == Patient.id, request_clause(principal))
     if principal.role is Role.REFERRAL_DESK:
         return exists().where(Referral.patient_id == Patient.id)
+    # -- referrals: a department's desk knows the patients referred to it --
+    if principal.role is Role.DEPARTMENT_DESK:
+        return exists().where(
+            Referral.patient_id == Patient.id,
+            Referral.to_department_id == (principal.department_id or 0),
+        )
     return false()
 
 

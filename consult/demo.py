@@ -26,7 +26,7 @@ from consult.vocab import ConsentScope, InstitutionLevel, Role, Sex
 logger = logging.getLogger(__name__)
 
 DEMO_PASSWORD = "demo-password"  # noqa: S105 (documented demo password)
-DEMO_EXTENSIONS = ("imaging.demo", "lab.demo")
+DEMO_EXTENSIONS = ("imaging.demo", "lab.demo", "consult.capacity_demo")
 
 COUNTY = ("county", "示范县人民医院", "Demo County People's Hospital")
 DEPARTMENTS = (
@@ -74,6 +74,9 @@ USERS = (
     # -- critical alerts: the center's duty desk, the duty doctor of dr-village's township --
     ("duty-desk", "郑护士 (值班台)", Role.DUTY_DESK, "county", "emergency"),
     ("dr-dongcheng", "赵医生 (东城镇值班)", Role.TOWNSHIP_DOCTOR, "th-dongcheng", None),
+    # -- referrals: the receiving departments' desks --
+    ("cardio-desk", "郑护士长 (心内科)", Role.DEPARTMENT_DESK, "county", "cardiology"),
+    ("er-desk", "冯医生 (急诊科)", Role.DEPARTMENT_DESK, "county", "emergency"),
 )
 DEPARTMENT_HEADS = ("ecg-head",)
 PHONES = {  # -- critical alerts: the numbers the duty desk calls --

@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import (
     Boolean,
+    CheckConstraint,
     Enum,
     ForeignKey,
     Index,
@@ -18,6 +19,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -33,6 +35,7 @@ from consult.vocab import (
     RequestStatus,
     Role,
     Sex,
+    SlotKind,
 )
 
 
@@ -256,6 +259,16 @@ class Referral(Base):
     """A green-channel referral to a county department, and the back-referral closing the loop."""
 
     __tablename__ = "referral"
+    # -- referrals: at most one open referral per request (and so per report) --
+    __table_args__ = (
+        Index(
+            "uq_referral_open_request",
+            "request_id",
+            unique=True,
+            sqlite_where=text("status IN ('opened', 'accepted', 'arrived')"),
+            postgresql_where=text("status IN ('opened', 'accepted', 'arrived')"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id"), index=True)
@@ -277,8 +290,41 @@ class Referral(Base):
     cancelled_reason: Mapped[str] = mapped_column(Text, default="")
     back_referral_summary: Mapped[str] = mapped_column(Text, default="")
     back_referred_at: Mapped[dt.datetime | None]
+    # -- referrals: the clinical summary and the booked capacity slot --
+    summary: Mapped[str] = mapped_column(Text, default="")
+    slot_id: Mapped[int | None] = mapped_column(ForeignKey("capacity_slot.id"), index=True)
 
     patient: Mapped[Patient] = relationship(lazy="joined")
+
+
+class CapacitySlot(Base):
+    """Places a county department publishes (cath lab, ward beds, clinic sessions) for a time.
+
+    ``booked`` never exceeds ``capacity``: bookings are one conditional UPDATE, and the check
+    constraint holds the line whatever the code does.
+    """
+
+    __tablename__ = "capacity_slot"
+    __table_args__ = (
+        CheckConstraint("booked >= 0 AND booked <= capacity", name="booked_within_capacity"),
+        CheckConstraint("capacity >= 1", name="capacity_positive"),
+        CheckConstraint("ends_at > starts_at", name="ends_after_start"),
+        Index("ix_capacity_slot_department_start", "department_id", "starts_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    department_id: Mapped[int] = mapped_column(ForeignKey("department.id"))
+    kind: Mapped[SlotKind] = mapped_column(_enum(SlotKind))
+    place: Mapped[str] = mapped_column(String(200))
+    starts_at: Mapped[dt.datetime]
+    ends_at: Mapped[dt.datetime]
+    capacity: Mapped[int] = mapped_column(Integer)
+    booked: Mapped[int] = mapped_column(Integer, default=0)
+    published_by: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    published_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+# -- end referrals --
 
 
 class Notification(Base):

@@ -40,6 +40,8 @@ class Policy:
     lockout_duration: dt.timedelta = dt.timedelta(minutes=15)
     override_duration: dt.timedelta = dt.timedelta(hours=4)
     password_hashing: PasswordHashing = field(default_factory=PasswordHashing)
+    timezone: str = "Asia/Shanghai"
+    """The center's local time zone (IANA name): times people read and publish are in it."""
 
     def __post_init__(self) -> None:
         for kind in RequestKind:

@@ -27,6 +27,8 @@ class Role(StrEnum):
     LAB_SPECIALIST = "lab_specialist"
     REFERRAL_DESK = "referral_desk"
     DUTY_DESK = "duty_desk"  # -- critical alerts: the center's desk that acts on them --
+    # -- referrals: the receiving department's desk (sees and accepts its incoming referrals) --
+    DEPARTMENT_DESK = "department_desk"
 
     @property
     def is_clinic(self) -> bool:
@@ -99,6 +101,23 @@ class ReferralStatus(StrEnum):
     ARRIVED = "arrived"
     CLOSED = "closed"
     CANCELLED = "cancelled"
+
+
+# -- referrals: published capacity --
+class SlotKind(StrEnum):
+    """What a department publishes capacity of (a green-channel referral books one place)."""
+
+    CATH_LAB = "cath_lab"
+    WARD_BED = "ward_bed"
+    CLINIC_SESSION = "clinic_session"
+    ICU_BED = "icu_bed"
+
+
+OPEN_REFERRAL_STATES = frozenset(
+    {ReferralStatus.OPENED, ReferralStatus.ACCEPTED, ReferralStatus.ARRIVED}
+)
+"""A referral in one of these states is open: its request can have no second one."""
+# -- end referrals --
 
 
 class ConsentScope(StrEnum):

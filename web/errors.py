@@ -61,8 +61,9 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except e.DomainError as exc:
         status = status_of(exc)
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        details = getattr(exc, "details", None) or {}  # e.g. the referral a 409 names
         return web.json_response(
-            error_body(exc.code, exc.message, exc.field), status=status, headers=headers
+            error_body(exc.code, exc.message, exc.field, **details), status=status, headers=headers
         )
     except ApiError as exc:
         return web.json_response(error_body(exc.code, exc.message, exc.field), status=exc.status)

@@ -12,7 +12,6 @@ from consult.vocab import (
     InstitutionLevel,
     Outcome,
     Priority,
-    ReferralStatus,
     ReportStatus,
     RequestKind,
     RequestStatus,
@@ -299,53 +298,12 @@ class InboxQuery(In):
     unread: bool = False
 
 
-class ReferralIn(In):
-    department: str = Field(min_length=1, max_length=32)
-    reason: str = Field(min_length=1, max_length=4000)
-    urgency: Priority = Priority.URGENT
-    request_id: int | None = None
-    report_id: int | None = None
-    patient_id: int | None = None
-
-
-class SlotIn(In):
-    slot_at: AwareDatetime
-    slot_place: str = Field(min_length=1, max_length=200)
-
-
 class CloseIn(In):
     summary: str = Field("", max_length=8000)
 
 
 class SummaryIn(In):
     summary: str = Field(min_length=1, max_length=8000)
-
-
-class ReferralQuery(In):
-    status: ReferralStatus | None = None
-
-
-class ReferralOut(Out):
-    id: int
-    patient_id: int
-    patient: PatientBrief
-    request_id: int | None
-    report_id: int | None
-    from_institution_id: int
-    to_department_id: int
-    urgency: Priority
-    reason: str
-    status: ReferralStatus
-    opened_by: int
-    opened_at: dt.datetime
-    accepted_at: dt.datetime | None
-    slot_at: dt.datetime | None
-    slot_place: str
-    arrived_at: dt.datetime | None
-    closed_at: dt.datetime | None
-    cancelled_reason: str
-    back_referral_summary: str
-    back_referred_at: dt.datetime | None
 
 
 # --- notifications and audit --------------------------------------------------------------------

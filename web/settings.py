@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import tomllib
+import zoneinfo
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -96,6 +97,19 @@ class Settings(BaseModel):
     ecg_tachy_bpm: float = Field(150.0, le=350)
     ecg_pause_s: float = Field(3.0, ge=1, le=20)
     ecg_af_rvr_bpm: float = Field(110.0, ge=60, le=250)
+    # -- referrals: the center's local time zone (slots are published and shown in it) --
+    timezone: str = "Asia/Shanghai"
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (an IANA name: Asia/Shanghai)") from None
+        return value
+
+    # -- end referrals --
 
     @field_validator("dicom_aet")
     @classmethod
@@ -166,6 +180,7 @@ class Settings(BaseModel):
             lockout_threshold=self.lockout_threshold,
             lockout_duration=dt.timedelta(minutes=self.lockout_minutes),
             override_duration=dt.timedelta(minutes=self.override_minutes),
+            timezone=self.timezone,
             password_hashing=PasswordHashing(
                 time_cost=self.argon2_time_cost,
                 memory_cost_kib=self.argon2_memory_kib,

@@ -67,13 +67,23 @@ async def test_ecg_read_loop_with_referral_and_amendment(api: Api) -> None:
     assert referral["status"] == "opened" and referral["patient_id"] == patient["id"]
     assert (await desk_events.next("referral.opened"))["referral_id"] == referral["id"]
 
-    # referral-desk accepts it with a slot
-    slot = (dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)).replace(microsecond=0)
-    accepted_ref = (
+    # referral-desk accepts it into a cath-lab slot the department published
+    start = (dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)).replace(microsecond=0)
+    slot = (
         await desk.post(
-            f"/api/v1/referrals/{referral['id']}/accept",
-            {"slot_at": slot.isoformat(), "slot_place": "心内科导管室 2号"},
+            "/api/v1/capacity",
+            {
+                "department": "cardiology",
+                "kind": "cath_lab",
+                "place": "心内科导管室 2号",
+                "starts_at": start.isoformat(),
+                "ends_at": (start + dt.timedelta(hours=2)).isoformat(),
+                "capacity": 1,
+            },
         )
+    ).ok()
+    accepted_ref = (
+        await desk.post(f"/api/v1/referrals/{referral['id']}/accept", {"slot_id": slot["id"]})
     ).ok()
     assert accepted_ref["status"] == "accepted" and accepted_ref["slot_place"] == "心内科导管室 2号"
 

@@ -93,7 +93,7 @@ async def test_referral_desk_accepts_with_a_slot_and_the_clinic_sees_it(
     row = desk.locator(f"#referral-list tr[data-id='{referral['id']}']")
     await row.wait_for()
     await row.locator("button.accept").click()
-    await desk.fill("dialog input[name=slot_place]", "心内科导管室")
+    await desk.wait_for_selector("dialog select[name=slot_id]")  # the demo's capacity
     await screenshot(desk, "referral-accept-dialog")
     await desk.click("dialog button.primary")
     await row.locator("button.arrive").wait_for()
@@ -107,7 +107,8 @@ async def test_referral_desk_accepts_with_a_slot_and_the_clinic_sees_it(
     )
     await screenshot(desk, "referral-desk")
     village = await browsers.login("dr-village")
-    await village.wait_for_selector("#referrals >> text=心内科导管室")
+    place = (await row.locator("td.slot").inner_text()).split("\n")[0].split("·")[-1].strip()
+    await village.wait_for_selector(f"#referrals >> text={place}")
     await screenshot(village, "clinic-referrals")
 
 

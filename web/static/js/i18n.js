@@ -116,6 +116,22 @@ const TEXT = {
   duty_desk: ["值班台", "Duty desk"], dutyDesk: ["危急值值班台", "Critical alerts desk"],
   alertsOpen: ["待确认的危急值", "Alerts awaiting acknowledgement"], alertsRecent: ["近期危急值", "Recent critical alerts"],
   alertsNone: ["目前没有待确认的危急值", "No alerts awaiting acknowledgement"],
+  // -- referrals: green channel from the reading pages, department desks, capacity --
+  department_desk: ["科室接诊", "Department desk"], departmentDesk: ["科室转诊接诊", "Department referrals"],
+  referred: ["已转诊", "Referred"], referralExists: ["该报告已有未结束的转诊", "This report already has an open referral"],
+  slot_full: ["该时段已满，请选择其他时段", "That slot is full; choose another"],
+  slot_booked: ["该时段已有预约，不能撤销", "That slot has bookings and cannot be withdrawn"],
+  clinicalSummary: ["病情摘要", "Clinical summary"], incoming: ["待接收转诊", "Incoming referrals"],
+  capacity: ["可预约资源", "Capacity"], publishSlot: ["发布时段", "Publish a slot"], places: ["名额", "Places"],
+  booked: ["已约", "Booked"], free: ["余", "free"], startsAt: ["开始", "Starts"], endsAt: ["结束", "Ends"],
+  date: ["日期", "Date"], withdraw: ["撤销", "Withdraw"], noFreeSlot: ["暂无可预约时段，请科室先发布", "No free slot; the department publishes capacity first"],
+  viewReport: ["查看报告", "View report"], hideReport: ["收起报告", "Hide report"], chooseSlot: ["选择时段", "Choose a slot"],
+  cath_lab: ["导管室", "Cath lab"], ward_bed: ["病床", "Ward bed"], clinic_session: ["门诊时段", "Clinic session"],
+  icu_bed: ["抢救/监护床位", "Resuscitation / ICU bed"], resourceKind: ["资源类型", "Resource"],
+  referral_exists: ["该报告已有未结束的转诊", "This report already has an open referral"],
+  cardiology: ["心内科", "Cardiology"], emergency: ["急诊科", "Emergency"], showAll: ["显示全部", "Show all"],
+  openOnly: ["仅未结束", "Open only"],
+  // -- end referrals --
 };
 
 export function lang() {

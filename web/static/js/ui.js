@@ -49,6 +49,7 @@ const HOME_BY_ROLE = {
   consult_specialist: "/worklist/video_consult", lab_technician: "/lab", lab_supervisor: "/lab",
   lab_specialist: "/lab", referral_desk: "/referrals", admin: "/admin", auditor: "/audit",
   duty_desk: "/desk", // -- critical alerts --
+  department_desk: "/referrals", // -- referrals --
 };
 
 export function homeOf(user) {
@@ -64,6 +65,7 @@ function navFor(user) {
   if (r === "consult_specialist") items.push(["/worklist/video_consult", t("worklist") + " · " + t("video_consult")]);
   if (r.startsWith("lab_")) items.push(["/lab", t("lab")], ["/worklist/lab_test", t("worklist")]);
   if (r === "referral_desk" || r === "village_doctor" || r === "township_doctor") items.push(["/referrals", t("referrals")]);
+  if (r === "department_desk") items.push(["/referrals", t("departmentDesk")]); // -- referrals --
   if (r === "admin") items.push(["/admin", t("admin")]);
   if (r === "auditor") items.push(["/audit", t("audit")]);
   if (r === "duty_desk") items.push(["/desk", t("dutyDesk")]); // -- critical alerts --

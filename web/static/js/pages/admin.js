@@ -6,7 +6,7 @@ import { action, chip, clear, field, formData, frame, h, select, table, toast } 
 const user = frame("admin");
 const ROLES = ["admin", "auditor", "village_doctor", "township_doctor", "ecg_specialist", "imaging_specialist",
   "consult_specialist", "lab_technician", "lab_supervisor", "lab_specialist", "referral_desk",
-  "duty_desk"]; // -- critical alerts: duty_desk --
+  "duty_desk", "department_desk"]; // -- critical alerts: duty_desk; referrals: department_desk --
 const TABS = [["institutions", drawInstitutions], ["users", drawUsers], ["devices", drawDevices], ["catalogue", drawCatalogue]];
 const body = h("section.card.wide#admin-body");
 let institutions = [];

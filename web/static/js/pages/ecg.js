@@ -2,6 +2,7 @@
 import { ackPanel } from "../alerts.js"; // -- critical alerts --
 import { api } from "../api.js";
 import { EcgPaper } from "../ecgpaper.js";
+import { mountReferAction } from "../refer.js";
 import { lang, pick, t } from "../i18n.js";
 import { action, chip, clear, field, fmtTime, frame, h, patientLabel, toast } from "../ui.js";
 import { ownerBar } from "../conclusion.js";
@@ -35,6 +36,7 @@ const acks = user ? ackPanel(requestId) : null; // -- critical alerts: who ackno
 
 if (user) {
   clear(document.getElementById("main"), head, h("div.viewer", viewer, side));
+  mountReferAction(head.parentNode, { requestId, before: head.nextSibling }); // green channel
   load().catch((err) => clear(head, h("p.form-error", err.message)));
 }
 

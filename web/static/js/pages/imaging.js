@@ -2,6 +2,7 @@
 import { api } from "../api.js";
 import { ImageStage, PRESETS, loadSeries } from "../imagestage.js";
 import { t } from "../i18n.js";
+import { mountReferAction } from "../refer.js";
 import { action, chip, clear, field, fmtTime, frame, h, patientLabel, toast } from "../ui.js";
 import { ownerBar } from "../conclusion.js";
 
@@ -39,6 +40,7 @@ const tools = h("div.toolbar",
 if (user) {
   clear(document.getElementById("main"), head,
     h("div.viewer", h("div", h("section.card.tracing", tools, stage.el)), h("div", studiesBox, side)));
+  mountReferAction(head.parentNode, { requestId, before: head.nextSibling }); // green channel
   load().catch((err) => clear(head, h("p.form-error", err.message)));
 }
 

@@ -4,6 +4,7 @@ import { api, token } from "../api.js";
 import { EcgPaper } from "../ecgpaper.js";
 import { ImageStage, loadSeries } from "../imagestage.js";
 import { t } from "../i18n.js";
+import { mountReferAction } from "../refer.js";
 import { chip, clear, fmtTime, frame, h, patientLabel, toast } from "../ui.js";
 import { conclusionPanel } from "../conclusion.js"; // -- consult: conclusion --
 
@@ -136,6 +137,7 @@ function join(audioOnly) {
   clear(main, h("div.viewer",
     h("div.room-main", h("section.card", h("h1", t("room")), controls, tiles), opinionBox, coView),
     h("div", h("section.card", h("h2", t("participants")), roster), h("section.card", h("h2", t("chat")), chatLog, chatForm))));
+  if (!user.guest) mountReferAction(document.querySelector(".room-main > section.card"), { requestId }); // green channel
   addTile("me", user.display_name || user.username || t("guest"), state.local, true);
   connect();
 }
