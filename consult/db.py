@@ -141,5 +141,7 @@ TABLE_MODULES = (
     "consult.rooms",
     "imaging.index",
     "ecg.store",
+    "ecg.reconcile",  # -- match: held ECG uploads, co-view grants --
+    "consult.coview",
     "lab.tables",
 )

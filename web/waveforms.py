@@ -2,8 +2,8 @@
 
 The imaging archive stores and indexes every instance; for 12-lead, general and ambulatory ECG
 waveform instances whose patient is known, this bridge hands the file to the same ECG ingest as
-an upload: analysis, the ECG-read request (found by Accession Number, else opened for the sending
-clinic), triage and alerts.
+an upload: analysis, the ECG-read request (the one the archive linked by
+:func:`consult.identity.match`, else opened for the sending clinic), triage and alerts.
 """
 
 from __future__ import annotations
@@ -13,15 +13,13 @@ import logging
 from collections.abc import AsyncIterator
 
 from aiohttp import web
-from sqlalchemy import select
 
-from consult.models import DiagnosticRequest, Institution
-from consult.vocab import RequestKind
+from consult.identity import acting_for
+from consult.models import Institution
 from ecg.pipeline import EcgIngest, Upload
 from imaging.archive import Archive
 from imaging.index import ImagingStudy
 from imaging.ingest import Arrival, Stored
-from imaging.linking import acting_for
 from imaging.sop import ECG_WAVEFORMS
 from web.ecg_wiring import ECG_INGEST
 from web.imaging_wiring import ARCHIVE
@@ -48,17 +46,7 @@ class WaveformBridge:
             if study is None or study.patient_id is None or institution is None:
                 logger.info("ECG waveform %s waits for reconciliation", arrival.header.sop_uid)
                 return
-            request_id = (
-                await work.session.scalar(
-                    select(DiagnosticRequest.id).where(
-                        DiagnosticRequest.identifier == arrival.header.accession_number,
-                        DiagnosticRequest.kind == RequestKind.ECG_READ,
-                        DiagnosticRequest.patient_id == study.patient_id,
-                    )
-                )
-                if arrival.header.accession_number
-                else None
-            )
+            request_id = study.request_id  # linked by consult.identity.match, or None
             principal = await acting_for(work, institution)
             patient_id = study.patient_id
         data = await asyncio.to_thread(self.archive.files.path(arrival.path).read_bytes)
