@@ -400,6 +400,15 @@ async def readable_recording(work: Work, ecg_id: int, action: str) -> EcgRecordi
     return row
 
 
+async def recordings_of(work: Work, request_id: int) -> list[EcgRecording]:
+    """The ECGs of a request the caller may read (scoped, consent-checked, audited)."""
+    request = await readable_request(work, request_id, "ecg.list")
+    rows = await work.session.scalars(
+        select(EcgRecording).where(EcgRecording.request_id == request.id).order_by(EcgRecording.id)
+    )
+    return list(rows)
+
+
 async def shareable_ecg(work: Work, ecg_id: int) -> int:
     """The patient of an ECG the caller may read themselves (to share it in a room)."""
     row = await readable_child(work, EcgRecording, ecg_id, "ecg.share", "ECG")

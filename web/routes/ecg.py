@@ -18,6 +18,7 @@ from ecg.pipeline import (
     Upload,
     profile_of,
     readable_recording,
+    recordings_of,
     render_of,
     samples_of,
 )
@@ -191,16 +192,8 @@ async def get(call: Call) -> EcgRecording:
     r"/api/v1/requests/{id:\d+}/ecgs", summary="The ECGs of a request", response=list[EcgOut]
 )
 async def of_request(call: Call) -> list[EcgRecording]:
-    from sqlalchemy import select
-
     async with call.work() as work:
-        request = await readable_request(work, call.path_int("id"), "ecg.list")
-        rows = await work.session.scalars(
-            select(EcgRecording)
-            .where(EcgRecording.request_id == request.id)
-            .order_by(EcgRecording.id)
-        )
-        return list(rows)
+        return await recordings_of(work, call.path_int("id"))
 
 
 async def _original(call: Call, action: str) -> tuple[EcgRecording, bytes]:
