@@ -203,7 +203,8 @@ async def resolve(work: Work, item_id: int, patient_id: int) -> ReconciliationIt
                 work, institution.id, request.requesting_institution_id
             ):
                 request = None
-        if request is None and institution.level is not InstitutionLevel.COUNTY:
+        is_ecg = study.modalities == ECG_MODALITY  # the ECG center opens its own request
+        if request is None and not is_ecg and institution.level is not InstitutionLevel.COUNTY:
             modality = await work.session.scalar(
                 select(ImagingSeries.modality).where(ImagingSeries.study_id == study.id).limit(1)
             )

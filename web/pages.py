@@ -46,6 +46,7 @@ PAGES: dict[str, tuple[str, str]] = {
     "/admin": ("admin", "系统管理"),
     "/audit": ("audit", "审计日志"),
     r"/report/{id:\d+}/print": ("print", "报告"),
+    "/reconciliation": ("reconcile", "待核对资料"),  # -- match --
 }
 
 

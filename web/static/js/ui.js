@@ -64,6 +64,8 @@ function navFor(user) {
   if (r.startsWith("lab_")) items.push(["/lab", t("lab")], ["/worklist/lab_test", t("worklist")]);
   if (r === "referral_desk" || r === "village_doctor" || r === "township_doctor") items.push(["/referrals", t("referrals")]);
   if (r === "admin") items.push(["/admin", t("admin")]);
+  // -- match: reconciliation --
+  if (r === "ecg_specialist" || r === "imaging_specialist" || r === "admin") items.push(["/reconciliation", t("reconciliation")]);
   if (r === "auditor") items.push(["/audit", t("audit")]);
   return items;
 }

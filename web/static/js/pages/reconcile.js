@@ -1,0 +1,61 @@
+// The reconciliation list: studies and ECGs that disagreed with the request they named (or
+// matched no patient), with the reason in the page's language; the specialists of the kind (and
+// the administrator) file each on the right patient of the sending clinic. Audited server-side.
+import { api } from "../api.js";
+import { pick, t } from "../i18n.js";
+import { action, clear, fmtTime, frame, h, table, toast } from "../ui.js";
+
+const user = frame("reconciliation");
+const SOURCES = {
+  imaging_specialist: ["imaging"],
+  ecg_specialist: ["ecg", "imaging"], // DICOM ECG waveforms wait in the imaging archive's list
+  admin: ["imaging", "ecg"],
+};
+
+function resolver(kind, item, reload) {
+  const input = h("input", { type: "number", min: 1, name: "patient_id", required: true,
+    placeholder: t("patient") + " ID", "aria-label": t("patient") + " ID" });
+  const path = kind === "ecg" ? `/api/v1/ecgs/reconciliation/${item.id}/resolve`
+    : `/api/v1/imaging/reconciliation/${item.id}/resolve`;
+  const form = h("form.row.reconcile-form", { dataset: { item: `${kind}-${item.id}` } }, input,
+    h("button.primary", { type: "submit" }, t("fileOnPatient")));
+  form.addEventListener("submit", action(async (event) => {
+    event.preventDefault();
+    await api.post(path, { patient_id: Number(input.value) });
+    toast(t("filed"), "ok");
+    await reload();
+  }));
+  return form;
+}
+
+function rows(kind, items, reload) {
+  return items.map((i) => h("tr", { dataset: { reason: i.reason_code || "" } },
+    h("td", fmtTime(kind === "ecg" ? i.received_at : i.opened_at)),
+    h("td", kind === "ecg" ? t("ecg_read") : t("imaging_read")),
+    h("td", kind === "ecg" ? (i.claimed.name || (i.claimed.patient_ids || []).filter(Boolean).join(" / "))
+      : `${i.patient_name || ""} ${i.dicom_patient_id || ""}`),
+    h("td", (kind === "ecg" ? i.accession : i.accession_number) || "—"),
+    h("td.reason", pick(i.reason_zh, i.reason_en)),
+    h("td", resolver(kind, i, reload))));
+}
+
+async function load(box) {
+  const kinds = SOURCES[user.role] || [];
+  const all = [];
+  for (const kind of kinds) {
+    const path = kind === "ecg" ? "/api/v1/ecgs/reconciliation" : "/api/v1/imaging/reconciliation";
+    const items = await api.get(path);
+    all.push(...rows(kind, user.role === "ecg_specialist" && kind === "imaging"
+      ? items.filter((i) => i.modalities === "ECG") : items, () => load(box)));
+  }
+  clear(box, all.length
+    ? table([t("time"), t("kindOf"), t("claimedPatient"), t("requestNo"), t("reason"), ""], all, "reconcile")
+    : h("p.muted", t("empty")));
+}
+
+if (user) {
+  const box = h("section.card.wide#reconcile-list");
+  clear(document.getElementById("main"), h("h1", t("reconciliation")),
+    h("p.muted", t("reconcileHint")), box);
+  load(box);
+}
