@@ -37,7 +37,7 @@ async def test_specialists_reconcile_from_their_page(api: Api, browsers: Browser
     page = await browsers.login("ecg-reader")
     await page.click("nav a[href='/reconciliation']")
     await page.wait_for_selector(f"form[data-item='ecg-{held}']")
-    reason = await page.inner_text(f"tr:has(form[data-item='ecg-{held}']) td.reason")
+    reason = await page.inner_text(f"article:has(form[data-item='ecg-{held}']) .reason")
     assert "乡镇" in reason, reason
     await screenshot(page, "reconcile-ecg-zh")
     await page.fill(f"form[data-item='ecg-{held}'] input", str(right.id))
@@ -50,8 +50,10 @@ async def test_specialists_reconcile_from_their_page(api: Api, browsers: Browser
     phone = await browsers.login("radiologist", width=390, height=844, lang="en")
     await phone.evaluate("localStorage.setItem('tc.lang', 'en')")
     await phone.goto("/reconciliation")
-    await phone.wait_for_selector("#reconcile-list tr[data-reason='other_clinic']")
+    await phone.wait_for_selector("#reconcile-list article[data-reason='other_clinic']")
     text = await phone.inner_text("#reconcile-list")
     assert "outside the sender's township" in text and "乡镇" not in text
     assert await phone.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+    fits = "[...document.querySelectorAll('#reconcile-list article')].every((a) => a.scrollWidth <= a.clientWidth + 1)"
+    assert await phone.evaluate(fits)
     await screenshot(phone, "reconcile-imaging-en-phone")

@@ -79,7 +79,7 @@ const TEXT = {
   referNow: ["绿色通道转诊", "Green-channel referral"], refer: ["转诊", "Refer"],
   // -- match: reconciliation --
   reconciliation: ["待核对资料", "Reconciliation"], fileOnPatient: ["归档到该患者", "File on this patient"],
-  filed: ["已归档", "Filed"], kindOf: ["类别", "Kind"], claimedPatient: ["资料中的患者", "Patient in the data"],
+  filed: ["已归档", "Filed"], claimedPatient: ["资料中的患者", "Patient in the data"],
   reason: ["原因", "Reason"],
   reconcileHint: ["以下影像或心电与所指申请单的患者或机构不符，未归档。请核对后归档到发送机构的正确患者。",
     "These studies and ECGs disagree with the request they name, and were not filed. Check them and file each on the right patient of the sending clinic."],

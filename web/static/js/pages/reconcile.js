@@ -3,12 +3,13 @@
 // the administrator) file each on the right patient of the sending clinic. Audited server-side.
 import { api } from "../api.js";
 import { pick, t } from "../i18n.js";
-import { action, clear, fmtTime, frame, h, table, toast } from "../ui.js";
+import { action, clear, fmtTime, frame, h, toast } from "../ui.js";
 
 const user = frame("reconciliation");
 const SOURCES = {
   imaging_specialist: ["imaging"],
   ecg_specialist: ["ecg", "imaging"], // DICOM ECG waveforms wait in the imaging archive's list
+                                      // (the server shows an ECG specialist only those)
   admin: ["imaging", "ecg"],
 };
 
@@ -28,15 +29,20 @@ function resolver(kind, item, reload) {
   return form;
 }
 
-function rows(kind, items, reload) {
-  return items.map((i) => h("tr", { dataset: { reason: i.reason_code || "" } },
-    h("td", fmtTime(kind === "ecg" ? i.received_at : i.opened_at)),
-    h("td", kind === "ecg" ? t("ecg_read") : t("imaging_read")),
-    h("td", kind === "ecg" ? (i.claimed.name || (i.claimed.patient_ids || []).filter(Boolean).join(" / "))
-      : `${i.patient_name || ""} ${i.dicom_patient_id || ""}`),
-    h("td", (kind === "ecg" ? i.accession : i.accession_number) || "—"),
-    h("td.reason", pick(i.reason_zh, i.reason_en)),
-    h("td", resolver(kind, i, reload))));
+// One card per item (readable on a 390 px phone as on a desk).
+function cards(kind, items, reload) {
+  return items.map((i) => {
+    const who = kind === "ecg" ? (i.claimed.name || (i.claimed.patient_ids || []).filter(Boolean).join(" / "))
+      : `${i.patient_name || ""} ${i.dicom_patient_id || ""}`;
+    const accession = (kind === "ecg" ? i.accession : i.accession_number) || "—";
+    return h("article.card.reconcile-item", { dataset: { reason: i.reason_code || "", kind } },
+      h("p", h("strong", kind === "ecg" ? t("ecg_read") : t("imaging_read")), " · ",
+        fmtTime(kind === "ecg" ? i.received_at : i.opened_at)),
+      h("p", t("claimedPatient"), ": ", who.trim() || "—"),
+      h("p", t("requestNo"), ": ", accession),
+      h("p.reason", t("reason"), ": ", h("strong", pick(i.reason_zh, i.reason_en))),
+      resolver(kind, i, reload));
+  });
 }
 
 async function load(box) {
@@ -45,16 +51,13 @@ async function load(box) {
   for (const kind of kinds) {
     const path = kind === "ecg" ? "/api/v1/ecgs/reconciliation" : "/api/v1/imaging/reconciliation";
     const items = await api.get(path);
-    all.push(...rows(kind, user.role === "ecg_specialist" && kind === "imaging"
-      ? items.filter((i) => i.modalities === "ECG") : items, () => load(box)));
+    all.push(...cards(kind, items, () => load(box)));
   }
-  clear(box, all.length
-    ? table([t("time"), t("kindOf"), t("claimedPatient"), t("requestNo"), t("reason"), ""], all, "reconcile")
-    : h("p.muted", t("empty")));
+  clear(box, all.length ? all : h("p.muted", t("empty")));
 }
 
 if (user) {
-  const box = h("section.card.wide#reconcile-list");
+  const box = h("section#reconcile-list");
   clear(document.getElementById("main"), h("h1", t("reconciliation")),
     h("p.muted", t("reconcileHint")), box);
   load(box);
