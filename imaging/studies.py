@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, false, select, true
+from sqlalchemy import ColumnElement, false, select, true, update
 
 from consult.access import known_patient, readable_request
 from consult.center import Work
@@ -44,6 +44,7 @@ class StudySummary:
 @dataclass(frozen=True)
 class ReconciliationItem:
     id: int
+    study_pk: int
     study_uid: str
     reason: str
     opened_at: dt.datetime
@@ -147,6 +148,7 @@ def _item(r: ImagingReconciliation, s: ImagingStudy, p: ImagingPatient) -> Recon
         accession_number=s.accession_number,
         modalities=s.modalities,
         id=r.id,
+        study_pk=s.id,
         study_uid=s.study_uid,
         reason=r.reason,
         opened_at=r.opened_at,
@@ -175,8 +177,14 @@ async def resolve(work: Work, item_id: int, patient_id: int) -> ReconciliationIt
     if row is None:
         raise NotFound(f"no reconciliation item {item_id}")
     item, study, imaging_patient = row[0], row[1], row[2]
-    if item.resolved_at is not None:
+    claimed = await work.session.execute(  # one reconciler wins, even at the same moment
+        update(ImagingReconciliation)
+        .where(ImagingReconciliation.id == item.id, ImagingReconciliation.resolved_at.is_(None))
+        .values(resolved_at=work.now, resolved_by=work.principal.user_id or None)
+    )
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]
         raise Conflict("this study was already assigned")
+    await work.session.refresh(item)
     institution = await work.session.get(Institution, study.institution_id)
     if institution is None:
         raise NotFound(f"no institution {study.institution_id}")
@@ -213,8 +221,6 @@ async def resolve(work: Work, item_id: int, patient_id: int) -> ReconciliationIt
                 work, patient.id, institution, study.study_uid, question
             )
         study.request_id = request.id if request is not None else None
-    item.resolved_at = work.now
-    item.resolved_by = work.principal.user_id or None
     item.patient_id = patient.id
     work.audit(
         "imaging.reconcile",

@@ -4,6 +4,7 @@ held uploads wait for an ECG specialist. SQLite and PostgreSQL (the db fixtures)
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import aiohttp
@@ -144,3 +145,25 @@ async def test_ecg_upload_mismatch_matrix(api: Api) -> None:
     assert any(a["outcome"] == "denied" for a in audits if a["action"] == "ecg.reconcile")
     holds = [a for a in audits if a["action"] == "ecg.reconcile.hold"]
     assert len(holds) == len(disagreeing) + 1
+
+
+async def test_two_reconcilers_at_once_one_wins(api: Api) -> None:
+    township = await api.login("dr-township")
+    village = await api.login("dr-village")
+    patient, _ = await _patient(api, "vc-liujia")
+    right, _ = await _patient(api, "th-xihe")
+    request = await new_request(village, patient.id)
+    status, body = await upload(
+        township, normal_zip(seed=95), accession=request["identifier"], record_number="X-2"
+    )
+    assert status == 202, body
+    item = body["held"]["id"]
+    first, second = await api.login("ecg-reader"), await api.login("admin")
+    path = f"/api/v1/ecgs/reconciliation/{item}/resolve"
+    results = await asyncio.gather(
+        first.post(path, {"patient_id": right.id}), second.post(path, {"patient_id": right.id})
+    )
+    assert sorted(r.status for r in results) == [200, 409]
+    filed = (await township.get(f"/api/v1/requests?patient_id={right.id}")).ok()
+    assert len(filed) == 1
+    assert len((await township.get(f"/api/v1/requests/{filed[0]['id']}/ecgs")).ok()) == 1

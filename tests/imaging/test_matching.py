@@ -4,6 +4,7 @@ clinic; the reconciliation list and who may work it. SQLite and PostgreSQL (the 
 
 from __future__ import annotations
 
+import asyncio
 import io
 import uuid
 from collections.abc import AsyncIterator
@@ -11,11 +12,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydicom import dcmread
+from pydicom.data import get_testdata_file
 from pydicom.dataset import Dataset
 from pydicom.uid import generate_uid
 from sqlalchemy import select
 
-from consult.models import Institution, Patient, PatientRecordNumber
+from consult.models import DiagnosticRequest, Institution, Patient, PatientRecordNumber
+from ecg.store import EcgRecording
 from imaging.index import ImagingReconciliation, ImagingStudy
 from tests.conftest import ApiUser, Database
 from tests.core.helpers import resident_id
@@ -223,3 +227,68 @@ async def test_stow_mismatch(node: Node) -> None:
     # a specialist does not store through STOW
     radiologist = await node.api.login("radiologist")
     assert await _stow(radiologist, make_ct(study_uid=generate_uid())) == 403
+
+
+async def test_two_radiologists_assign_at_once_one_wins(node: Node) -> None:
+    village = await node.api.login("dr-village")
+    township = await node.api.login("dr-township")
+    patient, _ = await _patient(node, "vc-liujia")
+    right, _ = await _patient(node, "th-xihe")
+    request = await _imaging_request(village, patient.id)
+    stray = make_ct(study_uid=generate_uid(), patient_id="XH-3", accession=request["identifier"])
+    assert await _stow(township, stray) == 200
+    _, item = await _filed(node, str(stray.StudyInstanceUID))
+    assert item is not None
+    first, second = await node.api.login("radiologist"), await node.api.login("admin")
+    path = f"/api/v1/imaging/reconciliation/{item.id}/resolve"
+    results = await asyncio.gather(
+        first.post(path, {"patient_id": right.id}), second.post(path, {"patient_id": right.id})
+    )
+    assert sorted(r.status for r in results) == [200, 409]
+    study, _ = await _filed(node, str(stray.StudyInstanceUID))
+    assert study.patient_id == right.id
+    opened = (await township.get(f"/api/v1/requests?patient_id={right.id}")).ok()
+    assert [r["kind"] for r in opened] == ["imaging_read"]
+
+
+async def test_dicom_ecg_held_then_filed_by_the_ecg_specialist(node: Node) -> None:
+    """A DICOM ECG waveform naming another township's ECG request waits in the list of the
+    ECG specialists (not the radiologists'); once assigned it reaches the ECG center."""
+    township = await node.api.login("dr-township")
+    other, _ = await _patient(node, "th-xihe")
+    foreign = (
+        await township.post(
+            "/api/v1/requests",
+            {"patient_id": other.id, "kind": "ecg_read", "clinical_question": "胸闷"},
+        )
+    ).ok()
+    patient = (await node.patients())[0]  # th-dongcheng, DEMO-CT's own
+    ds = dcmread(get_testdata_file("waveform_ecg.dcm"))
+    ds.PatientID, ds.AccessionNumber = "DC-UNKNOWN", foreign["identifier"]
+    assert await in_thread(store_all, node.port, [ds]) == [0]
+    study, item = await _filed(node, str(ds.StudyInstanceUID))
+    assert item is not None and item.reason_code == "other_clinic" and study.patient_id is None
+    radiologist = await node.api.login("radiologist")
+    assert all(
+        i["id"] != item.id for i in (await radiologist.get("/api/v1/imaging/reconciliation")).ok()
+    )
+    reader = await node.api.login("ecg-reader")
+    listed = (await reader.get("/api/v1/imaging/reconciliation")).ok()
+    assert [i["modalities"] for i in listed if i["id"] == item.id] == ["ECG"]
+    resolved = (
+        await reader.post(
+            f"/api/v1/imaging/reconciliation/{item.id}/resolve", {"patient_id": patient.id}
+        )
+    ).ok()
+    assert resolved["patient_id"] == patient.id and resolved["request_id"] is None
+    async with node.api.center.sessions() as session:
+        recording = await session.scalar(
+            select(EcgRecording).where(EcgRecording.patient_id == patient.id)
+        )
+        assert recording is not None and recording.format == "dicom"
+        request = await session.get(DiagnosticRequest, recording.request_id)
+        assert request is not None and request.id != foreign["id"]
+        assert request.requesting_institution_id == study.institution_id
+        assert not await session.scalar(
+            select(EcgRecording.id).where(EcgRecording.patient_id == other.id)
+        )
