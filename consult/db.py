@@ -141,6 +141,8 @@ TABLE_MODULES = (
     "consult.rooms",
     "imaging.index",
     "ecg.store",
+    "ecg.reconcile",  # -- match: held ECG uploads, co-view grants --
+    "consult.coview",
     "lab.tables",
     "consult.critical_tables",  # -- critical alerts --
 )

@@ -20,8 +20,8 @@ from consult.access import has_access_grant, readable_request, request_clause
 from consult.center import Work
 from consult.db import Base, utcnow
 from consult.errors import Conflict, Forbidden, InvalidInput
-from consult.models import DiagnosticRequest
-from consult.principal import Principal
+from consult.models import DiagnosticRequest, User
+from consult.principal import Principal, principal_for
 from consult.vocab import ConsentScope, RequestKind, RequestStatus
 
 INVITATION_TTL = dt.timedelta(hours=2)
@@ -34,6 +34,10 @@ class RoomRole(enum.Enum):
     HOST = "host"  # the requesting doctor
     MEMBER = "member"  # the assigned specialist
     GUEST = "guest"  # anyone else: waits in the lobby
+
+
+MEMBER_ROLES = frozenset({RoomRole.HOST, RoomRole.MEMBER})
+"""The roles that make a participant a member of the room (co-view grants reach them)."""
 
 
 class RoomInvitation(Base):
@@ -166,6 +170,28 @@ async def role_of(work: Work, principal: Principal, request_id: int) -> RoomRole
     return RoomRole.GUEST
 
 
+async def admission_role(
+    work: Work, request_id: int, *, user_id: int | None = None, invitation_id: int | None = None
+) -> RoomRole | None:
+    """Who enters the room of ``request_id``: an active user by :func:`role_of`, or the holder
+    of an invitation to this very room as a guest; None: may not enter."""
+    if invitation_id is not None:
+        row = await work.session.get(RoomInvitation, invitation_id)
+        return RoomRole.GUEST if row is not None and row.request_id == request_id else None
+    if user_id is None:
+        return None
+    user = await work.session.scalar(select(User).where(User.id == user_id, User.active.is_(True)))
+    if user is None:
+        return None
+    return await role_of(work, await principal_for(work.session, user), request_id)
+
+
+async def active_principal(work: Work, user_id: int) -> Principal | None:
+    """The principal of an active user (a room participant), or None."""
+    user = await work.session.scalar(select(User).where(User.id == user_id, User.active.is_(True)))
+    return await principal_for(work.session, user) if user is not None else None
+
+
 async def recording_allowed(work: Work, request_id: int) -> bool:
     """The patient's consent for recording is on file and active."""
     request = await work.session.get(DiagnosticRequest, request_id)
@@ -184,6 +210,10 @@ async def record_event(work: Work, request_id: int, event: str, **detail: Any) -
     entry = {"at": work.now.isoformat(), "event": event, **detail}
     log = [*request.details.get("room_log", []), entry][-200:]
     request.details = {**request.details, "room_log": log}
+    if event == "end":
+        from consult.coview import close_room
+
+        await close_room(work, request.id)
     if event == "start" and request.status is RequestStatus.ACCEPTED:
         from consult.requests import set_status
 

@@ -20,18 +20,22 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from consult import coview
 from consult import critical as critical_
 from consult import requests as requests_
 from consult.access import known_patient, readable_child, readable_request
 from consult.center import Center, Work
-from consult.errors import Conflict, InvalidInput
+from consult.errors import Conflict, InvalidInput, NotFound
 from consult.filestore import ContentStore
-from consult.models import DiagnosticRequest, Patient
+from consult.identity import Identity, acting_for, match, may_send_for, request_named
+from consult.models import DiagnosticRequest, Institution, Patient
 from consult.principal import Principal
 from consult.vocab import Priority, RequestKind
+from ecg import reconcile
 from ecg.errors import EcgFormatError
 from ecg.interpret import CriticalThresholds
 from ecg.readers import CsvProfile, read_ecg
+from ecg.reconcile import EcgReconciliation, HeldItem
 from ecg.store import EcgRecording
 
 logger = logging.getLogger(__name__)
@@ -39,16 +43,39 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Upload:
-    """An ECG file as received, and what it is for."""
+    """An ECG file as received, and what it is for.
+
+    The patient is the one the uploading clinic picked (``patient_id``), or the one its
+    identity names (``patient_ids``: resident ID / record number, ``name`` + ``birth_date`` +
+    ``sex``); the request is ``request_id`` or the one whose identifier is ``accession``.
+    Either way the one matching rule (:func:`consult.identity.match`) decides: an upload that
+    disagrees with its request is held for reconciliation, never filed elsewhere.
+    """
 
     data: bytes
     filename: str
-    patient_id: int
+    patient_id: int | None = None
     request_id: int | None = None
     priority: Priority = Priority.ROUTINE
     clinical_question: str = ""
     profile: CsvProfile | None = None
     source: str = "upload"
+    accession: str = ""
+    patient_ids: tuple[str, ...] = ()
+    name: str = ""
+    birth_date: dt.date | None = None
+    sex: str = ""
+
+
+class HeldForReconciliation(Conflict):
+    """The upload disagrees with the request it names: kept, unfiled, in the reconciliation
+    list (``item``)."""
+
+    code = "held_for_reconciliation"
+
+    def __init__(self, item: HeldItem) -> None:
+        super().__init__(f"the ECG waits for reconciliation: {item.reason_en}")
+        self.item = item
 
 
 @dataclass(frozen=True)
@@ -116,8 +143,43 @@ class EcgIngest:
         self.thresholds = thresholds or CriticalThresholds()
 
     async def ingest(self, principal: Principal, upload: Upload, *, client: str = "") -> Ingested:
-        """Store, analyse and triage one ECG; the same file for the same patient is one ECG."""
+        """Match, store, analyse and triage one ECG; the same file for the same patient is one
+        ECG. Raises :class:`HeldForReconciliation` when the upload disagrees with its request."""
         digest = ContentStore.digest(upload.data)
+        held: HeldItem | None = None
+        async with self.center.work(principal, client=client) as work:
+            identity = await identity_of_upload(work, upload)
+            verdict = await match(
+                work, identity, sender_id=principal.institution_id, kind=RequestKind.ECG_READ
+            )
+            if not verdict.filed:
+                await asyncio.to_thread(self.files.put, upload.data)
+                row = await reconcile.hold(
+                    work,
+                    verdict,
+                    identity,
+                    sha256=digest,
+                    filename=upload.filename,
+                    size=len(upload.data),
+                    source=upload.source,
+                    csv_profile=dataclasses.asdict(upload.profile) if upload.profile else None,
+                    priority=upload.priority.value,
+                    clinical_question=upload.clinical_question,
+                )
+                held = reconcile.item_of(row)
+        if held is not None:
+            logger.warning("ECG upload held for reconciliation: %s", held.detail)
+            raise HeldForReconciliation(held)
+        assert verdict.patient_id is not None
+        upload = dataclasses.replace(
+            upload, patient_id=verdict.patient_id, request_id=verdict.request_id
+        )
+        return await self._file(principal, upload, digest, client)
+
+    async def _file(
+        self, principal: Principal, upload: Upload, digest: str, client: str
+    ) -> Ingested:
+        assert upload.patient_id is not None
         async with self.center.work(principal, client=client) as work:
             patient = await known_patient(work, upload.patient_id, "ecg.upload")
             existing = await self._existing(work, patient.id, digest)
@@ -132,7 +194,7 @@ class EcgIngest:
                 return await self._store(work, upload, digest, analysed)
         except IntegrityError:  # the same file arrived twice at once: the first one won
             async with self.center.work(principal, client=client) as work:
-                found = await self._existing(work, upload.patient_id, digest)
+                found = await self._existing(work, patient.id, digest)
             if found is None:
                 raise
             return found
@@ -189,6 +251,7 @@ class EcgIngest:
         return request
 
     async def _store(self, work: Work, upload: Upload, digest: str, analysed: Analysed) -> Ingested:
+        assert upload.patient_id is not None
         patient = await known_patient(work, upload.patient_id, "ecg.upload")
         request = await self._request_for(work, upload, patient)
         critical = bool(analysed.analysis.get("critical"))
@@ -238,19 +301,127 @@ class EcgIngest:
         )
         return Ingested(recording, request, duplicate=False)
 
+    async def resolve(
+        self, principal: Principal, item_id: int, patient_id: int, *, client: str = ""
+    ) -> HeldItem:
+        """A reconciler files a held ECG on ``patient_id`` (a patient of the sending clinic),
+        on the request it named when that request is this patient's, else on a new one."""
+        async with self.center.work(principal, client=client) as work:
+            row = await reconcile.claim(work, item_id, patient_id)
+            institution = await work.session.get(Institution, row.institution_id)
+            assert institution is not None
+            sender = await acting_for(work, institution)
+        try:
+            async with self.center.work(sender, client=client) as work:
+                patient = await known_patient(work, patient_id, "ecg.reconcile")
+                request_id = await _named_request(work, row, patient.id)
+            data = await asyncio.to_thread(self.files.get, row.sha256)
+            profile = _profile(row.csv_profile)
+            upload = Upload(
+                data=data,
+                filename=row.filename,
+                patient_id=patient.id,
+                request_id=request_id,
+                priority=Priority(row.priority),
+                clinical_question=row.clinical_question,
+                profile=profile,
+                source=row.source,
+            )
+            result = await self._file(sender, upload, row.sha256, client)
+        except BaseException:
+            async with self.center.work(principal, client=client) as work:
+                await reconcile.release(work, item_id)
+            raise
+        async with self.center.work(principal, client=client) as work:
+            return await reconcile.filed(work, item_id, patient.id, result.recording.id)
+
+
+async def identity_of_upload(work: Work, upload: Upload) -> Identity:
+    """What an upload says of its patient and request (its own clinic's patient must exist)."""
+    if upload.patient_id is not None:
+        await known_patient(work, upload.patient_id, "ecg.upload")
+    accession = upload.accession.strip()
+    if upload.request_id is not None:
+        request = await work.session.get(DiagnosticRequest, upload.request_id)
+        if request is None:
+            work.deny("ecg.upload", obj=("request", upload.request_id))
+            raise NotFound(f"no request {upload.request_id}")
+        if accession and accession != request.identifier:
+            raise InvalidInput(
+                "request_id and accession name different requests", field="accession"
+            )
+        accession = request.identifier
+    if upload.patient_id is None and not (upload.patient_ids or upload.name or accession):
+        raise InvalidInput(
+            "name the patient: patient_id, a patient ID or a name", field="patient_id"
+        )
+    return Identity(
+        patient_ids=tuple(v.strip() for v in upload.patient_ids if v.strip()),
+        name=upload.name,
+        birth_date=upload.birth_date,
+        sex=upload.sex.strip().upper(),
+        accession=accession,
+        patient_pk=upload.patient_id,
+    )
+
+
+async def _named_request(work: Work, row: EcgReconciliation, patient_id: int) -> int | None:
+    """The ECG-read request a held upload named, if it is this patient's and the sender may
+    send for it (else the ECG opens a new request)."""
+    request = await request_named(work, row.accession)
+    if (
+        request is None
+        or request.kind is not RequestKind.ECG_READ
+        or request.patient_id != patient_id
+        or not request.status.is_open
+        or not await may_send_for(work, row.institution_id, request.requesting_institution_id)
+    ):
+        return None
+    return request.id
+
+
+def _profile(values: dict[str, Any] | None) -> CsvProfile | None:
+    if not values:
+        return None
+    kwargs = dict(values)
+    kwargs["leads"] = tuple(kwargs.get("leads", ()))
+    return CsvProfile(**kwargs)
+
 
 async def readable_recording(work: Work, ecg_id: int, action: str) -> EcgRecording:
-    """An ECG the caller may read (through its request's scope and consent); audited."""
-    return await readable_child(work, EcgRecording, ecg_id, action, "ECG")
+    """An ECG the caller may read (through its request's scope and consent, or shared in an
+    open consult room the caller is a member of); audited."""
+    try:
+        return await readable_child(work, EcgRecording, ecg_id, action, "ECG")
+    except NotFound:
+        share = await coview.shared_with(work, coview.ECG, str(ecg_id))
+        row = await work.session.get(EcgRecording, ecg_id) if share is not None else None
+        if share is None or row is None:
+            raise
+    work.audit(
+        action, patient_id=row.patient_id, obj=("ecg", row.id), via=f"room:{share.request_id}"
+    )
+    return row
+
+
+async def recordings_of(work: Work, request_id: int) -> list[EcgRecording]:
+    """The ECGs of a request the caller may read (scoped, consent-checked, audited)."""
+    request = await readable_request(work, request_id, "ecg.list")
+    rows = await work.session.scalars(
+        select(EcgRecording).where(EcgRecording.request_id == request.id).order_by(EcgRecording.id)
+    )
+    return list(rows)
+
+
+async def shareable_ecg(work: Work, ecg_id: int) -> int:
+    """The patient of an ECG the caller may read themselves (to share it in a room)."""
+    row = await readable_child(work, EcgRecording, ecg_id, "ecg.share", "ECG")
+    return row.patient_id
 
 
 def profile_of(recording: EcgRecording) -> CsvProfile | None:
     """The CSV profile an upload was read with (None for self-describing formats)."""
-    if not recording.csv_profile:
-        return None
-    values = dict(recording.csv_profile)
-    values["leads"] = tuple(values.get("leads", ()))
-    return CsvProfile(**values)
+    return _profile(recording.csv_profile)
 
 
 def samples_of(

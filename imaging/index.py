@@ -113,6 +113,8 @@ class ImagingReconciliation(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     study_id: Mapped[int] = mapped_column(ForeignKey("imaging_study.id"), unique=True)
     reason: Mapped[str] = mapped_column(String(200))
+    reason_code: Mapped[str] = mapped_column(String(32), default="", server_default="")
+    """A :class:`consult.identity.Reason` value (empty on rows from before it existed)."""
     opened_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     resolved_at: Mapped[dt.datetime | None]
     resolved_by: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))

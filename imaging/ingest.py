@@ -339,7 +339,12 @@ async def _new_study(work: Work, arrival: Arrival) -> int:
     await session.flush()
     if link.problem:
         session.add(
-            ImagingReconciliation(study_id=study.id, reason=link.problem, opened_at=work.now)
+            ImagingReconciliation(
+                study_id=study.id,
+                reason=link.problem[:200],
+                reason_code=link.reason.value if link.reason else "",
+                opened_at=work.now,
+            )
         )
         logger.warning("study %s waits for reconciliation: %s", h.study_uid, link.problem)
     work.audit(
@@ -348,6 +353,6 @@ async def _new_study(work: Work, arrival: Arrival) -> int:
         obj=("study", study.id),
         source=arrival.source,
         request_id=link.request_id,
-        reconcile=link.problem or None,
+        reconcile=link.reason.value if link.reason else None,
     )
     return study.id

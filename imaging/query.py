@@ -18,8 +18,9 @@ from pydicom.datadict import dictionary_VR, tag_for_keyword
 from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.tag import Tag
-from sqlalchemy import ColumnElement, false, select, true
+from sqlalchemy import ColumnElement, false, or_, select, true
 
+from consult import coview
 from consult.access import granted_patients, needs_consent
 from consult.center import Work
 from consult.errors import ConsentRequired, NotFound
@@ -64,6 +65,33 @@ def principal_scope(principal: Principal) -> Scope:
         )
         return Scope(linked, false(), consent=needs_consent(principal))
     return Scope(false(), false())
+
+
+async def reader_scope(work: Work) -> Scope:
+    """What a signed-in user reads over DICOMweb: :func:`principal_scope`, and the studies of
+    series shared in an open consult room the user is a member of (:mod:`consult.coview`)."""
+    scope = principal_scope(work.principal)
+    if work.principal.user_id == 0 or work.principal.is_clinic:
+        return scope
+    shared = await coview.shared_studies(work)
+    if not shared:
+        return scope
+    return Scope(or_(scope.study, ImagingStudy.study_uid.in_(shared)), scope.patient, scope.consent)
+
+
+async def shareable_series(work: Work, study_uid: str, series_uid: str) -> int:
+    """The patient of a series the caller may read themselves (to share it in a room)."""
+    refs = await instances(
+        work,
+        principal_scope(work.principal),
+        study_uids=[study_uid],
+        series_uids=[series_uid],
+        action="imaging.share",
+    )
+    patient_id = refs[0].patient_id if refs else None
+    if patient_id is None:
+        raise NotFound("no such series")
+    return patient_id
 
 
 @dataclass(frozen=True)

@@ -1,16 +1,21 @@
 """Studies as the API shows them: a request's studies, the reconciliation list and its
-resolution (assigning an unmatched study to a patient)."""
+resolution (assigning an unmatched study to a patient).
+
+Reconciliation is the work of the specialists of the kind (radiologists for images, ECG
+specialists for DICOM ECG waveforms) and of the administrator; the sending clinic sees its own
+waiting studies but does not assign them. Every list and every assignment is audited."""
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, false, select, true, update
 
 from consult.access import known_patient, readable_request
 from consult.center import Work
 from consult.errors import Conflict, Forbidden, NotFound
+from consult.identity import Reason, may_send_for
 from consult.models import DiagnosticRequest, Institution
 from consult.vocab import InstitutionLevel, RequestKind, Role
 from imaging import linking
@@ -39,6 +44,7 @@ class StudySummary:
 @dataclass(frozen=True)
 class ReconciliationItem:
     id: int
+    study_pk: int
     study_uid: str
     reason: str
     opened_at: dt.datetime
@@ -47,6 +53,11 @@ class ReconciliationItem:
     patient_name: str
     study_date: str
     description: str
+    reason_code: str = ""
+    reason_zh: str = ""
+    reason_en: str = ""
+    accession_number: str = ""
+    modalities: str = ""
     resolved_at: dt.datetime | None = None
     patient_id: int | None = None
     request_id: int | None = None
@@ -84,27 +95,41 @@ async def for_request(work: Work, request_id: int) -> list[StudySummary]:
     return [_summary(s, p) for s, p in rows]
 
 
+ECG_MODALITY = "ECG"
+
+
 def _may_reconcile(work: Work) -> None:
     principal = work.principal
-    if not (principal.is_clinic or principal.has(Role.ADMIN) or principal.user_id == 0):
+    if not (
+        principal.system or principal.has(Role.ADMIN, Role.IMAGING_SPECIALIST, Role.ECG_SPECIALIST)
+    ):
         work.deny("imaging.reconcile")
-        raise Forbidden("reconciliation belongs to the sending clinic or an administrator")
+        raise Forbidden("reconciliation belongs to the specialists of the kind or an administrator")
 
 
-def _reconcile_scope(work: Work) -> object:
+def _reconcile_scope(work: Work) -> ColumnElement[bool]:
+    """The waiting studies the caller sees: a clinic its own, a radiologist the images, an ECG
+    specialist the DICOM ECG waveforms, an administrator all."""
     principal = work.principal
     if principal.is_clinic:
         return ImagingStudy.institution_id.in_(principal.clinic_scope)
-    return ImagingStudy.id.is_not(None)
+    if principal.has(Role.IMAGING_SPECIALIST):
+        return ImagingStudy.modalities != ECG_MODALITY
+    if principal.has(Role.ECG_SPECIALIST):
+        return ImagingStudy.modalities == ECG_MODALITY
+    if principal.system or principal.has(Role.ADMIN):
+        return true()
+    return false()
 
 
 async def reconciliation(work: Work, *, include_resolved: bool = False) -> list[ReconciliationItem]:
-    _may_reconcile(work)
+    if not work.principal.is_clinic:
+        _may_reconcile(work)
     query = (
         select(ImagingReconciliation, ImagingStudy, ImagingPatient)
         .join(ImagingStudy, ImagingStudy.id == ImagingReconciliation.study_id)
         .join(ImagingPatient, ImagingPatient.id == ImagingStudy.imaging_patient_id)
-        .where(_reconcile_scope(work))  # type: ignore[arg-type]
+        .where(_reconcile_scope(work))
         .order_by(ImagingReconciliation.opened_at, ImagingReconciliation.id)
     )
     if not include_resolved:
@@ -115,8 +140,15 @@ async def reconciliation(work: Work, *, include_resolved: bool = False) -> list[
 
 
 def _item(r: ImagingReconciliation, s: ImagingStudy, p: ImagingPatient) -> ReconciliationItem:
+    code = Reason(r.reason_code) if r.reason_code in Reason._value2member_map_ else None
     return ReconciliationItem(
+        reason_code=code.value if code else "",
+        reason_zh=code.zh if code else r.reason,
+        reason_en=code.en if code else r.reason,
+        accession_number=s.accession_number,
+        modalities=s.modalities,
         id=r.id,
+        study_pk=s.id,
         study_uid=s.study_uid,
         reason=r.reason,
         opened_at=r.opened_at,
@@ -139,20 +171,25 @@ async def resolve(work: Work, item_id: int, patient_id: int) -> ReconciliationIt
             select(ImagingReconciliation, ImagingStudy, ImagingPatient)
             .join(ImagingStudy, ImagingStudy.id == ImagingReconciliation.study_id)
             .join(ImagingPatient, ImagingPatient.id == ImagingStudy.imaging_patient_id)
-            .where(ImagingReconciliation.id == item_id, _reconcile_scope(work))  # type: ignore[arg-type]
+            .where(ImagingReconciliation.id == item_id, _reconcile_scope(work))
         )
     ).first()
     if row is None:
         raise NotFound(f"no reconciliation item {item_id}")
     item, study, imaging_patient = row[0], row[1], row[2]
-    if item.resolved_at is not None:
+    claimed = await work.session.execute(  # one reconciler wins, even at the same moment
+        update(ImagingReconciliation)
+        .where(ImagingReconciliation.id == item.id, ImagingReconciliation.resolved_at.is_(None))
+        .values(resolved_at=work.now, resolved_by=work.principal.user_id or None)
+    )
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]
         raise Conflict("this study was already assigned")
+    await work.session.refresh(item)
     institution = await work.session.get(Institution, study.institution_id)
     if institution is None:
         raise NotFound(f"no institution {study.institution_id}")
     caller = work.principal
-    if not caller.is_clinic:  # an administrator: the patient must be one the clinic knows
-        work.principal = await linking.acting_for(work, institution)
+    work.principal = await linking.acting_for(work, institution)  # a patient the clinic knows
     try:
         patient = await known_patient(work, patient_id, "imaging.reconcile")
     finally:
@@ -170,7 +207,12 @@ async def resolve(work: Work, item_id: int, patient_id: int) -> ReconciliationIt
                     DiagnosticRequest.patient_id == patient.id,
                 )
             )
-        if request is None and institution.level is not InstitutionLevel.COUNTY:
+            if request is not None and not await may_send_for(
+                work, institution.id, request.requesting_institution_id
+            ):
+                request = None
+        is_ecg = study.modalities == ECG_MODALITY  # the ECG center opens its own request
+        if request is None and not is_ecg and institution.level is not InstitutionLevel.COUNTY:
             modality = await work.session.scalar(
                 select(ImagingSeries.modality).where(ImagingSeries.study_id == study.id).limit(1)
             )
@@ -179,8 +221,13 @@ async def resolve(work: Work, item_id: int, patient_id: int) -> ReconciliationIt
                 work, patient.id, institution, study.study_uid, question
             )
         study.request_id = request.id if request is not None else None
-    item.resolved_at = work.now
-    item.resolved_by = work.principal.user_id or None
     item.patient_id = patient.id
-    work.audit("imaging.reconcile", patient_id=patient.id, obj=("study", study.id), item=item.id)
+    work.audit(
+        "imaging.reconcile",
+        patient_id=patient.id,
+        obj=("study", study.id),
+        item=item.id,
+        reason=item.reason_code or None,
+        request_id=study.request_id,
+    )
     return _item(item, study, imaging_patient)

@@ -89,6 +89,16 @@ class RoomObserver(Protocol):
     async def recording_finished(self, room_id: str, path: Path) -> None: ...
 
 
+class CoViewObserver(Protocol):
+    """An observer that also hears what is shared in the room (optional: an observer without
+    ``co_view_opened`` is not told). Called, and awaited, before the others are sent the open,
+    so that they may load what was shared as soon as they hear of it."""
+
+    async def co_view_opened(
+        self, room_id: str, identity: ParticipantIdentity, resource: str
+    ) -> None: ...
+
+
 class PeerEvents(Protocol):
     """What the media side tells one participant's session."""
 
@@ -274,10 +284,15 @@ class Room:
 
     async def relay(self, participant_id: str, msg: Chat | CoView) -> None:
         """Chat goes to every admitted participant (sender included); co-view to the others."""
-        self._require_admitted(participant_id)
+        sender = self._require_admitted(participant_id)
         stamped = _stamp(msg, participant_id)
         if isinstance(stamped, CoView):
             self._remember(stamped)
+            opened = getattr(self._observer, "co_view_opened", None)
+            if stamped.action is CoViewAction.OPEN and opened is not None:
+                await self._call(
+                    "co_view_opened", opened(self.room_id, sender.identity, stamped.resource)
+                )
         for p in self.admitted():
             if isinstance(msg, Chat) or p.participant_id != participant_id:
                 await p.outbox.send(stamped)

@@ -22,13 +22,14 @@ from pydicom.dataset import Dataset
 from pydicom.encaps import generate_frames
 from pydicom.uid import UID
 
-from consult.errors import Forbidden, InvalidInput, NotFound
+from consult.errors import InvalidInput, NotFound
 from imaging import query
-from imaging.archive import Archive, Origin
+from imaging.archive import Archive
 from imaging.files import is_uid
 from imaging.header import MalformedDataset
 from imaging.matching import Level, QueryError
 from imaging.render import PRESETS, RenderError, RenderOptions, render_file
+from imaging.senders import stow_origin
 from web import keys
 from web.api import Call, Endpoints
 from web.imaging_wiring import ARCHIVE
@@ -129,7 +130,7 @@ async def _search(call: Call, level: Level, fixed: dict[str, str]) -> web.Respon
     async with call.work() as work:
         try:
             matches = await query.find(
-                work, level, keys, query.principal_scope(work.principal), limit=limit, offset=offset
+                work, level, keys, await query.reader_scope(work), limit=limit, offset=offset
             )
         except QueryError as exc:
             raise InvalidInput(str(exc)) from None
@@ -190,7 +191,7 @@ async def _refs(
     async with call.work() as work:
         refs = await query.instances(
             work,
-            query.principal_scope(work.principal),
+            await query.reader_scope(work),
             study_uids=[study_uid],
             series_uids=[series_uid] if series_uid else None,
             sop_uids=[sop_uid] if sop_uid else None,
@@ -410,12 +411,10 @@ async def rendered_frame(call: Call) -> web.Response:
 
 async def _store(call: Call, study_uid: str = "") -> web.Response:
     principal = call.principal
-    if not principal.is_clinic:
-        raise Forbidden("instances are stored by clinics")
+    origin = stow_origin(principal)
     if not call.request.content_type.startswith("multipart/related"):
         raise InvalidInput("STOW-RS takes multipart/related; type=application/dicom")
     archive = _archive(call)
-    origin = Origin(principal.institution_id, None, f"stow:{principal.username}")
     reader = await call.request.multipart()
     stored: list[Dataset] = []
     failed: list[Dataset] = []

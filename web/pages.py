@@ -48,6 +48,7 @@ PAGES: dict[str, tuple[str, str]] = {
     "/desk": ("desk", "危急值值班台"),  # -- critical alerts: the duty desk --
     r"/report/{id:\d+}/print": ("print", "报告"),
     r"/consult/{id:\d+}": ("consult", "会诊意见"),  # -- consult: conclusion --
+    "/reconciliation": ("reconcile", "待核对资料"),  # -- match --
 }
 
 

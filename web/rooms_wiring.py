@@ -18,21 +18,20 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 from aiohttp import web
-from sqlalchemy import select
 
-from consult import people
+from consult import coview, people
 from consult import rooms as rooms_
 from consult.center import Center
 from consult.errors import AuthenticationFailed
 from consult.filestore import ContentStore
-from consult.models import User
-from consult.principal import SYSTEM, principal_for
+from consult.principal import SYSTEM
 from signaling.protocol import IceServer, Role
 from signaling.rooms import ParticipantIdentity, RoomRegistry
 from signaling.sfu import MediaConfig, Sfu
 from signaling.turn import IceConfig
 from signaling.ws import Admission, WsTimeouts, make_room_ws_handler
 from web import keys
+from web.coview_items import share
 from web.room_nodes import RELAYED, RoomLeases, relay
 
 logger = logging.getLogger(__name__)
@@ -76,22 +75,12 @@ class CenterRoomAccess:
         request_id = int(room_id)
         kind, number = identity_parts(identity)
         async with self.center.work(client="room") as work:
-            if kind == GUEST:
-                row = await work.session.get(rooms_.RoomInvitation, number)
-                role = (
-                    rooms_.RoomRole.GUEST
-                    if row is not None and row.request_id == request_id
-                    else None
-                )
-            else:
-                user = await work.session.scalar(
-                    select(User).where(User.id == number, User.active.is_(True))
-                )
-                if user is None:
-                    return None
-                role = await rooms_.role_of(
-                    work, await principal_for(work.session, user), request_id
-                )
+            role = await rooms_.admission_role(
+                work,
+                request_id,
+                user_id=number if kind == USER else None,
+                invitation_id=number if kind == GUEST else None,
+            )
         if role is None:
             return None
         turn_user = identity.user_id.replace(":", "-")
@@ -140,7 +129,17 @@ class CenterRoomObserver:
         )
 
     async def room_ended(self, room_id: str, reason: str) -> None:
-        await self._event(room_id, "end", reason=reason)
+        await self._event(room_id, "end", reason=reason)  # ends the room's co-view grants
+
+    async def co_view_opened(
+        self, room_id: str, identity: ParticipantIdentity, resource: str
+    ) -> None:
+        """A signed-in participant shares an item: the room's members may read it while the
+        room is open (see :mod:`consult.coview` and :func:`web.coview_items.share`)."""
+        kind, number = identity_parts(identity)
+        if kind != USER or not room_id.isdigit():
+            return
+        await share(self.center, int(room_id), number, resource)
 
     async def recording_finished(self, room_id: str, path: Path) -> None:
         digest, size = await asyncio.to_thread(self._file_away, path)
@@ -173,6 +172,8 @@ def ice_config(app: web.Application) -> IceConfig:
 
 async def rooms_ctx(app: web.Application) -> AsyncIterator[None]:
     settings, center = app[keys.SETTINGS], app[keys.CENTER]
+    async with center.work(SYSTEM, client="room") as work:
+        await coview.close_all(work)  # no room outlives the process, nor its grants
     ice = ice_config(app)
     server_ice = tuple(IceServer(urls=(u,)) for u in settings.stun_urls)
     media = MediaConfig(

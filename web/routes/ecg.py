@@ -4,14 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 from typing import Any
 
 from aiohttp import BodyPartReader, web
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
 from consult.access import readable_request
 from consult.vocab import Priority
-from ecg.pipeline import Upload, profile_of, readable_recording, render_of, samples_of
+from ecg import reconcile
+from ecg.pipeline import (
+    HeldForReconciliation,
+    Upload,
+    profile_of,
+    readable_recording,
+    recordings_of,
+    render_of,
+    samples_of,
+)
 from ecg.readers import CsvProfile
 from ecg.store import EcgRecording
 from web import keys
@@ -51,8 +61,14 @@ class UploadOut(BaseModel):
 class UploadFields(In):
     """Form fields (or query parameters) that come with the file."""
 
-    patient_id: int
+    patient_id: int | None = None
     request_id: int | None = None
+    accession: str = Field("", max_length=32, description="the request identifier it is for")
+    resident_id: str = Field("", max_length=32)
+    record_number: str = Field("", max_length=64)
+    patient_name: str = Field("", max_length=200)
+    birth_date: dt.date | None = None
+    sex: str = Field("", max_length=1)
     priority: Priority = Priority.ROUTINE
     clinical_question: str = Field("", max_length=4000)
     csv_fs: float | None = Field(None, gt=0, le=20000)
@@ -111,11 +127,15 @@ async def _read_upload(request: web.Request, limit: int) -> tuple[dict[str, str]
 
 @endpoints.post(
     "/api/v1/ecgs",
-    summary="Upload an ECG (multipart: file, patient_id, request_id?, priority?, csv_*)",
+    summary=(
+        "Upload an ECG (multipart: file, patient_id or resident_id/record_number/patient_name+"
+        "birth_date+sex, request_id or accession?, priority?, csv_*); 202 with the held item "
+        "when it disagrees with the request it names"
+    ),
     response=UploadOut,
     status=201,
 )
-async def upload(call: Call) -> UploadOut:
+async def upload(call: Call) -> UploadOut | web.Response:
     limit = call.request.app[keys.SETTINGS].max_upload_mb << 20
     _ = call.principal
     try:
@@ -131,19 +151,27 @@ async def upload(call: Call) -> UploadOut:
     if not data:
         raise ApiError(422, "invalid_input", "file: the ECG file is empty", "file")
     ingest = call.request.app[ECG_INGEST]
-    result = await ingest.ingest(
-        call.principal,
-        Upload(
-            data=data,
-            filename=filename,
-            patient_id=fields.patient_id,
-            request_id=fields.request_id,
-            priority=fields.priority,
-            clinical_question=fields.clinical_question,
-            profile=fields.profile(),
-        ),
-        client=call.client,
-    )
+    try:
+        result = await ingest.ingest(
+            call.principal,
+            Upload(
+                data=data,
+                filename=filename,
+                patient_id=fields.patient_id,
+                request_id=fields.request_id,
+                priority=fields.priority,
+                clinical_question=fields.clinical_question,
+                profile=fields.profile(),
+                accession=fields.accession,
+                patient_ids=(fields.resident_id, fields.record_number),
+                name=fields.patient_name,
+                birth_date=fields.birth_date,
+                sex=fields.sex,
+            ),
+            client=call.client,
+        )
+    except HeldForReconciliation as held:
+        return _held_response(held.item)
     async with call.work() as work:
         request = await readable_request(work, result.request.id, "request.read")
         out = request_out(request, work.now)
@@ -164,16 +192,8 @@ async def get(call: Call) -> EcgRecording:
     r"/api/v1/requests/{id:\d+}/ecgs", summary="The ECGs of a request", response=list[EcgOut]
 )
 async def of_request(call: Call) -> list[EcgRecording]:
-    from sqlalchemy import select
-
     async with call.work() as work:
-        request = await readable_request(work, call.path_int("id"), "ecg.list")
-        rows = await work.session.scalars(
-            select(EcgRecording)
-            .where(EcgRecording.request_id == request.id)
-            .order_by(EcgRecording.id)
-        )
-        return list(rows)
+        return await recordings_of(work, call.path_int("id"))
 
 
 async def _original(call: Call, action: str) -> tuple[EcgRecording, bytes]:
@@ -231,4 +251,46 @@ async def original(call: Call) -> web.Response:
         headers={
             "Content-Disposition": f'attachment; filename="ecg-{recording.id}.{recording.format}"'
         },
+    )
+
+
+# -- match: ECGs held for reconciliation --------------------------------------------------------
+
+HELD = TypeAdapter(reconcile.HeldItem)
+
+
+def _held_response(item: reconcile.HeldItem) -> web.Response:
+    body = {"held": HELD.dump_python(item, mode="json")}
+    return web.json_response(body, status=202, dumps=lambda o: json.dumps(o, ensure_ascii=False))
+
+
+class HeldQuery(In):
+    include_resolved: bool = False
+
+
+class HeldResolveIn(In):
+    patient_id: int = Field(ge=1)
+
+
+@endpoints.get(
+    "/api/v1/ecgs/reconciliation",
+    summary="ECG uploads held because they disagree with their request (ECG specialists)",
+    query=HeldQuery,
+    response=list[reconcile.HeldItem],
+)
+async def held(call: Call) -> list[reconcile.HeldItem]:
+    async with call.work() as work:
+        return await reconcile.listing(work, include_resolved=call.query.include_resolved)
+
+
+@endpoints.post(
+    r"/api/v1/ecgs/reconciliation/{id:\d+}/resolve",
+    summary="File a held ECG on a patient of the sending clinic (ECG specialists, audited)",
+    body=HeldResolveIn,
+    response=reconcile.HeldItem,
+)
+async def resolve_held(call: Call) -> reconcile.HeldItem:
+    ingest = call.request.app[ECG_INGEST]
+    return await ingest.resolve(
+        call.principal, call.path_int("id"), call.body.patient_id, client=call.client
     )

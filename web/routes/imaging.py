@@ -11,6 +11,7 @@ from web.schemas_imaging import (
     ReconciliationQuery,
     ResolveIn,
 )
+from web.waveforms import BRIDGE
 
 endpoints = Endpoints("imaging")
 
@@ -86,4 +87,7 @@ async def reconciliation(call: Call) -> list[studies.ReconciliationItem]:
 )
 async def resolve(call: Call) -> studies.ReconciliationItem:
     async with call.work() as work:
-        return await studies.resolve(work, call.path_int("id"), call.body.patient_id)
+        item = await studies.resolve(work, call.path_int("id"), call.body.patient_id)
+    if item.modalities == studies.ECG_MODALITY:  # its waveforms go to the ECG center now
+        await call.request.app[BRIDGE].study_resolved(item.study_pk)
+    return item

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from consult import requests
-from consult.access import granted_patients
+from consult import masking, requests
 from consult.center import Work
 from consult.models import DiagnosticRequest
 from web.api import Call, Endpoints
@@ -15,8 +14,10 @@ RID = r"/api/v1/requests/{id:\d+}"
 
 
 async def present_all(work: Work, rows: list[DiagnosticRequest]) -> list[RequestOut]:
-    granted = await granted_patients(work, {r.patient_id for r in rows})
-    return [request_out(r, work.now, show_patient=r.patient_id in granted) for r in rows]
+    return [
+        request_out(v.request, work.now, show_patient=v.shown)
+        for v in await masking.views(work, rows)
+    ]
 
 
 @endpoints.get(

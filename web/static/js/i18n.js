@@ -132,6 +132,12 @@ const TEXT = {
   cardiology: ["心内科", "Cardiology"], emergency: ["急诊科", "Emergency"], showAll: ["显示全部", "Show all"],
   openOnly: ["仅未结束", "Open only"],
   // -- end referrals --
+  // -- match: reconciliation --
+  reconciliation: ["待核对资料", "Reconciliation"], fileOnPatient: ["归档到该患者", "File on this patient"],
+  filed: ["已归档", "Filed"], claimedPatient: ["资料中的患者", "Patient in the data"],
+  reason: ["原因", "Reason"],
+  reconcileHint: ["以下影像或心电与所指申请单的患者或机构不符，未归档。请核对后归档到发送机构的正确患者。",
+    "These studies and ECGs disagree with the request they name, and were not filed. Check them and file each on the right patient of the sending clinic."],
 };
 
 export function lang() {

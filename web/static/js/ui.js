@@ -67,6 +67,8 @@ function navFor(user) {
   if (r === "referral_desk" || r === "village_doctor" || r === "township_doctor") items.push(["/referrals", t("referrals")]);
   if (r === "department_desk") items.push(["/referrals", t("departmentDesk")]); // -- referrals --
   if (r === "admin") items.push(["/admin", t("admin")]);
+  // -- match: reconciliation --
+  if (r === "ecg_specialist" || r === "imaging_specialist" || r === "admin") items.push(["/reconciliation", t("reconciliation")]);
   if (r === "auditor") items.push(["/audit", t("audit")]);
   if (r === "duty_desk") items.push(["/desk", t("dutyDesk")]); // -- critical alerts --
   return items;
