@@ -127,6 +127,8 @@ async def sign(work: Work, report_id: int) -> Report:
         raise InvalidInput(
             "a report needs findings or an impression before signing", field="findings"
         )
+    for check in work.center.sign_checks:  # -- long ECG reading: e.g. the tracing was seen --
+        await check(work, report, request)
     report.status = ReportStatus.FINAL
     report.signed_by = work.principal.user_id
     report.signed_at = work.now

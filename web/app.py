@@ -35,6 +35,7 @@ from web.pages import add_pages
 from web.rooms_wiring import room_ws, rooms_ctx
 from web.routes import admin, audit, auth, notifications, patients, referrals, reports, requests
 from web.routes import ecg as ecg_routes
+from web.routes import ecg_reading as ecg_reading_routes  # -- long ECG reading --
 from web.routes import imaging as imaging_routes
 from web.routes import lab as lab_routes
 from web.routes import rooms as rooms_routes
@@ -55,6 +56,7 @@ TABLES: list[Endpoints] = [
     notifications.endpoints,
     audit.endpoints,
     ecg_routes.endpoints,
+    ecg_reading_routes.endpoints,  # -- long ECG reading --
     rooms_routes.endpoints,
     lab_routes.endpoints,
     imaging_routes.endpoints,
