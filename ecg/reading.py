@@ -82,7 +82,7 @@ def unseen(recording: EcgRecording, seen: Iterable[Seen]) -> list[str]:
     if not windows:
         left.append("strips")
     for start, end in must_view(episodes_of(recording.analysis or {}, duration)):
-        if not any(w.start_s < end + EDGE_S and w.end_s > start - EDGE_S for w in windows):
+        if not any(w.start_s < max(end, start + EDGE_S) and w.end_s > start for w in windows):
             left.append(f"episode@{start:.1f}")
     return left
 

@@ -25,6 +25,7 @@ import numpy.typing as npt
 
 from consult.filestore import atomic_write
 from ecg.readers import CsvProfile, read_ecg
+from ecg.record import EcgRecord
 
 logger = logging.getLogger(__name__)
 
@@ -106,7 +107,11 @@ def paths(root: Path, key: str) -> tuple[Path, Path]:
 
 def decode(data: bytes, filename: str, profile: CsvProfile | None) -> tuple[Tracing, np.ndarray]:
     """Parse a file into the int16 samples of its tracing (pure)."""
-    record = read_ecg(data, filename, profile)
+    return tracing_of(read_ecg(data, filename, profile))
+
+
+def tracing_of(record: EcgRecord) -> tuple[Tracing, np.ndarray]:
+    """A record's tracing: at most 500 Hz, int16 in the smallest whole unit of uV that holds it."""
     step = max(1, int(record.fs // MAX_FS))
     mv = np.asarray(record.samples[:, ::step])
     peak_uv = float(np.abs(mv).max()) * 1000.0

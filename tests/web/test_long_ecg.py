@@ -82,7 +82,7 @@ async def test_thirty_minute_record_paged_in_the_reader(api: Api, browsers: Brow
     await wait_js(reader, DARK % "ecg-canvas" + " > 1000")  # and the first page of strips
     await wait_js(reader, on_page(1))
     width = await reader.evaluate("document.getElementById('ecg-canvas').width")
-    assert 500 < width <= 8192
+    assert 500 < width <= 4096
     assert "室性心动过速" in await reader.inner_text("#episodes")
     # the VT run is not yet seen: the sign button waits
     await wait_js(reader, "!!document.querySelector('#unseen li')")

@@ -5,7 +5,7 @@ const SPEED = 25; // mm/s
 const GAIN = 10; // mm/mV
 const ROW_MM = 30;
 const LEFT_MM = 10; // room for the calibration pulse
-const MAX_CANVAS_PX = 8192;
+const MAX_CANVAS_PX = 16384; // below what Chromium and Firefox draw (32767 px a side)
 
 // Seconds from the start of a recording as h:mm:ss.
 export function clock(seconds) {
