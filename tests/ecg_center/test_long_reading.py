@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -242,3 +243,30 @@ async def test_a_critical_episode_must_be_seen_before_signing(api: Api, episode_
     assert refused.status == 409 and refused.body["error"]["code"] == "ecg_not_viewed"
     assert (await window(reader, ecg_id, start=episode_at - 30, duration=60))[0] == 200
     assert (await reader.post(f"/api/v1/reports/{report_id}/sign")).ok()["status"] == "final"
+
+
+async def test_a_tracing_that_cannot_be_drawn_says_so_and_is_not_signed(api: Api) -> None:
+    from tests.web.conftest import app_of
+    from web.ecg_wiring import ECG_INGEST
+
+    village = await api.login("dr-village")
+    reader = await api.login("ecg-reader")
+    patient = await new_patient(village)
+    status, body = await upload(village, patient["id"], wfdb_zip(synth(SynthSpec()), "x"), "x.zip")
+    assert status == 201, body
+    ecg_id, request_id = body["ecg"]["id"], body["request"]["id"]
+    # the stored original no longer reads (a damaged disk, a reader that changed)
+    async with api.center.sessions() as session:
+        row = await session.get(EcgRecording, ecg_id)
+        assert row is not None
+        path = app_of(api)[ECG_INGEST].files.path(row.sha256)
+    path.write_bytes(b"PK\x03\x04 damaged")
+    status, _, raw = await window(reader, ecg_id, start=0, duration=10)
+    error = json.loads(raw)["error"]
+    assert (
+        status == 422 and error["code"] == "tracing_unreadable" and "无法显示" in error["message"]
+    )
+    assert (await reader.get(f"/api/v1/ecgs/{ecg_id}/overview")).status == 422
+    report_id = await draft(reader, request_id)
+    refused = await reader.post(f"/api/v1/reports/{report_id}/sign")
+    assert refused.status == 409 and refused.body["error"]["code"] == "ecg_not_viewed"

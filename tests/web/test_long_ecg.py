@@ -10,9 +10,12 @@ import pytest
 from ecg.store import EcgRecording
 from tests.conftest import Api
 from tests.core.helpers import new_patient
+from tests.ecg.synth import SynthSpec, synth
+from tests.ecg_center.files import wfdb_zip
 from tests.ecg_center.test_ecg_api import upload
 from tests.ecg_center.test_long_reading import long_zip
-from tests.web.conftest import Browsers, screenshot, sqlite_only, wait_js
+from tests.web.conftest import Browsers, app_of, screenshot, sqlite_only, wait_js
+from web.ecg_wiring import ECG_INGEST
 
 pytestmark = pytest.mark.browser
 database = pytest.fixture(sqlite_only, name="database")
@@ -73,6 +76,14 @@ async def test_thirty_minute_record_paged_in_the_reader(api: Api, browsers: Brow
     box = await phone.locator("#page-next").bounding_box()
     assert box is not None and box["x"] + box["width"] <= 390
     await screenshot(phone, "ecg-long-390")
+    await phone.click("#lang")  # the same page in English
+    await phone.wait_for_selector("#ecg-overview:not([hidden])")
+    await wait_js(phone, on_page(1))
+    assert "Overview" in await phone.inner_text("#ecg-overview h2")
+    assert "Ventricular tachycardia" in await phone.inner_text("#episodes")
+    assert (await phone.inner_text("#page-label")).startswith("Page 1 /")
+    await wait_js(phone, DARK % "ecg-canvas" + " > 500")
+    assert await _page_width(phone) <= 390
     await phone.context.close()
 
     reader = await browsers.login("ecg-reader", width=1280, height=900)
@@ -111,3 +122,23 @@ async def test_thirty_minute_record_paged_in_the_reader(api: Api, browsers: Brow
     await reader.fill("#impression", "窦性心律，阵发性室性心动过速")
     await reader.click("#sign")
     await reader.wait_for_selector("#signed-note", timeout=30_000)
+
+    # a tracing that cannot be drawn says so, and the sign button stays disabled
+    damaged = await _damaged_request(api)
+    await reader.goto(f"/ecg/{damaged}")
+    await reader.wait_for_selector("#tracing-error:not([hidden])")
+    assert "无法显示" in await reader.inner_text("#tracing-error")
+    await reader.wait_for_selector("#sign")
+    assert await reader.is_disabled("#sign")
+
+
+async def _damaged_request(api: Api) -> int:
+    village = await api.login("dr-village")
+    patient = await new_patient(village, "损坏文件")
+    status, body = await upload(village, patient["id"], wfdb_zip(synth(SynthSpec()), "d"), "d.zip")
+    assert status == 201, body
+    async with api.center.sessions() as session:
+        row = await session.get(EcgRecording, body["ecg"]["id"])
+        assert row is not None
+        app_of(api)[ECG_INGEST].files.path(row.sha256).write_bytes(b"PK damaged")
+    return int(body["request"]["id"])
