@@ -1,7 +1,8 @@
 // The ECG viewer: tracing on paper, the machine's measurements and statements (editable), sign.
-import { api, getBinary } from "../api.js";
+import { api } from "../api.js";
 import { EcgOverview, episodeLabel } from "../ecgoverview.js";
 import { EcgPaper, clock } from "../ecgpaper.js";
+import { loadWindow } from "../ecgwindow.js";
 import { lang, pick, t } from "../i18n.js";
 import { action, chip, clear, field, fmtTime, frame, h, patientLabel, toast } from "../ui.js";
 
@@ -17,7 +18,6 @@ const ROW_S = 10;
 const ROWS = 6;
 const PAGE_S = ROW_S * ROWS;
 const SHORT_S = 60;
-const WINDOW_VALUES = 12 * 500 * 60; // what one window request may carry (the server's bound)
 
 const head = h("section.card.wide#ecg-head");
 const readout = h("output.readout#caliper-readout", t("caliperHint"));
@@ -210,30 +210,8 @@ function defaultFindings(m) {
 
 // -- long ECG reading: windows, the overview, pages of strips, no signing unseen --
 
-// A window of samples in mV per lead (split by leads when one request would be too large).
-async function fetchWindow(start, duration, leads) {
-  const fs = state.ecg.fs > 500 ? state.ecg.fs / Math.floor(state.ecg.fs / 500) : state.ecg.fs;
-  const perGroup = Math.max(1, Math.floor(WINDOW_VALUES / Math.ceil(duration * fs + 1)));
-  const out = { fs: 0, leads: [], samples: [], start_s: start };
-  for (let i = 0; i < leads.length; i += perGroup) {
-    const group = leads.slice(i, i + perGroup);
-    const { headers, buffer } = await getBinary(`/api/v1/ecgs/${state.ecg.id}/window`,
-      { start, duration: Math.min(120, duration), leads: group.join(",") });
-    const names = (headers.get("X-Ecg-Leads") || "").split(",").map(decodeURIComponent);
-    const count = Number(headers.get("X-Ecg-Count"));
-    const mv = Number(headers.get("X-Ecg-Scale-Uv")) / 1000;
-    const view = new DataView(buffer);
-    if (!count || buffer.byteLength !== names.length * count * 2) throw new Error(t("tracingUnavailable"));
-    names.forEach((name, l) => {
-      const sig = new Float32Array(count);
-      for (let k = 0; k < count; k++) sig[k] = view.getInt16((l * count + k) * 2, true) * mv;
-      out.leads.push(name);
-      out.samples.push(sig);
-    });
-    out.fs = Number(headers.get("X-Ecg-Fs"));
-    out.start_s = Number(headers.get("X-Ecg-Start")) / out.fs;
-  }
-  return out;
+function fetchWindow(start, duration, leads) {
+  return loadWindow(state.ecg, start, duration, leads);
 }
 
 async function openTracing() {
