@@ -93,7 +93,7 @@ export class EcgOverview {
     }
     // the time axis
     g.fillStyle = "#444";
-    const ticks = 6;
+    const ticks = Math.max(2, Math.min(6, Math.floor(plotW / 110)));
     for (let i = 0; i <= ticks; i++) {
       const s = (d.duration_s * i) / ticks;
       const label = clock(s);
