@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,6 +29,8 @@ from consult.vocab import Outcome
 logger = logging.getLogger(__name__)
 
 Clock = Callable[[], dt.datetime]
+# -- long ECG reading: checks run before a report is signed (work, report, request) --
+SignCheck = Callable[["Work", Any, Any], Awaitable[None]]
 
 
 @dataclass
@@ -118,6 +120,7 @@ class Center:
         self.audit_log = AuditLog(sessions)
         self.passwords = Passwords(self.policy.password_hashing)
         self.clock = clock
+        self.sign_checks: list[SignCheck] = []  # -- long ECG reading --
 
     @asynccontextmanager
     async def work(self, principal: Principal = SYSTEM, *, client: str = "") -> AsyncIterator[Work]:

@@ -156,6 +156,8 @@ async def sign(work: Work, report_id: int) -> Report:
             "a report needs findings or an impression before signing", field="findings"
         )
     report.data = _consult_data(work, request, report.data, signing=True)
+    for check in work.center.sign_checks:  # -- long ECG reading: e.g. the tracing was seen --
+        await check(work, report, request)
     LIFECYCLE.set(report, ReportStatus.FINAL, work.now)
     report.signed_by = work.principal.user_id
     report.content_hash = content_hash(report)

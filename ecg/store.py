@@ -35,3 +35,22 @@ class EcgRecording(Base):
     analysis: Mapped[dict[str, Any]] = mapped_column(default=dict)
     critical: Mapped[bool] = mapped_column(Boolean, default=False)
     analysis_ms: Mapped[float] = mapped_column(Float, default=0.0)
+
+
+# -- long ECG reading (wt-longecg) --
+class EcgView(Base):
+    """What a reader has fetched of a recording's tracing: a window, the whole, the overview.
+
+    The sign check (:func:`ecg.reading.require_seen`) reads these rows: a report is not signed on
+    a tracing its signer never looked at.
+    """
+
+    __tablename__ = "ecg_view"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ecg_id: Mapped[int] = mapped_column(ForeignKey("ecg_recording.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
+    kind: Mapped[str] = mapped_column(String(16))
+    start_s: Mapped[float] = mapped_column(Float, default=0.0)
+    end_s: Mapped[float] = mapped_column(Float, default=0.0)
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)

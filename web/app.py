@@ -39,6 +39,7 @@ from web.rooms_wiring import room_ws, rooms_ctx
 from web.routes import admin, audit, auth, notifications, patients, referrals, reports, requests
 from web.routes import critical as critical_routes  # -- critical alerts --
 from web.routes import ecg as ecg_routes
+from web.routes import ecg_reading as ecg_reading_routes  # -- long ECG reading --
 from web.routes import imaging as imaging_routes
 from web.routes import lab as lab_routes
 from web.routes import ownership as ownership_routes  # -- consult: one owner --
@@ -61,6 +62,7 @@ TABLES: list[Endpoints] = [
     notifications.endpoints,
     audit.endpoints,
     ecg_routes.endpoints,
+    ecg_reading_routes.endpoints,  # -- long ECG reading --
     rooms_routes.endpoints,
     lab_routes.endpoints,
     imaging_routes.endpoints,

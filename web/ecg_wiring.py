@@ -9,9 +9,12 @@ from aiohttp import web
 from consult.filestore import ContentStore
 from ecg.interpret import CriticalThresholds
 from ecg.pipeline import EcgIngest
+from ecg.reading import require_seen
+from ecg.tracings import Tracings
 from web import keys
 
 ECG_INGEST = web.AppKey("ecg_ingest", EcgIngest)
+TRACINGS = web.AppKey("ecg_tracings", Tracings)  # -- long ECG reading --
 
 
 async def ecg_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -25,4 +28,11 @@ async def ecg_ctx(app: web.Application) -> AsyncIterator[None]:
     app[ECG_INGEST] = EcgIngest(
         app[keys.CENTER], ContentStore(settings.data_dir / "ecg"), app[keys.EXECUTOR], thresholds
     )
+    # -- long ECG reading: decoded tracings, and no report signed on an unseen tracing --
+    app[TRACINGS] = Tracings(
+        settings.data_dir / "ecg-tracings", app[ECG_INGEST].files, app[keys.EXECUTOR]
+    )
+    app[keys.CENTER].sign_checks.append(require_seen)
     yield
+    if require_seen in app[keys.CENTER].sign_checks:
+        app[keys.CENTER].sign_checks.remove(require_seen)

@@ -154,6 +154,9 @@ async def test_reader_views_edits_and_signs(api: Api) -> None:
             {"findings": "窦性心律, V1-V5 ST段抬高", "impression": "急性前壁STEMI", "data": edited},
         )
     ).ok()
+    unseen = await reader.post(f"/api/v1/reports/{draft['id']}/sign")
+    assert unseen.status == 409 and unseen.body["error"]["code"] == "ecg_not_viewed"
+    assert len((await reader.get(f"/api/v1/ecgs/{ecg_id}/samples")).ok()["samples"]) == 12
     signed = (await reader.post(f"/api/v1/reports/{draft['id']}/sign")).ok()
     assert signed["data"]["statements"][-1]["code"] == "READER"
     referral = (

@@ -12,7 +12,10 @@ from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
 from consult.access import readable_request
 from consult.vocab import Priority
-from ecg import reconcile
+from ecg import (
+    reading,  # -- long ECG reading --
+    reconcile,
+)
 from ecg.pipeline import (
     HeldForReconciliation,
     Upload,
@@ -33,6 +36,7 @@ from web.schemas import In, Out, RequestOut
 
 endpoints = Endpoints("ecg")
 EID = r"/api/v1/ecgs/{id:\d+}"
+SAMPLES_MAX_S = 300.0  # -- long ECG reading --
 
 
 class EcgOut(Out):
@@ -206,10 +210,20 @@ async def _original(call: Call, action: str) -> tuple[EcgRecording, bytes]:
 @endpoints.get(EID + "/samples", summary="The tracing's samples in mV per lead (at most 500 Hz)")
 async def samples(call: Call) -> web.Response:
     recording, data = await _original(call, "ecg.samples")
+    # -- long ECG reading: whole-record JSON for short records only; longer ones use /window --
+    if recording.duration_s > SAMPLES_MAX_S:
+        raise ApiError(
+            413,
+            "record_too_long",
+            f"记录过长，请分段读取 / records over {SAMPLES_MAX_S:g} s are read by window "
+            f"(GET /api/v1/ecgs/{recording.id}/window)",
+        )
     loop = asyncio.get_running_loop()
     body = await loop.run_in_executor(
         call.request.app[keys.EXECUTOR], samples_of, data, recording.filename, profile_of(recording)
     )
+    async with call.work() as work:
+        await reading.record_view(work, recording, reading.WHOLE, 0.0, recording.duration_s)
     return web.json_response({"id": recording.id, **body})
 
 

@@ -91,3 +91,17 @@ export function requireSession() {
   }
   return currentUser();
 }
+
+// -- long ECG reading: a binary answer (ECG sample windows) with its headers --
+export async function getBinary(path, query) {
+  const headers = { Accept: "application/octet-stream" };
+  const t = token();
+  if (t) headers.Authorization = "Bearer " + t;
+  const resp = await fetch(path + qs(query), { headers, cache: "no-store", credentials: "same-origin" });
+  if (!resp.ok) {
+    const type = resp.headers.get("Content-Type") || "";
+    const err = (type.includes("json") ? (await resp.json()).error : null) || {};
+    throw new ApiError(resp.status, err.code, err.message, err.field);
+  }
+  return { headers: resp.headers, buffer: await resp.arrayBuffer() };
+}

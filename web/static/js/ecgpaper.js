@@ -5,6 +5,15 @@ const SPEED = 25; // mm/s
 const GAIN = 10; // mm/mV
 const ROW_MM = 30;
 const LEFT_MM = 10; // room for the calibration pulse
+const MAX_CANVAS_PX = 16384; // below what Chromium and Firefox draw (32767 px a side)
+
+// Seconds from the start of a recording as h:mm:ss.
+export function clock(seconds) {
+  const s = Math.max(0, Math.floor(seconds));
+  const hh = Math.floor(s / 3600);
+  const mm = String(Math.floor((s % 3600) / 60)).padStart(2, "0");
+  return `${hh}:${mm}:${String(s % 60).padStart(2, "0")}`;
+}
 
 export class EcgPaper {
   constructor(canvas, readout) {
@@ -25,13 +34,20 @@ export class EcgPaper {
     this.index = Object.fromEntries(data.leads.map((n, i) => [n, i]));
     if (!(this.rhythmLead in this.index)) this.rhythmLead = data.leads[Math.min(1, data.leads.length - 1)];
     this.fit();
+    return this.drawn;
   }
 
-  // Zoom so that the whole width of the tracing fits the scroll box.
+  // Pages of strips for a long record: one lead, rows of ``rowSeconds`` (data.start_s is where the
+  // page starts in the recording); null goes back to the whole-record layouts.
+  setStrips(strips) {
+    this.strips = strips;
+  }
+
+  // Zoom so that the width of the tracing fits the scroll box.
   fit() {
     if (!this.data) return;
     const box = this.canvas.parentElement;
-    const widthMm = LEFT_MM + (this.data.samples[0].length / this.data.fs) * SPEED + 2;
+    const widthMm = LEFT_MM + this.rows().widthMm + 2;
     const avail = box ? box.clientWidth - 2 : 1000;
     this.zoom = Math.round(Math.max(0.5, Math.min(3, avail / (widthMm * 4))) * 100) / 100;
     this.caliper = null;
@@ -42,9 +58,15 @@ export class EcgPaper {
     return 4 * this.zoom;
   }
 
-  // Rows of [lead, t0 seconds, t1 seconds, x offset mm]
+  // Rows of [lead, t0 seconds, t1 seconds, x offset mm] (seconds from the start of the data)
   rows() {
     const dur = this.data.samples[0].length / this.data.fs;
+    if (this.strips) {
+      const { lead, rowSeconds } = this.strips;
+      const n = Math.max(1, Math.ceil(dur / rowSeconds - 1e-6));
+      const rows = Array.from({ length: n }, (_, r) => [[lead, r * rowSeconds, Math.min(dur, (r + 1) * rowSeconds), 0]]);
+      return { rows, widthMm: rowSeconds * SPEED };
+    }
     const has12 = LAYOUT_3X4.flat().every((n) => n in this.index);
     if (this.layout === "3x4" && has12) {
       const col = dur / 4;
@@ -55,19 +77,34 @@ export class EcgPaper {
     return { rows: this.data.leads.map((lead) => [[lead, 0, dur, 0]]), widthMm: dur * SPEED };
   }
 
+  // Draw; false (and nothing claimed as drawn) when the data cannot be drawn.
   draw() {
-    if (!this.data) return;
+    this.drawn = false;
+    try {
+      this.drawn = this.paint();
+    } catch (err) {
+      console.error("ECG tracing not drawn", err);
+    }
+    return this.drawn;
+  }
+
+  paint() {
+    if (!this.data || !this.data.samples.length || !this.data.samples[0].length) return false;
     const { rows, widthMm } = this.rows();
-    const k = this.pxPerMm;
     const dpr = window.devicePixelRatio || 1;
     const wMm = LEFT_MM + widthMm + 2;
     const hMm = rows.length * ROW_MM + 4;
+    // a canvas stays within what browsers draw (a 30-minute record is paged, never one canvas)
+    const most = Math.min(MAX_CANVAS_PX / (wMm * 4 * dpr), MAX_CANVAS_PX / (hMm * 4 * dpr));
+    if (this.zoom > most) this.zoom = Math.floor(most * 100) / 100;
+    const k = this.pxPerMm;
     const c = this.canvas;
     c.width = Math.round(wMm * k * dpr);
     c.height = Math.round(hMm * k * dpr);
     c.style.width = wMm * k + "px";
     c.style.height = hMm * k + "px";
     const g = c.getContext("2d");
+    if (!g || !c.width || !c.height) return false;
     g.setTransform(dpr, 0, 0, dpr, 0, 0);
     g.fillStyle = "#fffaf8";
     g.fillRect(0, 0, wMm * k, hMm * k);
@@ -92,7 +129,9 @@ export class EcgPaper {
         const fs = this.data.fs;
         const x0 = (LEFT_MM + xMm) * k;
         g.fillStyle = "#111";
-        g.fillText(lead, x0 + 1 * k, base - 12 * k);
+        if (!sig) continue;
+        const label = this.strips ? `${lead}  ${clock((this.data.start_s || 0) + t0)}` : lead;
+        g.fillText(label, x0 + 1 * k, base - 12 * k);
         g.beginPath();
         const i0 = Math.floor(t0 * fs);
         const i1 = Math.min(sig.length, Math.floor(t1 * fs));
@@ -112,6 +151,7 @@ export class EcgPaper {
     g.fillStyle = "#333";
     g.fillText(`${SPEED} mm/s  ${GAIN} mm/mV  ×${this.zoom}`, (LEFT_MM + 1) * k, hMm * k - 1.2 * k);
     this.drawCaliper(g);
+    return true;
   }
 
   line(g, x1, y1, x2, y2, color, width) {

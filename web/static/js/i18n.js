@@ -138,6 +138,25 @@ const TEXT = {
   reason: ["原因", "Reason"],
   reconcileHint: ["以下影像或心电与所指申请单的患者或机构不符，未归档。请核对后归档到发送机构的正确患者。",
     "These studies and ECGs disagree with the request they name, and were not filed. Check them and file each on the right patient of the sending clinic."],
+  // -- long ECG reading --
+  overview: ["概览", "Overview"], rateTrend: ["心率", "Heart rate"], episodes: ["节律事件", "Rhythm episodes"],
+  afBurden: ["房颤负荷", "AF burden"], noEpisodes: ["未见节律事件", "No rhythm episodes"],
+  episodesUnknown: ["本次分析未给出节律事件", "The analysis lists no rhythm episodes"], duration: ["时长", "Duration"],
+  pageOf: ["第", "Page"], prevPage: ["上一页", "Previous"], nextPage: ["下一页", "Next"], jumpTo: ["跳转到", "Go to"],
+  lead: ["导联", "Lead"], bpm: ["次/分", "/min"], longestRr: ["最长RR间期", "Longest RR"], ectopy: ["室早/房早", "PVCs/PACs"],
+  tracingUnavailable: ["心电图波形无法显示，不能签发", "The tracing cannot be drawn; the report cannot be signed"],
+  toView: ["签发前须查看", "To view before signing"], viewTracing: ["完整波形", "The whole tracing"],
+  viewOverview: ["概览", "The overview"], viewStrips: ["至少一页波形", "At least one page of strips"],
+  viewEpisode: ["危急事件", "Critical episode at"], allViewed: ["波形已查看，可以签发", "Tracing viewed; ready to sign"],
+  badTime: ["时间格式为 时:分:秒", "Enter the time as h:mm:ss"],
+  af: ["心房颤动", "Atrial fibrillation"], flutter: ["心房扑动", "Atrial flutter"], svt: ["室上性心动过速", "SVT"],
+  vt: ["室性心动过速", "Ventricular tachycardia"], couplet: ["成对室早", "Ventricular couplet"], triplet: ["三联室早", "Ventricular triplet"],
+  bigeminy: ["室早二联律", "Ventricular bigeminy"], trigeminy: ["室早三联律", "Ventricular trigeminy"], pause: ["长间歇", "Pause"],
+  sinus_brady: ["窦性心动过缓", "Sinus bradycardia"], sinus_tachy: ["窦性心动过速", "Sinus tachycardia"],
+  avb1: ["一度房室传导阻滞", "First-degree AV block"], avb2_mobitz1: ["二度I型房室传导阻滞", "Second-degree AV block, Mobitz I"],
+  avb2_mobitz2: ["二度II型房室传导阻滞", "Second-degree AV block, Mobitz II"], avb2_2to1: ["2:1房室传导阻滞", "2:1 AV block"],
+  avb3: ["三度房室传导阻滞", "Third-degree AV block"], paced: ["起搏心律", "Paced rhythm"],
+  // -- end long ECG reading --
 };
 
 export function lang() {

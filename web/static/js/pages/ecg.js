@@ -1,7 +1,9 @@
 // The ECG viewer: tracing on paper, the machine's measurements and statements (editable), sign.
 import { ackPanel } from "../alerts.js"; // -- critical alerts --
 import { api } from "../api.js";
-import { EcgPaper } from "../ecgpaper.js";
+import { EcgOverview, episodeLabel } from "../ecgoverview.js";
+import { EcgPaper, clock } from "../ecgpaper.js";
+import { loadWindow } from "../ecgwindow.js";
 import { mountReferAction } from "../refer.js";
 import { lang, pick, t } from "../i18n.js";
 import { action, chip, clear, field, fmtTime, frame, h, patientLabel, toast } from "../ui.js";
@@ -13,7 +15,12 @@ const MEASURES = [
   ["heart_rate", "heartRate", "/min"], ["pr_ms", "PR", "ms"], ["qrs_ms", "QRS", "ms"], ["qt_ms", "QT", "ms"],
   ["qtc_ms", "QTc", "ms"], ["p_axis", "P axis", "°"], ["qrs_axis", "QRS axis", "°"], ["t_axis", "T axis", "°"],
 ];
-const state = { request: null, ecg: null, report: null, statements: [] };
+const state = { request: null, ecg: null, report: null, statements: [], unseen: null, overview: null, page: 0, lead: null };
+// Long records are read in pages of strips: ROWS rows of ROW_S seconds of one lead.
+const ROW_S = 10;
+const ROWS = 6;
+const PAGE_S = ROW_S * ROWS;
+const SHORT_S = 60;
 
 const head = h("section.card.wide#ecg-head");
 const readout = h("output.readout#caliper-readout", t("caliperHint"));
@@ -31,11 +38,34 @@ const viewer = h("section.card.tracing",
     h("button", { type: "button", on: { click: () => { paper.caliper = null; paper.draw(); readout.textContent = t("caliperHint"); } } }, t("calipers") + " ×"),
     readout),
   h("div.paper-scroll", canvas));
+const tracingError = h("p.alert.bad#tracing-error", { hidden: true }, t("tracingUnavailable"));
+const pageLabel = h("span#page-label");
+const leadSelect = h("select#strip-lead", { "aria-label": t("lead"), on: { change: () => { state.lead = leadSelect.value; showPage(state.page); } } });
+const jumpInput = h("input#jump-time", { placeholder: "0:10:00", size: 8, "aria-label": t("jumpTo") });
+const prevButton = h("button#page-prev", { type: "button", on: { click: () => showPage(state.page - 1) } }, "◀ " + t("prevPage"));
+const nextButton = h("button#page-next", { type: "button", on: { click: () => showPage(state.page + 1) } }, t("nextPage") + " ▶");
+const pager = h("form.toolbar#pager", { hidden: true, on: { submit: (e) => {
+  e.preventDefault();
+  const at = parseClock(jumpInput.value);
+  if (at === null) toast(t("badTime"), "error");
+  else jumpTo(at);
+} } },
+prevButton, nextButton, pageLabel, h("span.sep"),
+h("label", t("lead") + " ", leadSelect), h("span.sep"),
+h("label", t("jumpTo") + " ", jumpInput), h("button#jump-go", { type: "submit" }, "→"));
+viewer.insertBefore(pager, viewer.firstChild);
+viewer.append(tracingError);
+const overviewCanvas = h("canvas#overview-canvas", { "aria-label": t("overview") });
+const overview = new EcgOverview(overviewCanvas, (at) => jumpTo(at));
+const overviewFacts = h("div.row#overview-facts");
+const episodeList = h("ul.episodes#episodes");
+const overviewCard = h("section.card.wide#ecg-overview", { hidden: true },
+  h("h2", t("overview")), overviewFacts, h("div.overview-box", overviewCanvas), h("h3", t("episodes")), episodeList);
 const side = h("section.card.side#ecg-report");
 const acks = user ? ackPanel(requestId) : null; // -- critical alerts: who acknowledged --
 
 if (user) {
-  clear(document.getElementById("main"), head, h("div.viewer", viewer, side));
+  clear(document.getElementById("main"), head, overviewCard, h("div.viewer", viewer, side));
   mountReferAction(head.parentNode, { requestId, before: head.nextSibling }); // green channel
   load().catch((err) => clear(head, h("p.form-error", err.message)));
 }
@@ -49,7 +79,7 @@ async function load() {
   if (!state.ecg) {
     clear(viewer, h("p.muted", t("noEcg")));
   } else {
-    api.get(`/api/v1/ecgs/${state.ecg.id}/samples`).then((d) => paper.setData(d)).catch((err) => toast(err.message, "error"));
+    openTracing().catch(cannotDraw);
   }
   const versions = await api.get(`/api/v1/requests/${requestId}/reports`).catch(() => []);
   state.report = versions.find((r) => r.status === "draft") || versions[versions.length - 1] || null;
@@ -149,7 +179,9 @@ function drawSide() {
           state.request = await api.get(`/api/v1/requests/${requestId}`);
           drawHead();
           drawSide();
-        }) } }, t("sign"))));
+        }) } }, t("sign")),
+        h("div.stack#view-needed")));
+  gate();
 }
 
 // A signed report is corrected by an amendment (a new version with a reason; the old one is kept).
@@ -182,3 +214,119 @@ function defaultFindings(m) {
   if (m.qrs_axis !== null && m.qrs_axis !== undefined) parts.push(`QRS axis ${m.qrs_axis}°`);
   return parts.join(", ");
 }
+
+// -- long ECG reading: windows, the overview, pages of strips, no signing unseen --
+
+function fetchWindow(start, duration, leads) {
+  return loadWindow(state.ecg, start, duration, leads);
+}
+
+async function openTracing() {
+  const ecg = state.ecg;
+  if (ecg.duration_s <= SHORT_S) {
+    const data = await fetchWindow(0, ecg.duration_s, ecg.leads);
+    if (!paper.setData(data)) throw new Error(t("tracingUnavailable"));
+    await refreshReading();
+    return;
+  }
+  for (const id of ["layout-3x4", "layout-12"]) document.getElementById(id).hidden = true;
+  state.overview = await api.get(`/api/v1/ecgs/${ecg.id}/overview`);
+  overviewCard.hidden = false;
+  drawOverview();
+  const leads = state.overview.leads;
+  state.lead = leads.includes("II") ? "II" : leads[0];
+  clear(leadSelect, leads.map((n) => h("option", { value: n, selected: n === state.lead }, n)));
+  pager.hidden = false;
+  await showPage(0);
+}
+
+function drawOverview() {
+  const o = state.overview;
+  if (!overview.setData(o)) cannotDraw();
+  const fact = (label, value) => h("span.fact", h("span.muted", label + ": "), h("b", value));
+  clear(overviewFacts,
+    fact(t("duration"), clock(o.duration_s)),
+    o.hr_min !== null ? fact(t("rateTrend"), `${Math.round(o.hr_min)}–${Math.round(o.hr_max)} ${t("bpm")}`) : null,
+    fact(t("afBurden"), o.af_burden_percent === null ? "—" : `${o.af_burden_percent}%`),
+    o.longest_rr_s !== null ? fact(t("longestRr"), `${o.longest_rr_s.toFixed(2)} s`) : null,
+    fact(t("ectopy"), `${sum(o.ventricular)} / ${sum(o.supraventricular)}`));
+  clear(episodeList, o.episodes.length ? o.episodes.map((e) => h("li" + (e.critical ? ".critical" : ""),
+    h("button.link", { type: "button", on: { click: () => jumpTo(e.start_s) } }, clock(e.start_s) + "–" + clock(e.end_s)),
+    " ", h("span", episodeLabel(e)), e.rate_bpm ? h("span.muted", ` ${Math.round(e.rate_bpm)} ${t("bpm")}`) : null,
+    e.critical ? [" ", h("span.chip.bad", t("critical"))] : null))
+    : h("li.muted", o.episodes_known ? t("noEpisodes") : t("episodesUnknown")));
+}
+
+function sum(values) {
+  return values.reduce((a, b) => a + b, 0);
+}
+
+async function showPage(page) {
+  const o = state.overview;
+  const pages = Math.max(1, Math.ceil(o.duration_s / PAGE_S));
+  state.page = Math.max(0, Math.min(pages - 1, page));
+  const start = state.page * PAGE_S;
+  const duration = Math.min(PAGE_S, o.duration_s - start);
+  prevButton.disabled = state.page === 0;
+  nextButton.disabled = state.page === pages - 1;
+  pageLabel.textContent = `${t("pageOf")} ${state.page + 1} / ${pages} · ${clock(start)}–${clock(start + duration)}`;
+  try {
+    const data = await fetchWindow(start, duration, [state.lead]);
+    paper.setStrips({ lead: state.lead, rowSeconds: ROW_S });
+    if (!paper.setData(data)) throw new Error(t("tracingUnavailable"));
+    tracingError.hidden = true;
+    overview.showPage(start, start + duration);
+    await refreshReading();
+  } catch (err) {
+    cannotDraw(err);
+  }
+}
+
+function jumpTo(seconds) {
+  return showPage(Math.floor(seconds / PAGE_S));
+}
+
+// "1:02:03", "2:03" or "123" (seconds) to seconds; null if not a time.
+function parseClock(text) {
+  const parts = text.trim().split(":");
+  if (!text.trim() || parts.length > 3 || parts.some((p) => !/^\d+(\.\d+)?$/.test(p))) return null;
+  return parts.reduce((acc, p) => acc * 60 + Number(p), 0);
+}
+
+function cannotDraw(err) {
+  if (err) console.error(err);
+  tracingError.hidden = false;
+  state.unseen = null;
+  gate();
+}
+
+async function refreshReading() {
+  const r = await api.get(`/api/v1/ecgs/${state.ecg.id}/reading`);
+  state.unseen = r.unseen;
+  gate();
+}
+
+// The sign button waits until the server agrees the tracing has been seen.
+function gate() {
+  const sign = document.getElementById("sign");
+  const needed = document.getElementById("view-needed");
+  if (!sign || !needed) return;
+  const ready = Array.isArray(state.unseen) && state.unseen.length === 0;
+  sign.disabled = !ready || !state.ecg;
+  if (!state.ecg) { clear(needed); return; }
+  if (ready) { clear(needed, h("p.muted#viewed-ok", "✓ " + t("allViewed"))); return; }
+  const items = (state.unseen || ["tracing"]).map((item) => {
+    if (item.startsWith("episode@")) {
+      const at = Number(item.slice(8));
+      return h("li", t("viewEpisode") + " ", h("button.link", { type: "button", on: { click: () => jumpTo(at) } }, clock(at)));
+    }
+    return h("li", t({ tracing: "viewTracing", overview: "viewOverview", strips: "viewStrips" }[item] || "viewTracing"));
+  });
+  clear(needed, h("p.muted", t("toView") + ":"), h("ul#unseen", items));
+}
+
+document.addEventListener("keydown", (e) => {
+  if (pager.hidden || ["INPUT", "TEXTAREA", "SELECT"].includes(e.target.tagName)) return;
+  if (e.key === "PageDown") { e.preventDefault(); showPage(state.page + 1); }
+  if (e.key === "PageUp") { e.preventDefault(); showPage(state.page - 1); }
+});

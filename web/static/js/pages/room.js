@@ -2,6 +2,7 @@
 // chat, leave/end, and co-viewing of the request's images (shared pointer, slice, window/level).
 import { api, token } from "../api.js";
 import { EcgPaper } from "../ecgpaper.js";
+import { loadWindow } from "../ecgwindow.js"; // -- long ECG reading --
 import { ImageStage, loadSeries } from "../imagestage.js";
 import { t } from "../i18n.js";
 import { mountReferAction } from "../refer.js";
@@ -428,7 +429,11 @@ async function openResource(resource) {
   state.applying = true;
   try {
     if (ecg) {
-      const data = await api.get(`/api/v1/ecgs/${ecg[1]}/samples`);
+      const data = await api.get(`/api/v1/ecgs/${ecg[1]}/samples`).catch(async (err) => {
+        // -- long ECG reading: a record too long for one JSON shows its first 10 s --
+        if (err.code !== "record_too_long") throw err;
+        return loadWindow(await api.get(`/api/v1/ecgs/${ecg[1]}`), 0, 10, null);
+      });
       stage.el.hidden = true;
       ecgView.el.hidden = false;
       ecgView.paper.setData(data);
