@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import tomllib
+import zoneinfo
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -87,6 +88,22 @@ class Settings(BaseModel):
     ecg_tachy_bpm: float = Field(150.0, le=350)
     ecg_pause_s: float = Field(3.0, ge=1, le=20)
     ecg_af_rvr_bpm: float = Field(110.0, ge=60, le=250)
+    # -- ui --
+    timezone: str = "Asia/Shanghai"
+    """The center's time zone (IANA name): the pages show every time as local time there."""
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {value!r} (an IANA name like Asia/Shanghai)"
+            ) from None
+        return value
+
+    # -- end ui --
 
     @field_validator("dicom_aet")
     @classmethod

@@ -1,6 +1,5 @@
 // An image stage over the server's rendered frames: slice scrolling, window/level (drag with the
 // right button or in W/L mode), presets, zoom and pan, multi-frame; reports changes for co-viewing.
-import { withToken } from "./api.js";
 import { h } from "./ui.js";
 
 const tag = (obj, key) => (obj && obj[key] && obj[key].Value ? obj[key].Value[0] : undefined);
@@ -88,11 +87,11 @@ export class ImageStage {
 
   load() {
     if (!this.series || !this.series.slices.length) return;
-    this.img.src = withToken(this.url(this.index));
+    this.img.src = this.url(this.index);
     for (const j of [this.index + 1, this.index - 1]) {
       if (j >= 0 && j < this.series.slices.length && !this.drag) {
         const pre = new Image();
-        pre.src = withToken(this.url(j));
+        pre.src = this.url(j);
       }
     }
     this.draw();

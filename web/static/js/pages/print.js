@@ -1,5 +1,5 @@
 // The printable report: institution, patient, findings, tracing or key images, signer and time.
-import { api, withToken } from "../api.js";
+import { api } from "../api.js";
 import { pick, t } from "../i18n.js";
 import { ageOf, clear, fmtTime, frame, h } from "../ui.js";
 
@@ -19,10 +19,10 @@ async function load() {
   if (request.kind === "ecg_read") {
     const ecgs = await api.get(`/api/v1/requests/${request.id}/ecgs`).catch(() => []);
     const ecgId = (report.data && report.data.ecg_id) || (ecgs.length ? ecgs[ecgs.length - 1].id : null);
-    if (ecgId) figures.push(h("img.tracing-img", { src: withToken(`/api/v1/ecgs/${ecgId}/render.svg`), alt: "ECG" }));
+    if (ecgId) figures.push(h("img.tracing-img", { src: `/api/v1/ecgs/${ecgId}/render.svg`, alt: "ECG" }));
   }
   if (request.kind === "imaging_read" && report.data && Array.isArray(report.data.key_images)) {
-    for (const src of report.data.key_images.slice(0, 4)) figures.push(h("img.key-image", { src: withToken(src), alt: "key image" }));
+    for (const src of report.data.key_images.slice(0, 4)) figures.push(h("img.key-image", { src: src, alt: "key image" }));
   }
   const m = (report.data && report.data.measurements) || null;
   const statements = (report.data && report.data.statements) || [];

@@ -1,6 +1,6 @@
 // The consult room (signaling/PROTOCOL.md): device check, lobby, video tiles, mute, audio only,
 // chat, leave/end, and co-viewing of the request's images (shared pointer, slice, window/level).
-import { api, token } from "../api.js";
+import { api } from "../api.js";
 import { EcgPaper } from "../ecgpaper.js";
 import { ImageStage, loadSeries } from "../imagestage.js";
 import { t } from "../i18n.js";
@@ -51,8 +51,10 @@ function guestFrame() {
   return { guest: true, display_name: "", username: "" };
 }
 
-function wsToken() {
-  return guestToken || token();
+// A guest's invitation rides in the URL (no account, no cookie); a signed-in user's socket is
+// authenticated by the session cookie.
+function wsQuery() {
+  return guestToken ? `?token=${encodeURIComponent(guestToken)}` : "";
 }
 
 // --- 1. device check ---------------------------------------------------------------------------
@@ -139,7 +141,7 @@ function join(audioOnly) {
 
 function connect() {
   const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-  const ws = new WebSocket(`${scheme}//${location.host}/api/v1/rooms/${requestId}/ws?token=${encodeURIComponent(wsToken())}`);
+  const ws = new WebSocket(`${scheme}//${location.host}/api/v1/rooms/${requestId}/ws${wsQuery()}`);
   state.ws = ws;
   ws.onopen = () => send({ type: "join", display_name: user.display_name || user.username, audio_only: state.audioOnly });
   ws.onmessage = (m) => {
