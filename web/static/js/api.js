@@ -5,11 +5,12 @@ const USER = "tc.user";
 const CSRF_COOKIE = "tc_csrf";
 
 export class ApiError extends Error {
-  constructor(status, code, message, field) {
+  constructor(status, code, message, field, messageZh) {
     super(message || code || `HTTP ${status}`);
     this.status = status;
     this.code = code;
     this.field = field;
+    this.message_zh = messageZh;
   }
 }
 
@@ -60,7 +61,12 @@ async function send(method, path, body, isForm) {
       payload = JSON.stringify(body);
     }
   }
-  const resp = await fetch(path, { method, headers, body: payload, cache: "no-store", credentials: "same-origin" });
+  let resp;
+  try {
+    resp = await fetch(path, { method, headers, body: payload, cache: "no-store", credentials: "same-origin" });
+  } catch (e) {
+    throw new ApiError(0, "network", String(e));
+  }
   const type = resp.headers.get("Content-Type") || "";
   const data = type.includes("json") ? await resp.json() : null;
   if (!resp.ok) {
@@ -69,7 +75,7 @@ async function send(method, path, body, isForm) {
       clearSession();
       toLogin();
     }
-    throw new ApiError(resp.status, err.code, err.message, err.field);
+    throw new ApiError(resp.status, err.code, err.message, err.field, err.message_zh);
   }
   return data;
 }

@@ -2,7 +2,7 @@
 import { api } from "../api.js";
 import { EcgPaper } from "../ecgpaper.js";
 import { lang, pick, t } from "../i18n.js";
-import { action, chip, clear, field, fmtTime, frame, h, patientLabel, toast } from "../ui.js";
+import { action, chip, clear, field, fmtTime, frame, h, isClinic, patientLabel, readOnlyReport, toast } from "../ui.js";
 
 const requestId = Number(location.pathname.split("/")[2]);
 const user = frame("ecgViewer");
@@ -78,6 +78,13 @@ function machineMeasurements(a) {
 
 function drawSide() {
   const a = state.ecg ? state.ecg.analysis : null;
+  if (isClinic(user)) { // -- ui: the clinic sees its ECG, the machine's statements and the signed report
+    api.get(`/api/v1/requests/${requestId}/reports`).catch(() => []).then((versions) => clear(side,
+      a && a.critical ? h("div.alert.bad#critical-reasons", t("critical") + ": " + (a.critical_findings || []).map((f) => pick(f.zh, f.en)).join("; ")) : null,
+      h("h2", t("machine")), h("ul.statements#statements", ((a && a.statements) || []).map((s) => h("li", statementText(s)))),
+      readOnlyReport(versions)));
+    return;
+  }
   const saved = state.report && state.report.data ? state.report.data : {};
   const m = saved.measurements || machineMeasurements(a);
   state.statements = (saved.statements || (a && a.statements) || []).map((s) => ({ code: s.code, text: statementText(s), keep: true }));

@@ -2,7 +2,7 @@
 import { api } from "../api.js";
 import { ImageStage, PRESETS, loadSeries } from "../imagestage.js";
 import { t } from "../i18n.js";
-import { action, chip, clear, field, fmtTime, frame, h, patientLabel, toast } from "../ui.js";
+import { action, chip, clear, field, fmtTime, frame, h, isClinic, patientLabel, readOnlyReport, toast } from "../ui.js";
 
 const requestId = Number(location.pathname.split("/")[2]);
 const user = frame("imagingViewer");
@@ -16,8 +16,8 @@ let report = null;
 
 const tools = h("div.toolbar",
   h("span", t("preset") + ":"),
-  h("button", { type: "button", on: { click: () => { stage.preset = ""; stage.window = stage.series ? stage.series.window : null; stage.load(); } } }, "auto"),
-  Object.keys(PRESETS).map((p) => h("button", { type: "button", dataset: { preset: p }, on: { click: () => stage.setPreset(p) } }, p)),
+  h("button", { type: "button", on: { click: () => { stage.preset = ""; stage.window = stage.series ? stage.series.window : null; stage.load(); } } }, t("preset.auto")),
+  Object.keys(PRESETS).map((p) => h("button", { type: "button", dataset: { preset: p }, on: { click: () => stage.setPreset(p) } }, t("preset." + p))),
   h("span.sep"),
   h("button#mode-wl", { type: "button", on: { click: (e) => {
     stage.mode = stage.mode === "wl" ? "pan" : "wl";
@@ -82,6 +82,11 @@ async function openSeries(study, series, button) {
 }
 
 function drawReport() {
+  if (isClinic(user)) { // -- ui: the clinic sees its images and the signed report, read-only
+    api.get(`/api/v1/requests/${requestId}/reports`).catch(() => [])
+      .then((versions) => clear(side, readOnlyReport(versions)));
+    return;
+  }
   const signed = report && report.status !== "draft";
   const findings = h("textarea#findings", { rows: 6, disabled: signed });
   const impression = h("textarea#impression", { rows: 3, disabled: signed });

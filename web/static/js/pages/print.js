@@ -47,7 +47,7 @@ async function load() {
     h("div.sign",
       h("span", t("signer") + "：" + signer),
       h("span", t("signedAt") + "：" + (report.signed_at ? fmtTime(report.signed_at) : t("draft")))),
-    h("p.muted", `v${report.version} · ${report.status} · ${report.content_hash ? report.content_hash.slice(0, 16) : ""}`));
+    h("p.muted", `v${report.version} · ${t(report.status)} · ${report.content_hash ? report.content_hash.slice(0, 16) : ""}`));
   clear(document.getElementById("main"),
     h("div.toolbar.no-print",
       h("button.primary#print-now", { type: "button", on: { click: () => window.print() } }, t("print")),
