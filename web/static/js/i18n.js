@@ -137,9 +137,29 @@ const ERRORS = {
   network: ["网络连接失败，请检查网络", "The network is unreachable"],
 };
 
+// Camera and microphone failures (DOMException names) in words.
+const DEVICE_ERRORS = {
+  NotAllowedError: "deviceDenied", SecurityError: "deviceDenied", NotFoundError: "deviceMissing",
+  OverconstrainedError: "deviceMissing", NotReadableError: "deviceBusy", AbortError: "deviceBusy",
+};
+Object.assign(TEXT, {
+  deviceDenied: ["未获得摄像头或麦克风权限", "Camera or microphone permission was refused"],
+  deviceMissing: ["未找到摄像头或麦克风", "No camera or microphone found"],
+  deviceBusy: ["摄像头或麦克风被占用", "The camera or microphone is in use"],
+  system: ["系统", "System"], request: ["申请", "Request"], user: ["用户", "User"],
+  actionHint: ["操作代码", "Action code"],
+  "obj.consent": ["知情同意", "Consent"], "obj.department": ["科室", "Department"], "obj.device": ["设备", "Device"],
+  "obj.ecg": ["心电图", "ECG"], "obj.institution": ["机构", "Institution"], "obj.lab_alert": ["危急值", "Critical value"],
+  "obj.lab_order": ["检验单", "Lab order"], "obj.lab_result": ["检验结果", "Lab result"], "obj.lab_test": ["检验项目", "Lab test"],
+  "obj.override": ["紧急授权", "Override"], "obj.patient": ["患者", "Patient"], "obj.referral": ["转诊", "Referral"],
+  "obj.report": ["报告", "Report"], "obj.request": ["申请", "Request"], "obj.specimen": ["标本", "Specimen"],
+  "obj.study": ["检查", "Study"], "obj.user": ["用户", "User"], "obj.room": ["会诊室", "Room"], "obj.alert": ["警报", "Alert"],
+});
+
 // The text to show for an error from the API (ApiError: status, code, message, field).
 export function errorText(err) {
   if (!err) return t("error");
+  if (DEVICE_ERRORS[err.name]) return t(DEVICE_ERRORS[err.name]);
   const entry = err.code && ERRORS[err.code];
   const zh = lang() !== "en";
   if (entry) {
@@ -147,7 +167,7 @@ export function errorText(err) {
     return (zh ? entry[0] : entry[1]) + (zh ? where : where.replace("：", ": "));
   }
   if (zh && err.message_zh) return err.message_zh;
-  if (!zh && err.message) return err.message;
+  if (!zh && err.message && err.status !== undefined) return err.message;
   if (err.status) return (zh ? "操作失败（" : "Failed (") + "HTTP " + err.status + (zh ? "）" : ")");
   return zh ? "操作失败" : (err.message || "Failed");
 }

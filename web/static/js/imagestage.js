@@ -1,5 +1,6 @@
 // An image stage over the server's rendered frames: slice scrolling, window/level (drag with the
 // right button or in W/L mode), presets, zoom and pan, multi-frame; reports changes for co-viewing.
+import { t } from "./i18n.js";
 import { h } from "./ui.js";
 
 const tag = (obj, key) => (obj && obj[key] && obj[key].Value ? obj[key].Value[0] : undefined);
@@ -105,7 +106,7 @@ export class ImageStage {
     this.img.style.height = nh * fit + "px";
     this.img.style.transform = `translate(calc(-50% + ${this.pan[0]}px), calc(-50% + ${this.pan[1]}px)) scale(${this.zoom})`;
     const n = this.series ? this.series.slices.length : 0;
-    const wl = this.preset ? this.preset : this.window ? `W ${Math.round(this.window[1])} L ${Math.round(this.window[0])}` : "W/L auto";
+    const wl = this.preset ? this.preset : this.window ? `W ${Math.round(this.window[1])} L ${Math.round(this.window[0])}` : "W/L " + t("preset.auto");
     this.overlay.textContent = `${this.index + 1} / ${n}   ${wl}   ×${this.zoom.toFixed(2)}`;
   }
 

@@ -85,7 +85,7 @@ export function frame(titleKey) {
       h("span.user", user.display_name || user.username),
       h("span.inst", pick(user.institution_name, user.institution_name_en)),
       h("span#live.live", { title: t("live") }, "●"),
-      h("button.link", { type: "button", id: "lang", on: { click: switchLang } }, t("lang")),
+      h("button.link", { type: "button", id: "lang", lang: lang() === "en" ? "zh-CN" : "en", on: { click: switchLang } }, t("lang")),
       h("button.link", { type: "button", id: "signout", on: { click: signOut } }, t("signOut"))));
   return user;
 }

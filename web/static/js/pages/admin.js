@@ -1,6 +1,6 @@
 // Administration: institutions and departments, users, DICOM devices (AE titles), the lab catalogue.
 import { api } from "../api.js";
-import { pick, t } from "../i18n.js";
+import { errorText, pick, t } from "../i18n.js";
 import { action, chip, clear, field, formData, frame, h, roleLabel, select, table, toast } from "../ui.js";
 
 const user = frame("admin");
@@ -18,7 +18,7 @@ if (user) {
 }
 
 function showErr(err) {
-  clear(body, h("p.form-error", err.message));
+  clear(body, h("p.form-error", errorText(err)));
 }
 
 function instOptions() {
@@ -40,7 +40,7 @@ async function drawInstitutions() {
   clear(body, h("h2", t("institutions")), table([t("code"), t("instName"), t("nameEn"), t("level"), "↑", t("department")],
     institutions.map((i) => h("tr", h("td", i.code), h("td", i.name), h("td", { lang: "en" }, i.name_en), h("td", t(i.level)),
       h("td", i.parent_id ? byId[i.parent_id]?.code || i.parent_id : ""),
-      h("td", (i.departments || []).map((d) => h("span.chip", `${d.code} ${pick(d.name, d.name_en)}`)))))),
+      h("td", (i.departments || []).map((d) => h("span.chip", h("code", d.code), " ", pick(d.name, d.name_en))))))),
   h("h3", t("add") + " · " + t("institution")),
   addForm([
     field(t("code"), h("input", { name: "code", required: true })), field(t("instName"), h("input", { name: "name", required: true })),

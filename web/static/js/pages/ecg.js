@@ -1,7 +1,7 @@
 // The ECG viewer: tracing on paper, the machine's measurements and statements (editable), sign.
 import { api } from "../api.js";
 import { EcgPaper } from "../ecgpaper.js";
-import { lang, pick, t } from "../i18n.js";
+import { errorText, lang, pick, t } from "../i18n.js";
 import { action, chip, clear, field, fmtTime, frame, h, isClinic, patientLabel, readOnlyReport, toast } from "../ui.js";
 
 const requestId = Number(location.pathname.split("/")[2]);
@@ -32,7 +32,7 @@ const side = h("section.card.side#ecg-report");
 
 if (user) {
   clear(document.getElementById("main"), head, h("div.viewer", viewer, side));
-  load().catch((err) => clear(head, h("p.form-error", err.message)));
+  load().catch((err) => clear(head, h("p.form-error", errorText(err))));
 }
 
 async function load() {
@@ -44,7 +44,7 @@ async function load() {
   if (!state.ecg) {
     clear(viewer, h("p.muted", t("noEcg")));
   } else {
-    api.get(`/api/v1/ecgs/${state.ecg.id}/samples`).then((d) => paper.setData(d)).catch((err) => toast(err.message, "error"));
+    api.get(`/api/v1/ecgs/${state.ecg.id}/samples`).then((d) => paper.setData(d)).catch((err) => toast(errorText(err), "error"));
   }
   const versions = await api.get(`/api/v1/requests/${requestId}/reports`).catch(() => []);
   state.report = versions.find((r) => r.status === "draft") || versions[versions.length - 1] || null;

@@ -1,12 +1,12 @@
 // The printable report: institution, patient, findings, tracing or key images, signer and time.
 import { api } from "../api.js";
-import { pick, t } from "../i18n.js";
+import { errorText, pick, t } from "../i18n.js";
 import { ageOf, clear, fmtTime, frame, h } from "../ui.js";
 
 const reportId = Number(location.pathname.split("/")[2]);
 const user = frame("report");
 
-if (user) load().catch((err) => clear(document.getElementById("main"), h("p.form-error", err.message)));
+if (user) load().catch((err) => clear(document.getElementById("main"), h("p.form-error", errorText(err))));
 
 async function load() {
   const report = await api.get(`/api/v1/reports/${reportId}`);

@@ -3,7 +3,7 @@
 import { api } from "../api.js";
 import { EcgPaper } from "../ecgpaper.js";
 import { ImageStage, loadSeries } from "../imagestage.js";
-import { t } from "../i18n.js";
+import { errorText, t } from "../i18n.js";
 import { chip, clear, fmtTime, frame, h, patientLabel, toast } from "../ui.js";
 
 const requestId = Number(location.pathname.split("/")[2]);
@@ -29,7 +29,7 @@ const coList = h("div.toolbar#coview-list");
 const coTitle = h("span#coview-title.muted");
 const coView = h("section.card#coview", { hidden: true }, h("h2", t("coView"), " ", coTitle), coList, ecgView.el, stage.el);
 
-if (user) deviceCheck().catch((err) => clear(main, h("p.form-error", err.message)));
+if (user) deviceCheck().catch((err) => clear(main, h("p.form-error", errorText(err))));
 
 // A patient invited as a guest opens /room/{id}?guest=TOKEN without an account: the token is kept
 // for this tab only and taken out of the address bar.
@@ -70,7 +70,7 @@ async function deviceCheck() {
   } catch (err) {
     try {
       state.local = await navigator.mediaDevices.getUserMedia({ audio: true });
-      problem.textContent = t("camera") + ": " + err.message;
+      problem.textContent = t("camera") + ": " + errorText(err);
     } catch (err2) {
       state.local = new MediaStream();
       problem.textContent = err2.message;
@@ -147,7 +147,7 @@ function connect() {
   ws.onmessage = (m) => {
     let msg;
     try { msg = JSON.parse(m.data); } catch (e) { return; }
-    handle(msg).catch((err) => toast(err.message, "error"));
+    handle(msg).catch((err) => toast(errorText(err), "error"));
   };
   ws.onerror = () => setStatus(t("roomUnavailable"), "bad");
   ws.onclose = () => {
@@ -314,7 +314,7 @@ async function invite() {
       h("div.muted", fmtTime(inv.expires_at)));
     tiles.parentElement.append(box);
   } catch (err) {
-    toast(err.message, "error");
+    toast(errorText(err), "error");
   }
 }
 
@@ -402,7 +402,7 @@ function coViewLabel(resource) {
 // Co-view work (opening, applying what others did) runs one step at a time, in arrival order, so
 // that a pointer or zoom received while the tracing is still loading is applied once it is there.
 function coViewQueue(fn) {
-  state.coQueue = state.coQueue.then(fn).catch((err) => toast(t("coView") + ": " + err.message, "error"));
+  state.coQueue = state.coQueue.then(fn).catch((err) => toast(t("coView") + ": " + errorText(err), "error"));
   return state.coQueue;
 }
 
@@ -432,7 +432,7 @@ async function openResource(resource) {
       stage.setSeries(series);
     }
   } catch (err) {
-    toast(t("coView") + ": " + err.message, "error");
+    toast(t("coView") + ": " + errorText(err), "error");
     return false;
   } finally {
     state.applying = false;
