@@ -275,9 +275,9 @@ def problems_en(seen: dict[str, Any], names: set[str]) -> list[str]:
 
 
 async def settle(page: Any) -> None:
-    await page.wait_for_load_state("networkidle")
+    await page.wait_for_load_state("load")
     await wait_js(page, "!document.querySelector('#main .loading')")
-    await page.wait_for_timeout(300)
+    await page.wait_for_timeout(500)  # the page's second round of requests (lists, reports)
 
 
 async def data_words(api: Api) -> set[str]:
@@ -350,6 +350,21 @@ async def test_every_page_in_both_languages_and_the_phone(
         if got["wide"] > got["w"] or got["outside"]:
             wide[path] = got
         await screenshot(phone, "phone" + path.replace("/", "-").replace("?", "-"))
+    # in the room: join, then the chat's send button must be on the screen
+    await phone.goto(f"/room/{ids['consult']}")
+    await phone.click("#join")
+    await wait_js(phone, "window.__room && window.__room.me")
+    send = phone.locator("#chat-form button[type=submit]")
+    await send.scroll_into_view_if_needed()
+    box = await send.bounding_box()
+    assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390, box
+    await phone.fill("#chat-form input", "血压 150/90")
+    await send.click()
+    await phone.wait_for_selector("#chat-log >> text=血压 150/90")
+    got = await phone.evaluate(PHONE_CHECK)
+    if got["wide"] > got["w"] or got["outside"]:
+        wide["/room (joined)"] = got
+    await screenshot(phone, "phone-room-joined")
     assert not wide, wide
 
 

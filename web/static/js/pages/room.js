@@ -206,12 +206,12 @@ async function handle(msg) {
       coViewQueue(() => coViewReceive(msg));
       break;
     case "error":
-      toast(`${msg.code}: ${msg.message}`, "error");
+      toast(t("room." + msg.code), "error");
       if (msg.code === "media_failed" || msg.code === "connect_timeout") await offer();
       break;
     case "bye":
       state.ended = true;
-      setStatus(msg.reason, "bad");
+      setStatus(t("room." + msg.reason), "bad");
       if (state.pc) state.pc.close();
       for (const tr of state.local.getTracks()) tr.stop();
       break;
@@ -253,7 +253,7 @@ async function offer() {
     else state.pending.push(msg);
   };
   pc.onconnectionstatechange = () => {
-    if (pc.connectionState === "failed" && pc === state.pc) setStatus("media failed", "bad");
+    if (pc.connectionState === "failed" && pc === state.pc) setStatus(t("room.media_failed"), "bad");
   };
   const desc = await pc.createOffer();
   await pc.setLocalDescription(desc);
