@@ -6,6 +6,7 @@ browser stays signed in, a reload too, and signing out ends it for every tab."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import Any
 
@@ -312,8 +313,10 @@ async def test_every_page_in_both_languages_and_the_phone(
     allowed = ALLOWED_LATIN | await data_words(api)
     names = await patient_names(api)
     found: dict[str, list[str]] = {}
-    for username, role in USERS.items():
-        for lang in ("zh-CN", "en"):
+    gate = asyncio.Semaphore(4)  # most of a tour is waiting for the page: four at a time
+
+    async def tour(username: str, role: str, lang: str) -> None:
+        async with gate:
             page = await media_browsers.page(lang=lang)
             await page.context.add_init_script(f"localStorage.setItem('tc.lang', '{lang}')")
             await sign_in(page, username)
@@ -330,6 +333,8 @@ async def test_every_page_in_both_languages_and_the_phone(
                 if bad:
                     found[f"{lang} {username} {path}"] = sorted(set(bad))[:8]
             await page.context.close()
+
+    await asyncio.gather(*(tour(u, r, lang) for u, r in USERS.items() for lang in ("zh-CN", "en")))
     assert not found, "\n".join(f"{k}: {v}" for k, v in found.items())
 
     # the village doctor's phone
