@@ -39,7 +39,7 @@ async def seed(work: Work, demo: Demo) -> None:
             orders.NewOrder(
                 patient_id=patient_id,
                 tests=[CBC_PANEL],
-                clinical_question="乏力两周, 查血常规 / fatigue for two weeks",
+                clinical_question="乏力两周，查血常规",
                 placer_number=DEMO_PLACER,
             ),
         )

@@ -99,11 +99,13 @@ def make_room_ws_handler(
     timeouts: WsTimeouts,
     slots: int,
     room_id_param: str = "id",
+    token_of: Callable[[web.Request], str | None] = bearer_token,
 ) -> Handler:
-    """The aiohttp handler for a room's WebSocket; ``slots`` must match the media config."""
+    """The aiohttp handler for a room's WebSocket; ``slots`` must match the media config;
+    ``token_of`` finds the caller's token in the upgrade request (header or query by default)."""
 
     async def handle(request: web.Request) -> web.StreamResponse:
-        token = bearer_token(request)
+        token = token_of(request)
         identity = await authenticator.authenticate(token) if token else None
         if identity is None:
             raise web.HTTPUnauthorized(headers={"WWW-Authenticate": "Bearer"})

@@ -1,15 +1,35 @@
-"""Bearer-token authentication: one middleware resolves the token to a principal."""
+"""Authentication: one middleware resolves the caller's token to a principal.
+
+Two ways to present the token:
+
+- ``Authorization: Bearer <token>`` (API clients, tests, devices); ``?access_token=`` is still
+  accepted where a client cannot send headers (a WebSocket from a script), but the pages never
+  put a token in a URL.
+- The session cookie the pages get at sign-in (``HttpOnly; SameSite=Strict; Path=/``, ``Secure``
+  over TLS), so a session survives a reload and a new tab while scripts never see the token.
+
+A request authenticated by the cookie alone must prove it comes from our own pages when it changes
+state: the ``X-CSRF-Token`` header must carry the session's CSRF token (a keyed digest of the
+session token, also given to the pages in the readable ``tc_csrf`` cookie: double-submit, bound to
+the session so a planted cookie is useless), and an ``Origin`` header, when sent, must be ours.
+WebSocket upgrades by cookie must come from our origin (browsers always send ``Origin`` there).
+Failures answer 403 with the code ``csrf_failed`` or ``origin_mismatch``.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
+import hmac
 import logging
+from urllib.parse import urlsplit
 
 from aiohttp import web
 
 from consult import people
 from consult.errors import AuthenticationFailed
 from web import keys
-from web.errors import Handler
+from web.errors import ApiError, Handler
 
 logger = logging.getLogger(__name__)
 
@@ -21,20 +41,87 @@ PUBLIC_PREFIXES = (
     "/static",
     "/favicon",
 )
+SESSION_COOKIE = "tc_session"
+CSRF_COOKIE = "tc_csrf"
+CSRF_HEADER = "X-CSRF-Token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+BY_COOKIE = web.RequestKey("by_cookie", bool)
 
 
 def bearer_token(request: web.Request) -> str | None:
-    """The token from ``Authorization: Bearer``, or ``?access_token=`` (WebSockets, image tags)."""
+    """The token from ``Authorization: Bearer``, or ``?access_token=`` (scripted WebSockets)."""
     header = request.headers.get("Authorization", "")
     if header[:7].lower() == "bearer ":
         return header[7:].strip() or None
     return request.query.get("access_token") or None
 
 
+def cookie_token(request: web.Request) -> str | None:
+    return request.cookies.get(SESSION_COOKIE) or None
+
+
+def csrf_token(session_token: str) -> str:
+    """The CSRF token of a session: derived from the (secret, HttpOnly) session token, so a page
+    can only know it by being given it, and a cookie planted by someone else never matches."""
+    return hmac.new(session_token.encode(), b"telecenter-csrf", hashlib.sha256).hexdigest()[:43]
+
+
+def is_secure(request: web.Request) -> bool:
+    """Whether the browser reached us over TLS (directly, or through a proxy that says so)."""
+    return request.secure or request.headers.get("X-Forwarded-Proto", "").lower() == "https"
+
+
+def set_session_cookies(
+    response: web.StreamResponse, request: web.Request, token: str, expires_at: dt.datetime
+) -> None:
+    """Give the browser the session cookie and its readable CSRF companion."""
+    max_age = max(0, int((expires_at - dt.datetime.now(dt.UTC)).total_seconds()))
+    common = {"path": "/", "samesite": "Strict", "secure": is_secure(request), "max_age": max_age}
+    response.set_cookie(SESSION_COOKIE, token, httponly=True, **common)  # type: ignore[arg-type]
+    response.set_cookie(CSRF_COOKIE, csrf_token(token), httponly=False, **common)  # type: ignore[arg-type]
+
+
+def clear_session_cookies(response: web.StreamResponse, request: web.Request) -> None:
+    for name in (SESSION_COOKIE, CSRF_COOKIE):
+        response.del_cookie(name, path="/", samesite="Strict", secure=is_secure(request))
+
+
+def same_origin(request: web.Request) -> bool:
+    """False only when the request names an ``Origin`` other than the host it was sent to."""
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return True
+    parts = urlsplit(origin)
+    return parts.netloc.lower() == request.host.lower() and parts.scheme in ("http", "https")
+
+
+def check_cookie_request(request: web.Request, token: str) -> None:
+    """Refuse a cookie-authenticated request that may have been forged by another site."""
+    if not same_origin(request):  # browsers always name the origin of a WebSocket or a POST
+        raise ApiError(403, "origin_mismatch", "the request does not come from this site")
+    if request.method in SAFE_METHODS:
+        return
+    sent = request.headers.get(CSRF_HEADER, "")
+    if not sent or not hmac.compare_digest(sent, csrf_token(token)):
+        raise ApiError(403, "csrf_failed", f"the {CSRF_HEADER} header is missing or wrong")
+
+
 @web.middleware
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    token = bearer_token(request)
-    if token is not None and not request.path.startswith(PUBLIC_PREFIXES[:2]):
+    explicit = bearer_token(request)
+    if explicit is not None:
+        token: str | None = explicit
+        if request.path.startswith(PUBLIC_PREFIXES[:2]):
+            return await handler(request)
+    elif request.path.startswith(("/api", "/dicom-web")) and not request.path.startswith(
+        PUBLIC_PREFIXES
+    ):
+        token = cookie_token(request)  # pages and static files need no principal
+        if token is not None:
+            check_cookie_request(request, token)
+    else:
+        token = None
+    if token is not None:
         center = request.app[keys.CENTER]
         async with center.work(client=request.remote or "") as work:
             try:
@@ -43,4 +130,5 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
                 if request.path.startswith(("/api", "/dicom-web")):
                     raise
         request[keys.TOKEN] = token
+        request[BY_COOKIE] = explicit is None
     return await handler(request)

@@ -29,7 +29,7 @@ from signaling.protocol import IceServer, Role
 from signaling.rooms import ParticipantIdentity, RoomRegistry
 from signaling.sfu import MediaConfig, Sfu
 from signaling.turn import IceConfig
-from signaling.ws import Admission, WsTimeouts, make_room_ws_handler
+from signaling.ws import Admission, WsTimeouts, bearer_token, make_room_ws_handler
 from web import keys
 from web.coview_items import share
 from web.room_nodes import RELAYED, RoomLeases, relay
@@ -160,6 +160,12 @@ class CenterRoomObserver:
         return digest, size
 
 
+def room_token(request: web.Request) -> str | None:
+    """A guest's invitation or a bearer token, else the session cookie the auth middleware has
+    already checked (same origin) for this upgrade."""
+    return bearer_token(request) or request.get(keys.TOKEN)
+
+
 def ice_config(app: web.Application) -> IceConfig:
     s = app[keys.SETTINGS]
     return IceConfig(
@@ -194,6 +200,7 @@ async def rooms_ctx(app: web.Application) -> AsyncIterator[None]:
             registry=registry,
             timeouts=WsTimeouts(join=settings.room_connect_timeout_seconds),
             slots=media.max_slots,
+            token_of=room_token,
         )
         if not settings.events_url:
             yield

@@ -51,12 +51,16 @@ class MeOut(UserOut):
     institution_name: str
     institution_name_en: str
     institution_level: InstitutionLevel
+    timezone: str = "Asia/Shanghai"
+    """The center's time zone: every time shown to people is local time there."""
 
 
 class LoginOut(BaseModel):
     token: str
     expires_at: dt.datetime
     user: MeOut
+    csrf_token: str = ""
+    """For cookie sessions: send it back as ``X-CSRF-Token`` on requests that change state."""
 
 
 class DepartmentOut(Out):

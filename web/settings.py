@@ -97,19 +97,22 @@ class Settings(BaseModel):
     ecg_tachy_bpm: float = Field(150.0, le=350)
     ecg_pause_s: float = Field(3.0, ge=1, le=20)
     ecg_af_rvr_bpm: float = Field(110.0, ge=60, le=250)
-    # -- referrals: the center's local time zone (slots are published and shown in it) --
+    # -- ui --
     timezone: str = "Asia/Shanghai"
+    """The center's time zone (IANA name): the pages show every time as local time there."""
 
     @field_validator("timezone")
     @classmethod
-    def _zone(cls, value: str) -> str:
+    def _timezone(cls, value: str) -> str:
         try:
             zoneinfo.ZoneInfo(value)
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r} (an IANA name: Asia/Shanghai)") from None
+            raise ValueError(
+                f"unknown time zone {value!r} (an IANA name like Asia/Shanghai)"
+            ) from None
         return value
 
-    # -- end referrals --
+    # -- end ui --
 
     @field_validator("dicom_aet")
     @classmethod

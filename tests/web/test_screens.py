@@ -186,7 +186,7 @@ async def test_lab_entry_validation_and_critical_value(api: Api, browsers: Brows
     await supervisor.wait_for_selector("#release")
     await screenshot(supervisor, "lab-validation")
     await supervisor.click("#release")
-    await supervisor.wait_for_selector("#lab-order >> text=released")
+    await supervisor.wait_for_selector("#lab-order h2 .chip.released")  # 已发布
     await supervisor.click("#print-lab")
     await supervisor.wait_for_selector("#report-sheet table.lab-results .flag-LL")
     await screenshot(supervisor, "report-print-lab")

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from aiohttp import web
+from pydantic import TypeAdapter
+
 from consult import people
 from consult.models import User
 from web import keys
 from web.api import Call, Endpoints
+from web.auth import clear_session_cookies, csrf_token, set_session_cookies
 from web.schemas import LoginIn, LoginOut, MeOut
 
 endpoints = Endpoints("auth")
 
 
-def me_out(user: User) -> MeOut:
+def me_out(user: User, timezone: str = "Asia/Shanghai") -> MeOut:
     return MeOut(
         id=user.id,
         username=user.username,
@@ -24,26 +28,43 @@ def me_out(user: User) -> MeOut:
         institution_name=user.institution.name,
         institution_name_en=user.institution.name_en,
         institution_level=user.institution.level,
+        timezone=timezone,
     )
 
 
 @endpoints.post(
     "/api/v1/auth/login",
-    summary="Sign in; returns a bearer token",
+    summary="Sign in; returns a bearer token and sets the pages' session cookie (HttpOnly, "
+    "SameSite=Strict) with its CSRF companion",
     body=LoginIn,
     response=LoginOut,
     public=True,
 )
-async def login(call: Call) -> LoginOut:
+async def login(call: Call) -> web.Response:
     async with call.center.work(client=call.client) as work:
         issued = await people.login(work, call.body.username, call.body.password)
-    return LoginOut(token=issued.token, expires_at=issued.expires_at, user=me_out(issued.user))
+        user = me_out(issued.user, call.request.app[keys.SETTINGS].timezone)
+    out = LoginOut(
+        token=issued.token,
+        expires_at=issued.expires_at,
+        user=user,
+        csrf_token=csrf_token(issued.token),
+    )
+    response = web.json_response(_LOGIN.dump_python(out, mode="json"))
+    set_session_cookies(response, call.request, issued.token, issued.expires_at)
+    return response
+
+
+_LOGIN = TypeAdapter(LoginOut)
 
 
 @endpoints.post("/api/v1/auth/logout", summary="Revoke the token used for this call")
-async def logout(call: Call) -> None:
+async def logout(call: Call) -> web.Response:
     async with call.work() as work:
         await people.logout(work, call.request[keys.TOKEN])
+    response = web.Response(status=204)
+    clear_session_cookies(response, call.request)
+    return response
 
 
 @endpoints.get("/api/v1/auth/me", summary="The signed-in user", response=MeOut)
@@ -51,4 +72,4 @@ async def me(call: Call) -> MeOut:
     async with call.work() as work:
         user = await work.session.get(User, call.principal.user_id)
         assert user is not None
-        return me_out(user)
+        return me_out(user, call.request.app[keys.SETTINGS].timezone)

@@ -1,33 +1,47 @@
-// The JSON API: bearer token in sessionStorage, errors as ApiError with the server's code.
-const KEY = "tc.token";
+// The JSON API. The session is the HttpOnly cookie set at sign-in (scripts never see the token):
+// it survives reloads and new tabs. Requests that change state send the CSRF token from the
+// readable tc_csrf cookie as X-CSRF-Token. Errors become ApiError with the server's code.
 const USER = "tc.user";
+const CSRF_COOKIE = "tc_csrf";
 
 export class ApiError extends Error {
-  constructor(status, code, message, field) {
+  constructor(status, code, message, field, messageZh) {
     super(message || code || `HTTP ${status}`);
     this.status = status;
     this.code = code;
     this.field = field;
+    this.message_zh = messageZh;
   }
 }
 
+function cookie(name) {
+  for (const part of document.cookie.split(";")) {
+    const [k, ...v] = part.trim().split("=");
+    if (k === name) return decodeURIComponent(v.join("="));
+  }
+  return null;
+}
+
+// The session token is not readable by scripts (HttpOnly cookie); kept for modules that ask.
 export function token() {
-  return sessionStorage.getItem(KEY);
+  return null;
+}
+
+export function signedIn() {
+  return cookie(CSRF_COOKIE) !== null;
 }
 
 export function currentUser() {
-  const raw = sessionStorage.getItem(USER);
+  const raw = localStorage.getItem(USER);
   return raw ? JSON.parse(raw) : null;
 }
 
 export function saveSession(body) {
-  sessionStorage.setItem(KEY, body.token);
-  sessionStorage.setItem(USER, JSON.stringify(body.user));
+  localStorage.setItem(USER, JSON.stringify(body.user));
 }
 
 export function clearSession() {
-  sessionStorage.removeItem(KEY);
-  sessionStorage.removeItem(USER);
+  localStorage.removeItem(USER);
 }
 
 function toLogin() {
@@ -37,8 +51,8 @@ function toLogin() {
 
 async function send(method, path, body, isForm) {
   const headers = { Accept: "application/json" };
-  const t = token();
-  if (t) headers.Authorization = "Bearer " + t;
+  const csrf = cookie(CSRF_COOKIE);
+  if (csrf && method !== "GET") headers["X-CSRF-Token"] = csrf;
   let payload;
   if (body !== undefined && body !== null) {
     if (isForm) payload = body;
@@ -47,7 +61,12 @@ async function send(method, path, body, isForm) {
       payload = JSON.stringify(body);
     }
   }
-  const resp = await fetch(path, { method, headers, body: payload, cache: "no-store" });
+  let resp;
+  try {
+    resp = await fetch(path, { method, headers, body: payload, cache: "no-store", credentials: "same-origin" });
+  } catch (e) {
+    throw new ApiError(0, "network", String(e));
+  }
   const type = resp.headers.get("Content-Type") || "";
   const data = type.includes("json") ? await resp.json() : null;
   if (!resp.ok) {
@@ -56,7 +75,7 @@ async function send(method, path, body, isForm) {
       clearSession();
       toLogin();
     }
-    throw new ApiError(resp.status, err.code, err.message, err.field);
+    throw new ApiError(resp.status, err.code, err.message, err.field, err.message_zh);
   }
   return data;
 }
@@ -78,14 +97,14 @@ export function qs(query) {
   return s ? "?" + s : "";
 }
 
-// A URL that carries the token as a query parameter (images, WebSockets cannot send headers).
-export function withToken(path, name = "access_token") {
-  const sep = path.includes("?") ? "&" : "?";
-  return path + sep + name + "=" + encodeURIComponent(token() || "");
+// Images and WebSockets are authenticated by the session cookie: no token ever goes into a URL
+// (URLs end up in logs and histories). Kept as the identity for modules that still call it.
+export function withToken(path) {
+  return path;
 }
 
 export function requireSession() {
-  if (!token() || !currentUser()) {
+  if (!signedIn() || !currentUser()) {
     toLogin();
     return null;
   }

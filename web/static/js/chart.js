@@ -1,4 +1,6 @@
 // A small SVG line chart of one lab test over time, with the reference range shaded.
+import { fmtTime } from "./ui.js";
+
 const NS = "http://www.w3.org/2000/svg";
 
 function el(name, attrs, text) {
@@ -44,11 +46,11 @@ export function trendChart(points, { width = 560, height = 220 } = {}) {
   svg.append(el("path", { d: path, class: "trend" }));
   for (const p of pts) {
     const c = el("circle", { cx: x(p.t), cy: y(p.numeric), r: 4, class: "pt" + (p.flag ? " flagged" : "") });
-    c.append(el("title", {}, `${p.observed_at.slice(0, 16).replace("T", " ")}  ${p.value} ${p.unit} ${p.flag || ""}`));
+    c.append(el("title", {}, `${fmtTime(p.observed_at)}  ${p.value} ${p.unit} ${p.flag || ""}`));
     svg.append(c);
   }
-  const first = new Date(t0).toISOString().slice(0, 10);
-  const last = new Date(pts[pts.length - 1].t).toISOString().slice(0, 10);
+  const first = fmtTime(t0, { dateOnly: true });
+  const last = fmtTime(pts[pts.length - 1].t, { dateOnly: true });
   svg.append(el("text", { x: pad.l, y: height - 8, class: "axis" }, first));
   svg.append(el("text", { x: width - pad.r, y: height - 8, class: "axis", "text-anchor": "end" }, last));
   return svg;

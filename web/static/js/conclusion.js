@@ -1,7 +1,7 @@
 // The consult opinion (findings, advice, plan) and the owner's tools (hold, reassign), shared by
 // the consult reading page and the room's panel. Server errors are shown in the page language.
 import { api } from "./api.js";
-import { pick, t } from "./i18n.js";
+import { errorText, pick, t } from "./i18n.js";
 import { chip, clear, field, fmtTime, h, toast } from "./ui.js";
 
 export const PLANS = ["treat_locally", "refer", "follow_up"];
@@ -11,7 +11,7 @@ export function errText(err) {
   const byField = err && err.code === "invalid_input" && err.field ? "err_field_" + err.field : "";
   if (byField && t(byField) !== byField) return t(byField);
   const key = err && err.code ? "err_" + err.code : "";
-  return key && t(key) !== key ? t(key) : (err && err.message) || String(err);
+  return key && t(key) !== key ? t(key) : errorText(err);
 }
 
 // Like ui.action, with errors in the page language.

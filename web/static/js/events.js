@@ -1,5 +1,4 @@
 // The live events WebSocket (reconnects with back-off) and an alert beep made with WebAudio.
-import { withToken } from "./api.js";
 import { setLive } from "./ui.js";
 
 // One socket per page, shared by every listener (the page's module, the critical-alert banner).
@@ -24,7 +23,7 @@ function connectSocket() {
   let stopped = false;
   const connect = () => {
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-    ws = new WebSocket(withToken(`${scheme}//${location.host}/api/v1/events`));
+    ws = new WebSocket(`${scheme}//${location.host}/api/v1/events`);
     ws.onopen = () => {
       delay = 1000;
       setLive(true);

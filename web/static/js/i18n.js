@@ -159,6 +159,109 @@ const TEXT = {
   // -- end long ECG reading --
 };
 
+// -- ui: codes and statuses shown to people, server error codes --
+Object.assign(TEXT, {
+  // lab order / specimen / result statuses, specimen types, flags, acknowledgement methods
+  ordered: ["已开单", "Ordered"], collected: ["已采集", "Collected"], shipped: ["已送检", "Shipped"],
+  received: ["已签收", "Received"], resulted: ["已出结果", "Resulted"], released: ["已发布", "Released"],
+  pending: ["待采集", "Pending"], preliminary: ["初步结果", "Preliminary"], held: ["暂缓", "Held"],
+  final: ["已签发", "Final"], corrected: ["已更正", "Corrected"], superseded: ["已被替代", "Superseded"],
+  haemolysed: ["溶血", "Haemolysed"], insufficient: ["量不足", "Insufficient"],
+  unlabelled: ["无标签", "Unlabelled"], clotted: ["凝块", "Clotted"],
+  blood_edta: ["EDTA抗凝全血", "EDTA whole blood"], plasma_citrate: ["枸橼酸钠抗凝血浆", "Citrate plasma"],
+  serum: ["血清", "Serum"], urine: ["尿液", "Urine"],
+  "flag.N": ["正常", "Normal"], "flag.L": ["偏低 ↓", "Low ↓"], "flag.H": ["偏高 ↑", "High ↑"],
+  "flag.LL": ["危急低值 ↓↓", "Critically low ↓↓"], "flag.HH": ["危急高值 ↑↑", "Critically high ↑↑"],
+  "flag.A": ["异常", "Abnormal"], "flag.AA": ["危急异常", "Critically abnormal"],
+  phone: ["电话", "Phone"], in_app: ["系统内确认", "In the app"],
+  // roles, institution levels, audit outcomes, room states
+  "role.admin": ["系统管理员", "Administrator"], "role.auditor": ["审计员", "Auditor"],
+  "role.village_doctor": ["村医", "Village doctor"], "role.township_doctor": ["乡镇医生", "Township doctor"],
+  "role.ecg_specialist": ["心电专家", "ECG specialist"], "role.imaging_specialist": ["影像专家", "Imaging specialist"],
+  "role.consult_specialist": ["会诊专家", "Consult specialist"], "role.lab_technician": ["检验技师", "Lab technician"],
+  "role.lab_supervisor": ["检验主管", "Lab supervisor"], "role.lab_specialist": ["检验医师", "Lab specialist"],
+  "role.referral_desk": ["转诊服务台", "Referral desk"],
+  county: ["县级", "County"], township: ["乡镇", "Township"], village: ["村级", "Village"],
+  success: ["成功", "Success"], denied: ["拒绝", "Denied"], failure: ["失败", "Failure"],
+  ended: ["已结束", "Ended"], waiting: ["等待中", "Waiting"], live_room: ["进行中", "In session"],
+  // image presets and ECG measurement labels
+  "preset.auto": ["自动", "Auto"], "preset.lung": ["肺窗", "Lung"], "preset.mediastinum": ["纵隔窗", "Mediastinum"],
+  "preset.bone": ["骨窗", "Bone"], "preset.brain": ["脑窗", "Brain"],
+  "P axis": ["P波电轴", "P axis"], "QRS axis": ["QRS电轴", "QRS axis"], "T axis": ["T波电轴", "T axis"],
+  openEcg: ["查看心电图", "Open ECG"], openImages: ["查看影像", "Open images"], openResults: ["查看检验结果", "Lab results"],
+  nameEn: ["英文名称", "English name"], noReportYet: ["尚无报告", "No report yet"], readOnly: ["只读", "Read only"], client: ["客户端", "Client"], seq: ["序号", "Seq."],
+});
+
+// Server errors by code: the page's language first, the server's own message only as a fallback.
+const ERRORS = {
+  authentication_failed: ["用户名或密码错误，或登录已失效", "Wrong username or password, or the session has ended"],
+  authentication_required: ["请先登录", "Please sign in"],
+  unauthorized: ["请先登录", "Please sign in"],
+  account_locked: ["账户已被暂时锁定，请稍后再试", "The account is locked for a while; try again later"],
+  csrf_failed: ["页面已过期，请刷新后重试", "This page has expired; reload it and try again"],
+  origin_mismatch: ["请求来源不被接受", "The request does not come from this site"],
+  forbidden: ["您无权执行此操作", "You are not allowed to do this"],
+  consent_required: ["需要患者的知情同意", "The patient's consent is required"],
+  not_found: ["未找到，可能已被删除或无权查看", "Not found (removed, or not yours to see)"],
+  conflict: ["与当前记录冲突，请刷新后重试", "This conflicts with the current record; reload and try again"],
+  invalid_transition: ["当前状态下不能执行此操作", "Not possible in the current status"],
+  invalid_input: ["输入有误，请检查", "Please check the input"],
+  invalid_json: ["请求格式错误", "The request is malformed"],
+  invalid_multipart: ["上传格式错误", "The upload is malformed"],
+  payload_too_large: ["文件或内容过大", "The file or content is too large"],
+  request_entity_too_large: ["文件或内容过大", "The file or content is too large"],
+  method_not_allowed: ["不支持此操作", "This operation is not supported"],
+  too_many_requests: ["操作过于频繁，请稍后再试", "Too many requests; try again shortly"],
+  service_unavailable: ["服务暂不可用，请稍后再试", "The service is unavailable; try again shortly"],
+  internal_error: ["服务器出错，请稍后再试", "Server error; try again shortly"],
+  network: ["网络连接失败，请检查网络", "The network is unreachable"],
+};
+
+// Camera and microphone failures (DOMException names) in words.
+const DEVICE_ERRORS = {
+  NotAllowedError: "deviceDenied", SecurityError: "deviceDenied", NotFoundError: "deviceMissing",
+  OverconstrainedError: "deviceMissing", NotReadableError: "deviceBusy", AbortError: "deviceBusy",
+};
+Object.assign(TEXT, {
+  deviceDenied: ["未获得摄像头或麦克风权限", "Camera or microphone permission was refused"],
+  deviceMissing: ["未找到摄像头或麦克风", "No camera or microphone found"],
+  deviceBusy: ["摄像头或麦克风被占用", "The camera or microphone is in use"],
+  system: ["系统", "System"], request: ["申请", "Request"], user: ["用户", "User"],
+  actionHint: ["操作代码", "Action code"],
+  // consult room: why the server said goodbye, and its errors
+  "room.left": ["已离开会诊室", "You left the room"], "room.removed": ["已被移出会诊室", "You were removed from the room"],
+  "room.ended": ["会诊已结束", "The consult has ended"], "room.replaced": ["已在其他设备上进入", "Joined from another device"],
+  "room.timeout": ["连接超时", "The connection timed out"], "room.malformed": ["消息格式错误", "Malformed message"],
+  "room.unknown_type": ["不支持的消息", "Unsupported message"], "room.out_of_order": ["操作顺序有误", "Out of order"],
+  "room.forbidden": ["无权执行此操作", "Not allowed"], "room.not_found": ["未找到", "Not found"],
+  "room.room_full": ["会诊室已满", "The room is full"], "room.media_failed": ["音视频连接失败，正在重试", "Media failed; retrying"],
+  "room.connect_timeout": ["音视频连接超时，正在重试", "Media connection timed out; retrying"],
+  "room.internal": ["服务器出错", "Server error"],
+  "obj.consent": ["知情同意", "Consent"], "obj.department": ["科室", "Department"], "obj.device": ["设备", "Device"],
+  "obj.ecg": ["心电图", "ECG"], "obj.institution": ["机构", "Institution"], "obj.lab_alert": ["危急值", "Critical value"],
+  "obj.lab_order": ["检验单", "Lab order"], "obj.lab_result": ["检验结果", "Lab result"], "obj.lab_test": ["检验项目", "Lab test"],
+  "obj.override": ["紧急授权", "Override"], "obj.patient": ["患者", "Patient"], "obj.referral": ["转诊", "Referral"],
+  "obj.report": ["报告", "Report"], "obj.request": ["申请", "Request"], "obj.specimen": ["标本", "Specimen"],
+  "obj.study": ["检查", "Study"], "obj.user": ["用户", "User"], "obj.room": ["会诊室", "Room"], "obj.alert": ["警报", "Alert"],
+});
+
+// The text to show for an error from the API (ApiError: status, code, message, field).
+export function errorText(err) {
+  if (!err) return t("error");
+  if (DEVICE_ERRORS[err.name]) return t(DEVICE_ERRORS[err.name]);
+  const entry = err.code && ERRORS[err.code];
+  const zh = lang() !== "en";
+  if (entry) {
+    const where = err.field && TEXT[err.field] ? "：" + t(err.field) : "";
+    return (zh ? entry[0] : entry[1]) + (zh ? where : where.replace("：", ": "));
+  }
+  if (zh && err.message_zh) return err.message_zh;
+  if (!zh && err.message && err.status !== undefined) return err.message;
+  if (err.status) return (zh ? "操作失败（" : "Failed (") + "HTTP " + err.status + (zh ? "）" : ")");
+  return zh ? "操作失败" : (err.message || "Failed");
+}
+// -- end ui --
+
 export function lang() {
   return localStorage.getItem(LANG_KEY) === "en" ? "en" : "zh-CN";
 }

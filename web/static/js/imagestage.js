@@ -1,6 +1,6 @@
 // An image stage over the server's rendered frames: slice scrolling, window/level (drag with the
 // right button or in W/L mode), presets, zoom and pan, multi-frame; reports changes for co-viewing.
-import { withToken } from "./api.js";
+import { t } from "./i18n.js";
 import { h } from "./ui.js";
 
 const tag = (obj, key) => (obj && obj[key] && obj[key].Value ? obj[key].Value[0] : undefined);
@@ -88,11 +88,11 @@ export class ImageStage {
 
   load() {
     if (!this.series || !this.series.slices.length) return;
-    this.img.src = withToken(this.url(this.index));
+    this.img.src = this.url(this.index);
     for (const j of [this.index + 1, this.index - 1]) {
       if (j >= 0 && j < this.series.slices.length && !this.drag) {
         const pre = new Image();
-        pre.src = withToken(this.url(j));
+        pre.src = this.url(j);
       }
     }
     this.draw();
@@ -106,7 +106,7 @@ export class ImageStage {
     this.img.style.height = nh * fit + "px";
     this.img.style.transform = `translate(calc(-50% + ${this.pan[0]}px), calc(-50% + ${this.pan[1]}px)) scale(${this.zoom})`;
     const n = this.series ? this.series.slices.length : 0;
-    const wl = this.preset ? this.preset : this.window ? `W ${Math.round(this.window[1])} L ${Math.round(this.window[0])}` : "W/L auto";
+    const wl = this.preset ? this.preset : this.window ? `W ${Math.round(this.window[1])} L ${Math.round(this.window[0])}` : "W/L " + t("preset.auto");
     this.overlay.textContent = `${this.index + 1} / ${n}   ${wl}   ×${this.zoom.toFixed(2)}`;
   }
 

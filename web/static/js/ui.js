@@ -1,6 +1,6 @@
 // DOM helpers and the page frame: header with who is signed in and where, navigation, language.
-import { api, clearSession, requireSession } from "./api.js";
-import { lang, pick, setLang, t } from "./i18n.js";
+import { api, clearSession, currentUser, requireSession, saveSession } from "./api.js";
+import { errorText, lang, pick, setLang, t } from "./i18n.js";
 
 // h("div.cls#id", {attrs, on: {click}}, children...)
 export function h(spec, attrs, ...children) {
@@ -64,6 +64,7 @@ function navFor(user) {
   if (r === "imaging_specialist") items.push(["/worklist/imaging_read", t("worklist") + " · " + t("imaging_read")]);
   if (r === "consult_specialist") items.push(["/worklist/video_consult", t("worklist") + " · " + t("video_consult")]);
   if (r.startsWith("lab_")) items.push(["/lab", t("lab")], ["/worklist/lab_test", t("worklist")]);
+  if (isClinic(user)) items.push(["/lab", t("lab")]); // -- ui: the clinic collects and ships specimens
   if (r === "referral_desk" || r === "village_doctor" || r === "township_doctor") items.push(["/referrals", t("referrals")]);
   if (r === "department_desk") items.push(["/referrals", t("departmentDesk")]); // -- referrals --
   if (r === "admin") items.push(["/admin", t("admin")]);
@@ -78,6 +79,7 @@ function navFor(user) {
 export function frame(titleKey) {
   const user = requireSession();
   if (!user) return null;
+  refreshMe(user);
   document.title = t(titleKey) + " · " + t("app");
   const top = document.getElementById("top");
   const here = location.pathname;
@@ -89,9 +91,16 @@ export function frame(titleKey) {
       h("span.user", user.display_name || user.username),
       h("span.inst", pick(user.institution_name, user.institution_name_en)),
       h("span#live.live", { title: t("live") }, "●"),
-      h("button.link", { type: "button", id: "lang", on: { click: switchLang } }, t("lang")),
+      h("button.link", { type: "button", id: "lang", lang: lang() === "en" ? "zh-CN" : "en", on: { click: switchLang } }, t("lang")),
       h("button.link", { type: "button", id: "signout", on: { click: signOut } }, t("signOut"))));
   return user;
+}
+
+// -- ui: keep the stored profile (time zone, names, role) current without blocking the page
+function refreshMe(user) {
+  api.get("/api/v1/auth/me").then((me) => {
+    if (JSON.stringify(me) !== JSON.stringify(user)) saveSession({ user: me });
+  }).catch(() => {});
 }
 
 function iconUrl() {
@@ -130,7 +139,7 @@ export function toast(text, kind = "info", ms = 5000) {
 }
 
 export function showError(err) {
-  toast((err && err.message) || String(err), "error", 8000);
+  toast(err && (err.code || err.status) ? errorText(err) : t("error"), "error", 8000);
 }
 
 // Run an async action from a button: disable it while running, show errors.
@@ -149,12 +158,77 @@ export function action(fn) {
   };
 }
 
-export function fmtTime(iso) {
-  if (!iso) return "";
-  const d = new Date(iso);
-  const p = (n) => String(n).padStart(2, "0");
-  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}`;
+// -- ui: one time formatter: local time in the center's time zone, "2026-12-02 14:05" --
+export function centerTimeZone() {
+  const u = currentUser();
+  return (u && u.timezone) || "Asia/Shanghai";
 }
+
+const formatters = {};
+
+function partsOf(d, withSeconds) {
+  const zone = centerTimeZone();
+  const key = zone + (withSeconds ? ":s" : "");
+  let f = formatters[key];
+  if (!f) {
+    const opts = { timeZone: zone, year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", hourCycle: "h23" };
+    if (withSeconds) opts.second = "2-digit";
+    try {
+      f = new Intl.DateTimeFormat("en-CA", opts);
+    } catch (e) {
+      f = new Intl.DateTimeFormat("en-CA", { ...opts, timeZone: "Asia/Shanghai" });
+    }
+    formatters[key] = f;
+  }
+  return Object.fromEntries(f.formatToParts(d).map((p) => [p.type, p.value]));
+}
+
+// A moment (ISO string, Date or epoch ms) as people read it: "2026-12-02 14:05" in the center's zone.
+export function fmtTime(iso, { seconds = false, dateOnly = false } = {}) {
+  if (iso === null || iso === undefined || iso === "") return "";
+  const d = iso instanceof Date ? iso : new Date(iso);
+  if (Number.isNaN(d.getTime())) return "";
+  const p = partsOf(d, seconds);
+  const day = `${p.year}-${p.month}-${p.day}`;
+  if (dateOnly) return day;
+  return `${day} ${p.hour}:${p.minute}` + (seconds ? `:${p.second}` : "");
+}
+
+// A wall-clock time of day only ("14:05") for chat lines and the like.
+export function fmtClock(iso) {
+  const s = fmtTime(iso);
+  return s ? s.slice(11) : "";
+}
+
+export function isClinic(user) {
+  return !!user && (user.role === "village_doctor" || user.role === "township_doctor");
+}
+
+// Where the clinic opens what a request holds: the ECG, the images, the lab results (read-only).
+export function requestLinks(r) {
+  const id = r.request_id || r.id;
+  const ident = r.request_identifier || r.identifier;
+  if (r.kind === "ecg_read") return h("a.button.open-ecg", { href: `/ecg/${id}` }, t("openEcg"));
+  if (r.kind === "imaging_read") return h("a.button.open-images", { href: `/imaging/${id}` }, t("openImages"));
+  if (r.kind === "lab_test") return h("a.button.open-results", { href: `/lab?request=${encodeURIComponent(ident)}` }, t("openResults"));
+  return null;
+}
+
+// The clinic's read-only view of a request's report: the signed version, or "no report yet".
+export function readOnlyReport(versions) {
+  const done = (versions || []).filter((r) => r.status !== "draft").pop();
+  if (!done) return [h("h2", t("report")), h("p.muted#no-report", t("noReportYet"))];
+  return [h("h2", t("report"), " ", chip(done.status, "ok")),
+    h("h3", t("findings")), h("p.text.report-text#ro-findings", done.findings || "—"),
+    h("h3", t("impression")), h("p.text.report-text#ro-impression", done.impression || "—"),
+    h("p.signed#signed-note", t("signer"), ": ", done.signer_name || "", " · ", fmtTime(done.signed_at), " ",
+      h("a.button", { href: `/report/${done.id}/print` }, t("print")))];
+}
+
+export function roleLabel(role) {
+  return t("role." + role);
+}
+// -- end ui --
 
 export function fmtDue(iso) {
   if (!iso) return "";
@@ -179,7 +253,15 @@ export function select(name, options, value) {
 }
 
 export function table(headers, rows, cls = "") {
-  return h("table.grid" + (cls ? "." + cls : ""),
+  // -- ui: each cell carries its column's header, so narrow screens can show rows as cards
+  for (const row of rows) {
+    if (!(row instanceof Element)) continue;
+    [...row.children].forEach((cell, i) => {
+      const label = typeof headers[i] === "string" ? headers[i] : "";
+      if (label && !cell.dataset.label) cell.dataset.label = label;
+    });
+  }
+  return h("table.grid.cards" + (cls ? "." + cls : ""),
     h("thead", h("tr", headers.map((x) => h("th", x)))),
     h("tbody", rows.length ? rows : h("tr", h("td.empty", { colSpan: headers.length }, t("empty")))));
 }

@@ -1,7 +1,7 @@
 // Administration: institutions and departments, users, DICOM devices (AE titles), the lab catalogue.
 import { api } from "../api.js";
-import { pick, t } from "../i18n.js";
-import { action, chip, clear, field, formData, frame, h, select, table, toast } from "../ui.js";
+import { errorText, pick, t } from "../i18n.js";
+import { action, chip, clear, field, formData, frame, h, roleLabel, select, table, toast } from "../ui.js";
 
 const user = frame("admin");
 const ROLES = ["admin", "auditor", "village_doctor", "township_doctor", "ecg_specialist", "imaging_specialist",
@@ -19,7 +19,7 @@ if (user) {
 }
 
 function showErr(err) {
-  clear(body, h("p.form-error", err.message));
+  clear(body, h("p.form-error", errorText(err)));
 }
 
 function instOptions() {
@@ -38,15 +38,15 @@ function addForm(fields, submit, label = t("add")) {
 async function drawInstitutions() {
   institutions = await api.get("/api/v1/institutions");
   const byId = Object.fromEntries(institutions.map((i) => [i.id, i]));
-  clear(body, h("h2", t("institutions")), table([t("code"), t("instName"), "English", t("level"), "↑", t("department")],
-    institutions.map((i) => h("tr", h("td", i.code), h("td", i.name), h("td", i.name_en), h("td", i.level),
+  clear(body, h("h2", t("institutions")), table([t("code"), t("instName"), t("nameEn"), t("level"), "↑", t("department")],
+    institutions.map((i) => h("tr", h("td", i.code), h("td", i.name), h("td", { lang: "en" }, i.name_en), h("td", t(i.level)),
       h("td", i.parent_id ? byId[i.parent_id]?.code || i.parent_id : ""),
-      h("td", (i.departments || []).map((d) => h("span.chip", `${d.code} ${pick(d.name, d.name_en)}`)))))),
+      h("td", (i.departments || []).map((d) => h("span.chip", h("code", d.code), " ", pick(d.name, d.name_en))))))),
   h("h3", t("add") + " · " + t("institution")),
   addForm([
     field(t("code"), h("input", { name: "code", required: true })), field(t("instName"), h("input", { name: "name", required: true })),
     field("English", h("input", { name: "name_en" })),
-    field(t("level"), select("level", [["county", "county"], ["township", "township"], ["village", "village"]], "village")),
+    field(t("level"), select("level", [["county", t("county")], ["township", t("township")], ["village", t("village")]], "village")),
     field("↑", select("parent_id", [["", "—"], ...instOptions()], "")),
   ], async (v) => {
     await api.post("/api/v1/institutions", { ...v, parent_id: v.parent_id ? Number(v.parent_id) : null });
@@ -67,7 +67,7 @@ async function drawUsers() {
   const names = Object.fromEntries(institutions.map((i) => [i.id, pick(i.name, i.name_en)]));
   const users = await api.get("/api/v1/users");
   clear(body, h("h2", t("users")), table([t("username"), t("name"), t("role"), t("institution"), t("active"), ""],
-    users.map((u) => h("tr", h("td", u.username), h("td", u.display_name), h("td", u.role), h("td", names[u.institution_id] || u.institution_id),
+    users.map((u) => h("tr", h("td", u.username), h("td", u.display_name), h("td", roleLabel(u.role)), h("td", names[u.institution_id] || u.institution_id),
       h("td", chip(u.active ? "active" : "disable", u.active ? "ok" : "bad")),
       h("td.actions",
         h("button", { type: "button", on: { click: action(async () => {
@@ -83,7 +83,7 @@ async function drawUsers() {
     field(t("username"), h("input", { name: "username", required: true })),
     field(t("password"), h("input", { name: "password", type: "password", required: true, minLength: 8, autocomplete: "new-password" })),
     field(t("name"), h("input", { name: "display_name" })),
-    field(t("role"), select("role", ROLES.map((r) => [r, r]), "village_doctor")),
+    field(t("role"), select("role", ROLES.map((r) => [r, roleLabel(r)]), "village_doctor")),
     field(t("institution"), select("institution_id", instOptions(), "")),
     field(t("department"), h("input", { name: "department", placeholder: "cardiology" })),
   ], async (v) => {
@@ -98,7 +98,7 @@ async function drawDevices() {
   const ops = ["store", "find", "move", "get"];
   clear(body, h("h2", t("devices")), table([t("aeTitle"), t("host"), t("port"), t("institution"), "ops", t("active")],
     devices.map((d) => h("tr", h("td", h("code", d.ae_title)), h("td", d.host), h("td", d.port), h("td", d.institution_code),
-      h("td", d.operations.join(", ")), h("td", chip(d.active ? "active" : "disable", d.active ? "ok" : "bad"))))),
+      h("td", d.operations.map((o) => "C-" + o.toUpperCase()).join(", ")), h("td", chip(d.active ? "active" : "disable", d.active ? "ok" : "bad"))))),
   h("h3", t("add") + " · " + t("devices")),
   addForm([
     field(t("aeTitle"), h("input", { name: "ae_title", required: true, maxLength: 16, pattern: "[ -~]{1,16}" })),

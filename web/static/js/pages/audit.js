@@ -13,8 +13,8 @@ if (user) {
   const form = h("form.row.card#audit-filter",
     field(t("patient") + " ID", h("input", { name: "patient_id", type: "number", min: 1 })),
     field(t("actor"), h("input", { name: "actor" })),
-    field(t("action"), h("input", { name: "action", placeholder: "report.sign" })),
-    field(t("outcome"), select("outcome", [["", "—"], ["success", "success"], ["denied", "denied"], ["failure", "failure"]], "")),
+    field(t("action"), h("input", { name: "action", placeholder: "report.sign", title: t("actionHint"), dataset: { raw: "code" } })),
+    field(t("outcome"), select("outcome", [["", "—"], ["success", t("success")], ["denied", t("denied")], ["failure", t("failure")]], "")),
     field(t("since"), h("input", { name: "since", type: "datetime-local" })),
     field(t("until"), h("input", { name: "until", type: "datetime-local" })),
     h("button.primary", { type: "submit" }, t("filter")),
@@ -28,10 +28,10 @@ if (user) {
     const d = formData(form);
     for (const k of ["since", "until"]) if (d[k]) d[k] = new Date(d[k]).toISOString();
     const rows = await api.get("/api/v1/audit", { ...d, limit: PAGE, offset });
-    clear(result, table([t("time"), t("actor"), t("action"), t("patient"), t("object"), t("outcome"), "client", "seq"],
+    clear(result, table([t("time"), t("actor"), t("action"), t("patient"), t("object"), t("outcome"), t("client"), t("seq")],
       rows.map((r) => h("tr", { className: r.outcome !== "success" ? "overdue" : "" },
-        h("td", fmtTime(r.at)), h("td", r.actor), h("td", h("code", r.action)), h("td", r.patient_id ?? ""),
-        h("td", r.object_type ? `${r.object_type}:${r.object_id}` : ""),
+        h("td", fmtTime(r.at)), h("td", r.actor === "system" ? t("system") : r.actor), h("td", h("code", r.action)), h("td", r.patient_id ?? ""),
+        h("td", r.object_type ? `${t("obj." + r.object_type)} ${r.object_id}` : ""),
         h("td", chip(r.outcome, r.outcome === "success" ? "ok" : "bad")), h("td.muted", r.client), h("td.muted", r.seq ?? "")))),
     h("div.row",
       h("button", { type: "button", disabled: offset === 0, on: { click: () => { offset = Math.max(0, offset - PAGE); search(); } } }, "‹"),

@@ -6,7 +6,7 @@ import { answerCell } from "../conclusion.js";
 import { pick, t } from "../i18n.js";
 import { checkResidentId } from "../residentid.js";
 import {
-  action, chip, clear, field, fmtDue, fmtTime, formData, frame, h, patientLabel, select, table, toast,
+  action, chip, clear, field, fmtDue, fmtTime, formData, frame, h, patientLabel, requestLinks, select, table, toast,
 } from "../ui.js";
 
 const user = frame("clinic");
@@ -174,7 +174,7 @@ function drawRequestForm() {
       clear(extra, h("fieldset.tests#lab-tests", h("legend", t("tests")),
         state.tests.filter((x) => x.active).map((x) =>
           h("label.check", h("input", { type: "checkbox", name: "tests", value: x.code }),
-            `${pick(x.name, x.name_en)} (${x.code}) · ${t("specimen")}: ${x.specimen_type}`))));
+            `${pick(x.name, x.name_en)} (${x.code}) · ${t("specimen")}: ${t(x.specimen_type)}`))));
     } else {
       clear(extra);
     }
@@ -223,8 +223,8 @@ async function refreshRequests() {
       h("td", chip(r.priority)),
       h("td", chip(r.status), r.critical ? chip("critical", "bad") : null, r.overdue ? chip("overdue", "warn") : null),
       h("td", { title: fmtTime(r.due_at) }, ["completed", "cancelled", "rejected"].includes(r.status) ? fmtTime(r.completed_at) : fmtDue(r.due_at)),
-      h("td", r.kind === "video_consult" && ["accepted", "in_progress", "requested"].includes(r.status)
-        ? h("a.button", { href: `/room/${r.id}` }, t("room")) : null,
+      h("td.actions", r.kind === "video_consult" && ["accepted", "in_progress", "requested"].includes(r.status)
+        ? h("a.button", { href: `/room/${r.id}` }, t("room")) : requestLinks(r),
       r.status === "on_hold" ? holdSlot(r) : null)))));
 }
 
@@ -248,7 +248,7 @@ async function refreshInbox() {
         d.read_at ? h("span.muted", t("read")) : h("button.mark-read", { type: "button", on: {
           click: action(async () => { await api.post(`/api/v1/reports/${d.report.id}/read`); refreshInbox(); }),
         } }, t("markRead")),
-        h("a.button", { href: `/report/${d.report.id}/print` }, t("print")),
+        h("a.button", { href: `/report/${d.report.id}/print` }, t("print")), requestLinks(d),
         h("button", { type: "button", on: { click: () => referDialog(d) } }, t("refer")))))));
 }
 

@@ -5,8 +5,8 @@ import { EcgOverview, episodeLabel } from "../ecgoverview.js";
 import { EcgPaper, clock } from "../ecgpaper.js";
 import { loadWindow } from "../ecgwindow.js";
 import { mountReferAction } from "../refer.js";
-import { lang, pick, t } from "../i18n.js";
-import { action, chip, clear, field, fmtTime, frame, h, patientLabel, toast } from "../ui.js";
+import { errorText, lang, pick, t } from "../i18n.js";
+import { action, chip, clear, field, fmtTime, frame, h, isClinic, patientLabel, readOnlyReport, toast } from "../ui.js";
 import { ownerBar } from "../conclusion.js";
 
 const requestId = Number(location.pathname.split("/")[2]);
@@ -66,8 +66,8 @@ const acks = user ? ackPanel(requestId) : null; // -- critical alerts: who ackno
 
 if (user) {
   clear(document.getElementById("main"), head, overviewCard, h("div.viewer", viewer, side));
-  mountReferAction(head.parentNode, { requestId, before: head.nextSibling }); // green channel
-  load().catch((err) => clear(head, h("p.form-error", err.message)));
+  if (!isClinic(user)) mountReferAction(head.parentNode, { requestId, before: head.nextSibling }); // green channel
+  load().catch((err) => clear(head, h("p.form-error", errorText(err))));
 }
 
 async function load() {
@@ -114,6 +114,13 @@ function machineMeasurements(a) {
 
 function drawSide() {
   const a = state.ecg ? state.ecg.analysis : null;
+  if (isClinic(user)) { // -- ui: the clinic sees its ECG, the machine's statements and the signed report
+    api.get(`/api/v1/requests/${requestId}/reports`).catch(() => []).then((versions) => clear(side,
+      a && a.critical ? h("div.alert.bad#critical-reasons", t("critical") + ": " + (a.critical_findings || []).map((f) => pick(f.zh, f.en)).join("; ")) : null,
+      h("h2", t("machine")), h("ul.statements#statements", ((a && a.statements) || []).map((s) => h("li", statementText(s)))),
+      readOnlyReport(versions)));
+    return;
+  }
   const saved = state.report && state.report.data ? state.report.data : {};
   const m = saved.measurements || machineMeasurements(a);
   state.statements = (saved.statements || (a && a.statements) || []).map((s) => ({ code: s.code, text: statementText(s), keep: true }));

@@ -1,5 +1,5 @@
-import { currentUser, token } from "../api.js";
+import { currentUser, signedIn } from "../api.js";
 import { homeOf } from "../ui.js";
 
 const user = currentUser();
-location.replace(token() && user ? homeOf(user) : "/login");
+location.replace(signedIn() && user ? homeOf(user) : "/login");

@@ -1,9 +1,9 @@
 // The image viewer: a request's studies and series, the rendered frames, the report and signing.
 import { api } from "../api.js";
 import { ImageStage, PRESETS, loadSeries } from "../imagestage.js";
-import { t } from "../i18n.js";
+import { errorText, t } from "../i18n.js";
 import { mountReferAction } from "../refer.js";
-import { action, chip, clear, field, fmtTime, frame, h, patientLabel, toast } from "../ui.js";
+import { action, chip, clear, field, fmtTime, frame, h, isClinic, patientLabel, readOnlyReport, toast } from "../ui.js";
 import { ownerBar } from "../conclusion.js";
 
 const requestId = Number(location.pathname.split("/")[2]);
@@ -18,8 +18,8 @@ let report = null;
 
 const tools = h("div.toolbar",
   h("span", t("preset") + ":"),
-  h("button", { type: "button", on: { click: () => { stage.preset = ""; stage.window = stage.series ? stage.series.window : null; stage.load(); } } }, "auto"),
-  Object.keys(PRESETS).map((p) => h("button", { type: "button", dataset: { preset: p }, on: { click: () => stage.setPreset(p) } }, p)),
+  h("button", { type: "button", on: { click: () => { stage.preset = ""; stage.window = stage.series ? stage.series.window : null; stage.load(); } } }, t("preset.auto")),
+  Object.keys(PRESETS).map((p) => h("button", { type: "button", dataset: { preset: p }, on: { click: () => stage.setPreset(p) } }, t("preset." + p))),
   h("span.sep"),
   h("button#mode-wl", { type: "button", on: { click: (e) => {
     stage.mode = stage.mode === "wl" ? "pan" : "wl";
@@ -40,8 +40,8 @@ const tools = h("div.toolbar",
 if (user) {
   clear(document.getElementById("main"), head,
     h("div.viewer", h("div", h("section.card.tracing", tools, stage.el)), h("div", studiesBox, side)));
-  mountReferAction(head.parentNode, { requestId, before: head.nextSibling }); // green channel
-  load().catch((err) => clear(head, h("p.form-error", err.message)));
+  if (!isClinic(user)) mountReferAction(head.parentNode, { requestId, before: head.nextSibling }); // green channel
+  load().catch((err) => clear(head, h("p.form-error", errorText(err))));
 }
 
 let cine = null;
@@ -64,13 +64,14 @@ async function load() {
   else {
     const lists = await Promise.all(studies.map(async (s) => [s, await api.get(`/dicom-web/studies/${s.study_uid}/series`).catch(() => [])]));
     clear(studiesBox, h("h2", t("studies")), lists.map(([s, series]) => h("div.series-list",
-      h("strong", `${s.modalities} ${s.description || ""}`), h("div.muted", `${s.study_date} · ${s.num_instances}`),
+      h("strong", `${s.modalities} `, h("span", { dataset: { raw: "device" } }, s.description || "")),
+      h("div.muted", `${String(s.study_date || "").replace(/^(\d{4})(\d{2})(\d{2})$/, "$1-$2-$3")} · ${s.num_instances}`),
       series.map((x) => {
         const uid = x["0020000E"].Value[0];
         const desc = (x["0008103E"] && x["0008103E"].Value && x["0008103E"].Value[0]) || "";
         const count = (x["00201209"] && x["00201209"].Value && x["00201209"].Value[0]) || "";
         return h("button", { type: "button", dataset: { series: uid }, on: { click: (e) => openSeries(s.study_uid, uid, e.currentTarget) } },
-          `${t("series")} ${x["00200011"] ? x["00200011"].Value[0] : ""} ${desc} (${count})`);
+          `${t("series")} ${x["00200011"] ? x["00200011"].Value[0] : ""} `, h("span", { dataset: { raw: "device" } }, desc), ` (${count})`);
       }))));
     const firstButton = studiesBox.querySelector("button[data-series]");
     if (firstButton) firstButton.click();
@@ -86,6 +87,11 @@ async function openSeries(study, series, button) {
 }
 
 function drawReport() {
+  if (isClinic(user)) { // -- ui: the clinic sees its images and the signed report, read-only
+    api.get(`/api/v1/requests/${requestId}/reports`).catch(() => [])
+      .then((versions) => clear(side, readOnlyReport(versions)));
+    return;
+  }
   const signed = report && report.status !== "draft";
   const findings = h("textarea#findings", { rows: 6, disabled: signed });
   const impression = h("textarea#impression", { rows: 3, disabled: signed });

@@ -30,6 +30,12 @@ async function init() {
   await refresh();
   const wanted = Number(new URLSearchParams(location.search).get("order"));
   if (wanted) openOrder(wanted);
+  const forRequest = new URLSearchParams(location.search).get("request"); // -- ui: from the clinic's request list
+  if (forRequest && !wanted) {
+    const orders = await api.get("/api/v1/lab/orders", { limit: 100 }).catch(() => []);
+    const hit = orders.find((o) => o.request_identifier === forRequest);
+    if (hit) openOrder(hit.id);
+  }
   listen((event) => {
     const critical = event.type === "critical" || String(event.type).includes("critical");
     if (critical) beep(true);
@@ -60,7 +66,7 @@ function testName(code) {
 
 function ackForm(a) {
   const form = h("form.row.ack",
-    select("method", [["phone", "phone"], ["in_app", "in_app"]], "phone"),
+    select("method", [["phone", t("phone")], ["in_app", t("in_app")]], "phone"),
     h("input", { name: "notified_person", placeholder: t("notifiedPerson"), required: true }),
     h("button.primary", { type: "submit" }, t("ack")));
   form.addEventListener("submit", action(async () => {
@@ -87,7 +93,7 @@ async function openOrder(id) {
     if (!county && s.status === "collected") out.push(h("button", { type: "button", on: { click: post("ship") } }, t("ship")));
     if (county && (s.status === "shipped" || s.status === "collected")) out.push(h("button", { type: "button", on: { click: post("receive") } }, t("receive")));
     if (county && s.status !== "rejected" && s.status !== "pending") {
-      const reason = select("reason", ["haemolysed", "insufficient", "unlabelled", "clotted"].map((r) => [r, r]), "haemolysed");
+      const reason = select("reason", ["haemolysed", "insufficient", "unlabelled", "clotted"].map((r) => [r, t(r)]), "haemolysed");
       out.push(reason, h("button", { type: "button", on: { click: action(async () => {
         await api.post(`/api/v1/lab/specimens/${s.id}/reject`, { reason: reason.value, note: "" });
         openOrder(id);
@@ -103,7 +109,7 @@ async function openOrder(id) {
         return h("tr", { className: r && /HH|LL|AA/.test(r.flag) ? "critical" : "", dataset: { code: c } },
           h("td", testName(c)),
           h("td", county && !supervisor ? h("input.value", { name: "v_" + c, value: r ? r.value : "", size: 8 }) : (r ? r.value : "")),
-          h("td", r ? r.unit : x.unit || ""), h("td", { className: r && r.flag ? "flag-" + r.flag : "" }, r ? r.flag : ""),
+          h("td", r ? r.unit : x.unit || ""), h("td", { className: r && r.flag ? "flag-" + r.flag : "" }, r && r.flag ? t("flag." + r.flag) : ""),
           h("td", r ? r.range_text : ""), h("td", r ? chip(r.status, r.status === "held" ? "warn" : "") : "",
             r && r.hold_reason ? h("div.muted", r.hold_reason) : null,
             supervisor && r && r.status === "held" ? h("button", { type: "button", on: { click: action(async () => {
@@ -135,7 +141,7 @@ async function openOrder(id) {
       signed ? h("a.button#print-lab", { href: `/report/${signed.id}/print` }, t("print")) : null),
     h("h3", t("specimen")),
     table([t("specimen"), t("status"), t("time"), ""], order.specimens.map((s) => h("tr",
-      h("td", s.label, h("div.muted", s.specimen_type)), h("td", chip(s.status), s.rejection_reason ? h("div.muted", s.rejection_reason) : null),
+      h("td", s.label, h("div.muted", t(s.specimen_type))), h("td", chip(s.status), s.rejection_reason ? h("div.muted", t(s.rejection_reason)) : null),
       h("td", fmtTime(s.received_at || s.shipped_at || s.collected_at)), h("td.actions", specimenActions(s))))),
     h("h3", t("results")), entry);
 }
@@ -149,7 +155,7 @@ async function cumulative(patientId) {
     const rows = await api.get(`/api/v1/lab/patients/${patientId}/results`, { code: pick1.value });
     clear(box, trendChart(rows), table([t("time"), t("value"), t("flag"), t("range")],
       rows.map((r) => h("tr", h("td", fmtTime(r.observed_at)), h("td", `${r.value} ${r.unit}`),
-        h("td", { className: r.flag ? "flag-" + r.flag : "" }, r.flag), h("td", r.range_text)))));
+        h("td", { className: r.flag ? "flag-" + r.flag : "" }, r.flag ? t("flag." + r.flag) : ""), h("td", r.range_text)))));
   });
   form.addEventListener("submit", draw);
   clear(document.getElementById("main"), h("section.card", h("h1", t("cumulative") + ` · ${t("patient")} #${patientId}`), form, box));

@@ -1,12 +1,12 @@
 import { ApiError, api, saveSession } from "../api.js";
-import { lang, setLang, t } from "../i18n.js";
+import { errorText, lang, setLang, t } from "../i18n.js";
 import { clear, h, homeOf } from "../ui.js";
 
 document.title = t("signIn") + " · " + t("app");
 clear(document.getElementById("top"),
   h("span.brand", h("span", t("app"))),
   h("div.who", h("button.link", {
-    type: "button", id: "lang",
+    type: "button", id: "lang", lang: lang() === "en" ? "zh-CN" : "en",
     on: { click: () => { setLang(lang() === "en" ? "zh-CN" : "en"); location.reload(); } },
   }, t("lang"))));
 
@@ -33,7 +33,7 @@ form.addEventListener("submit", async (ev) => {
     const next = new URLSearchParams(location.search).get("next");
     location.assign(next && next.startsWith("/") && !next.startsWith("//") ? next : homeOf(body.user));
   } catch (err) {
-    message.textContent = err instanceof ApiError && err.status === 401 ? t("badLogin") : err.message;
+    message.textContent = err instanceof ApiError && err.status === 401 ? t("badLogin") : errorText(err);
   } finally {
     btn.disabled = false;
   }

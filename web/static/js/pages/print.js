@@ -1,13 +1,13 @@
 // The printable report: institution, patient, findings, tracing or key images, signer and time.
-import { api, withToken } from "../api.js";
-import { pick, t } from "../i18n.js";
+import { api } from "../api.js";
+import { errorText, pick, t } from "../i18n.js";
 import { ageOf, clear, fmtTime, frame, h } from "../ui.js";
 import { planView } from "../conclusion.js";
 
 const reportId = Number(location.pathname.split("/")[2]);
 const user = frame("report");
 
-if (user) load().catch((err) => clear(document.getElementById("main"), h("p.form-error", err.message)));
+if (user) load().catch((err) => clear(document.getElementById("main"), h("p.form-error", errorText(err))));
 
 async function load() {
   const report = await api.get(`/api/v1/reports/${reportId}`);
@@ -20,10 +20,10 @@ async function load() {
   if (request.kind === "ecg_read") {
     const ecgs = await api.get(`/api/v1/requests/${request.id}/ecgs`).catch(() => []);
     const ecgId = (report.data && report.data.ecg_id) || (ecgs.length ? ecgs[ecgs.length - 1].id : null);
-    if (ecgId) figures.push(h("img.tracing-img", { src: withToken(`/api/v1/ecgs/${ecgId}/render.svg`), alt: "ECG" }));
+    if (ecgId) figures.push(h("img.tracing-img", { src: `/api/v1/ecgs/${ecgId}/render.svg`, alt: "ECG" }));
   }
   if (request.kind === "imaging_read" && report.data && Array.isArray(report.data.key_images)) {
-    for (const src of report.data.key_images.slice(0, 4)) figures.push(h("img.key-image", { src: withToken(src), alt: "key image" }));
+    for (const src of report.data.key_images.slice(0, 4)) figures.push(h("img.key-image", { src: src, alt: "key image" }));
   }
   const m = (report.data && report.data.measurements) || null;
   const statements = (report.data && report.data.statements) || [];
@@ -49,7 +49,7 @@ async function load() {
     h("div.sign",
       h("span", t("signer") + "：" + signer),
       h("span", t("signedAt") + "：" + (report.signed_at ? fmtTime(report.signed_at) : t("draft")))),
-    h("p.muted", `v${report.version} · ${report.status} · ${report.content_hash ? report.content_hash.slice(0, 16) : ""}`));
+    h("p.muted", `v${report.version} · ${t(report.status)} · ${report.content_hash ? report.content_hash.slice(0, 16) : ""}`));
   clear(document.getElementById("main"),
     h("div.toolbar.no-print",
       h("button.primary#print-now", { type: "button", on: { click: () => window.print() } }, t("print")),

@@ -4,7 +4,7 @@
 // the referrals they sent.
 import { api } from "../api.js";
 import { beep, listen } from "../events.js";
-import { pick, t } from "../i18n.js";
+import { errorText, pick, t } from "../i18n.js";
 import { DEFAULT_ZONE, asCards, centerSpan, centerTime, countyDepartments, showReferralError } from "../refer.js";
 import { chip, clear, field, formData, frame, h, patientLabel, select, table, toast } from "../ui.js";
 
@@ -100,7 +100,7 @@ function reportRow(r) {
       h("p.text", t("findings") + ": " + rep.findings),
       h("p.muted", t("signer") + ": " + (rep.signer_name || "") + " · " + centerTime(rep.signed_at, state.zone), " ",
         h("a.button", { href: `/report/${rep.id}/print` }, t("print"))))))
-    .catch((err) => clear(cell, h("p.muted", err.status === 404 ? t("empty") : err.message)));
+    .catch((err) => clear(cell, h("p.muted", err.status === 404 ? t("empty") : errorText(err))));
   return h("tr.report-row", { dataset: { reportFor: r.id } }, cell);
 }
 

@@ -1,10 +1,10 @@
 // The consult room (signaling/PROTOCOL.md): device check, lobby, video tiles, mute, audio only,
 // chat, leave/end, and co-viewing of the request's images (shared pointer, slice, window/level).
-import { api, token } from "../api.js";
+import { api } from "../api.js";
 import { EcgPaper } from "../ecgpaper.js";
 import { loadWindow } from "../ecgwindow.js"; // -- long ECG reading --
 import { ImageStage, loadSeries } from "../imagestage.js";
-import { t } from "../i18n.js";
+import { errorText, t } from "../i18n.js";
 import { mountReferAction } from "../refer.js";
 import { chip, clear, fmtTime, frame, h, patientLabel, toast } from "../ui.js";
 import { conclusionPanel } from "../conclusion.js"; // -- consult: conclusion --
@@ -33,7 +33,7 @@ const coTitle = h("span#coview-title.muted");
 const coView = h("section.card#coview", { hidden: true }, h("h2", t("coView"), " ", coTitle), coList, ecgView.el, stage.el);
 const opinionBox = h("section.card#room-opinion", { hidden: true }); // -- consult: conclusion --
 
-if (user) deviceCheck().catch((err) => clear(main, h("p.form-error", err.message)));
+if (user) deviceCheck().catch((err) => clear(main, h("p.form-error", errorText(err))));
 
 // A patient invited as a guest opens /room/{id}?guest=TOKEN without an account: the token is kept
 // for this tab only and taken out of the address bar.
@@ -55,8 +55,10 @@ function guestFrame() {
   return { guest: true, display_name: "", username: "" };
 }
 
-function wsToken() {
-  return guestToken || token();
+// A guest's invitation rides in the URL (no account, no cookie); a signed-in user's socket is
+// authenticated by the session cookie.
+function wsQuery() {
+  return guestToken ? `?token=${encodeURIComponent(guestToken)}` : "";
 }
 
 // --- 1. device check ---------------------------------------------------------------------------
@@ -72,7 +74,7 @@ async function deviceCheck() {
   } catch (err) {
     try {
       state.local = await navigator.mediaDevices.getUserMedia({ audio: true });
-      problem.textContent = t("camera") + ": " + err.message;
+      problem.textContent = t("camera") + ": " + errorText(err);
     } catch (err2) {
       state.local = new MediaStream();
       problem.textContent = err2.message;
@@ -145,13 +147,13 @@ function join(audioOnly) {
 
 function connect() {
   const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-  const ws = new WebSocket(`${scheme}//${location.host}/api/v1/rooms/${requestId}/ws?token=${encodeURIComponent(wsToken())}`);
+  const ws = new WebSocket(`${scheme}//${location.host}/api/v1/rooms/${requestId}/ws${wsQuery()}`);
   state.ws = ws;
   ws.onopen = () => send({ type: "join", display_name: user.display_name || user.username, audio_only: state.audioOnly });
   ws.onmessage = (m) => {
     let msg;
     try { msg = JSON.parse(m.data); } catch (e) { return; }
-    handle(msg).catch((err) => toast(err.message, "error"));
+    handle(msg).catch((err) => toast(errorText(err), "error"));
   };
   ws.onerror = () => setStatus(t("roomUnavailable"), "bad");
   ws.onclose = (e) => {
@@ -213,12 +215,12 @@ async function handle(msg) {
       coViewQueue(() => coViewReceive(msg));
       break;
     case "error":
-      toast(`${msg.code}: ${msg.message}`, "error");
+      toast(t("room." + msg.code), "error");
       if (msg.code === "media_failed" || msg.code === "connect_timeout") await offer();
       break;
     case "bye":
       state.ended = true;
-      setStatus(t("bye_" + msg.reason) === "bye_" + msg.reason ? t("bye_ended") : t("bye_" + msg.reason), "bad");
+      setStatus(t("room." + msg.reason), "bad");
       if (state.pc) state.pc.close();
       for (const tr of state.local.getTracks()) tr.stop();
       if (user.role === "consult_specialist" && state.role === "member") toggleOpinion(true);
@@ -261,7 +263,7 @@ async function offer() {
     else state.pending.push(msg);
   };
   pc.onconnectionstatechange = () => {
-    if (pc.connectionState === "failed" && pc === state.pc) setStatus("media failed", "bad");
+    if (pc.connectionState === "failed" && pc === state.pc) setStatus(t("room.media_failed"), "bad");
   };
   const desc = await pc.createOffer();
   await pc.setLocalDescription(desc);
@@ -322,7 +324,7 @@ async function invite() {
       h("div.muted", fmtTime(inv.expires_at)));
     tiles.parentElement.append(box);
   } catch (err) {
-    toast(err.message, "error");
+    toast(errorText(err), "error");
   }
 }
 
@@ -410,7 +412,7 @@ function coViewLabel(resource) {
 // Co-view work (opening, applying what others did) runs one step at a time, in arrival order, so
 // that a pointer or zoom received while the tracing is still loading is applied once it is there.
 function coViewQueue(fn) {
-  state.coQueue = state.coQueue.then(fn).catch((err) => toast(t("coView") + ": " + err.message, "error"));
+  state.coQueue = state.coQueue.then(fn).catch((err) => toast(t("coView") + ": " + errorText(err), "error"));
   return state.coQueue;
 }
 
@@ -444,7 +446,7 @@ async function openResource(resource) {
       stage.setSeries(series);
     }
   } catch (err) {
-    toast(t("coView") + ": " + err.message, "error");
+    toast(t("coView") + ": " + errorText(err), "error");
     return false;
   } finally {
     state.applying = false;
@@ -634,6 +636,6 @@ async function toggleOpinion(show) {
       h("a.button#opinion-page", { href: `/consult/${requestId}` }, t("consultPage")));
   } catch (err) {
     delete opinionBox.dataset.loaded;
-    clear(opinionBox, h("p.form-error", err.message));
+    clear(opinionBox, h("p.form-error", errorText(err)));
   }
 }

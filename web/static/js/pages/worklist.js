@@ -1,7 +1,7 @@
 // A specialist's worklist: critical first, then priority and deadline; live from the events socket.
 import { api } from "../api.js";
 import { beep, listen } from "../events.js";
-import { pick, t } from "../i18n.js";
+import { errorText, pick, t } from "../i18n.js";
 import { action, chip, clear, fmtDue, fmtTime, frame, h, patientLabel, table, toast } from "../ui.js";
 
 const kind = decodeURIComponent(location.pathname.split("/")[2] || "");
@@ -37,7 +37,7 @@ async function refresh() {
   try {
     rows = await api.get("/api/v1/worklist", { kind });
   } catch (err) {
-    clear(box, h("p.form-error", err.message));
+    clear(box, h("p.form-error", errorText(err)));
     return;
   }
   const fresh = rows.filter((r) => !known.has(r.id));
