@@ -86,6 +86,7 @@ class Nodes:
         self.dicom_ports.append(dicom)
 
     async def __aenter__(self) -> Nodes:
+        self.work.mkdir(parents=True, exist_ok=True)
         await pg_admin(f'CREATE DATABASE "{self.name}"')
         for index in range(self.count):
             self._start(index)  # the first seeds the demo; the others find it
