@@ -229,8 +229,18 @@ def _window_mean(seg: FloatArray, n_rr: int) -> FloatArray:
     return np.asarray((cum[hi] - cum[lo]) / (hi - lo)[:, None, None])
 
 
+def atrial_signal(sig: FloatArray, fs: float) -> tuple[FloatArray, float, int]:
+    """The leads decimated to about `ANALYSIS_FS` and band-passed to the P-wave band, the new
+    rate and the decimation factor."""
+    x, fs2, q = _decimated(np.atleast_2d(sig), fs)
+    return bandpass(x, fs2, *P_BAND_HZ), fs2, q
+
+
 def p_coherence(
-    sig: FloatArray, fs: float, beats: IntArray, labels: tuple[str, ...], shift_s: FloatArray
+    atrial: tuple[FloatArray, float, int],
+    beats: IntArray,
+    labels: tuple[str, ...],
+    shift_s: FloatArray,
 ) -> tuple[FloatArray, FloatArray]:
     """Per beat: the coherence of the P-wave segments of its window (1 = one repeating wave,
     ~1/n = none), and the window-mean segments (for shape comparisons).
@@ -238,8 +248,7 @@ def p_coherence(
     ``shift_s`` moves each beat's segment earlier by that many seconds (0 for the conducted
     P wave, half the RR for a blocked one).
     """
-    x, fs2, q = _decimated(np.atleast_2d(sig), fs)
-    x = bandpass(x, fs2, *P_BAND_HZ)
+    x, fs2, q = atrial
     centres = np.asarray(np.round(beats / q - shift_s * fs2), dtype=np.int64)
     before, after = round(P_SEGMENT_S[0] * fs2), round(P_SEGMENT_S[1] * fs2)
     seg = _segments(x, centres, before, after)
@@ -370,7 +379,8 @@ def beat_rhythm(
     sig = np.atleast_2d(sig)
     rr = np.diff(beats) / fs
     irr = irregularity(beats, labels, fs)
-    coh, mean_p = p_coherence(sig, fs, beats, labels, np.zeros(len(beats)))
+    atrial = atrial_signal(sig, fs)
+    coh, mean_p = p_coherence(atrial, beats, labels, np.zeros(len(beats)))
     w = min(WINDOW_BEATS, rr.size)
     lo, _ = _window_slices(rr.size, w)
     med_rr = np.median(sliding_window_view(rr, w), axis=1)[np.minimum(lo, rr.size - w)]
@@ -378,7 +388,7 @@ def beat_rhythm(
     slow = rate < AVB_MAX_BPM
     blocked = np.zeros(len(beats), dtype=bool)
     if slow.any():
-        coh2, mean_blocked = p_coherence(sig, fs, beats, labels, med_rr / 2)
+        coh2, mean_blocked = p_coherence(atrial, beats, labels, med_rr / 2)
         a = mean_p.reshape(len(beats), -1)
         b = mean_blocked.reshape(len(beats), -1)
         num = (a * b).sum(axis=1)

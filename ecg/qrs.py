@@ -235,7 +235,11 @@ def _fill_gaps(
         return found
     refractory, t_wave = conf.refractory_s * fs, conf.t_wave_s * fs
     beats = sorted(int(b) for b in found)
-    queue = list(zip([-(10**9), *beats], [*beats, 10**12], strict=True))
+    edges = np.asarray([-(10**9), *beats, 10**12], dtype=np.int64)
+    gap = np.searchsorted(edges, cand) - 1  # the gap each candidate lies in
+    clear = (cand - edges[gap] >= refractory) & (edges[gap + 1] - cand >= refractory)
+    open_gaps = np.unique(gap[clear])  # only these can receive a beat: the rest is skipped
+    queue = [(int(edges[g]), int(edges[g + 1])) for g in open_gaps]
     added: list[int] = []
     while queue:
         a, b = queue.pop()
