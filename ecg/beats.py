@@ -118,10 +118,13 @@ def classify_beats(
         return [NORMAL] * len(beats)
     sig2 = np.atleast_2d(sig)
     windows = beat_windows(sig2, beats, max(int(conf.half_window_s * fs), 2))
-    template = np.median(windows, axis=0)
-    corr = _correlation(windows, template)
     width = _width(windows)
-    dominant_width = float(np.median(width)) or 1.0
+    # the dominant (conducted) beat is the narrow one: in bigeminy half the beats are PVCs and
+    # a median over all beats would blend the two shapes
+    narrow = width <= np.median(width)
+    template = np.median(windows[narrow], axis=0)
+    corr = _correlation(windows, template)
+    dominant_width = float(np.median(width[narrow])) or 1.0
     rr_prev = np.diff(beats, prepend=beats[0] - int(np.median(np.diff(beats))))
     early = rr_prev < conf.premature * local_rr(beats)
     labels = []
