@@ -389,8 +389,10 @@ def beat_rhythm(
     blocked = np.zeros(len(beats), dtype=bool)
     if slow.any():
         coh2, mean_blocked = p_coherence(atrial, beats, labels, med_rr / 2)
-        a = mean_p.reshape(len(beats), -1)
-        b = mean_blocked.reshape(len(beats), -1)
+        # compared by curvature (second differences): a P wave (~7 Hz) keeps its shape, the
+        # slow tail of a T wave reaching into the segment (~2-3 Hz) mostly vanishes
+        a = np.diff(mean_p, 2, axis=-1).reshape(len(beats), -1)
+        b = np.diff(mean_blocked, 2, axis=-1).reshape(len(beats), -1)
         num = (a * b).sum(axis=1)
         den = np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1)
         shape = np.where(den > 0, num / np.where(den > 0, den, 1.0), 0.0)
