@@ -61,6 +61,8 @@ MERGE_BEATS = 4  # AF episodes closer than this many beats are one
 AVB_MAX_BPM = 75.0  # 2:1 block halves an atrial rate of <= 150
 AVB_SHAPE = 0.8  # correlation of the blocked P wave with the conducted one
 ANALYSIS_FS = 125.0
+MAX_P_LEADS = 3  # P waves are judged on the first three leads (I, II, III of a 12-lead ECG,
+#                  every lead of a Holter); more add time, not information
 P_BAND_HZ = (1.0, 30.0)  # P-wave content; no baseline, no muscle noise
 
 LABELS = {
@@ -157,8 +159,8 @@ def irregularity(beats: IntArray, labels: tuple[str, ...], fs: float) -> FloatAr
     rr_w = sliding_window_view(rr_m, w)
     d_w = sliding_window_view(d_m, max(w - 1, 1))
     with np.errstate(all="ignore"), _quiet():
-        med_rr = np.nanmedian(rr_w, axis=1)
-        med_d = np.nanmedian(d_w, axis=1)
+        med_rr = _row_nanmedian(rr_w)
+        med_d = _row_nanmedian(d_w)
         enough = np.sum(~np.isnan(d_w), axis=1) >= max((w - 1) // 2, 3)
         ratio = np.where(enough, med_d[: med_rr.size] / med_rr, np.nan)
     lo, _ = _window_slices(rr.size, w)
@@ -190,10 +192,22 @@ def rr_clustering(beats: IntArray, labels: tuple[str, ...], fs: float) -> FloatA
     share = (close.sum(axis=2) - valid) / np.maximum(n_valid - 1, 1)
     share = np.where(valid, share, np.nan)
     with _quiet():
-        med = np.nan_to_num(np.nanmedian(share, axis=1), nan=1.0)
+        med = np.nan_to_num(_row_nanmedian(share), nan=1.0)
     lo, _ = _window_slices(rr.size, w)
     out[:] = med[np.minimum(lo, med.size - 1)]
     return out
+
+
+def _row_nanmedian(a: FloatArray) -> FloatArray:
+    """Median of each row ignoring NaN (NaN for an all-NaN row); `numpy.nanmedian` is slow
+    on many short rows."""
+    s = np.sort(a, axis=1)  # NaN sort last
+    count = np.sum(~np.isnan(a), axis=1)
+    rows = np.arange(a.shape[0])
+    lo, hi = np.maximum((count - 1) // 2, 0), np.maximum(count // 2, 0)
+    hi = np.minimum(hi, a.shape[1] - 1)
+    med = 0.5 * (s[rows, lo] + s[rows, hi])
+    return np.where(count > 0, med, np.nan)
 
 
 @contextlib.contextmanager
@@ -232,7 +246,7 @@ def _window_mean(seg: FloatArray, n_rr: int) -> FloatArray:
 def atrial_signal(sig: FloatArray, fs: float) -> tuple[FloatArray, float, int]:
     """The leads decimated to about `ANALYSIS_FS` and band-passed to the P-wave band, the new
     rate and the decimation factor."""
-    x, fs2, q = _decimated(np.atleast_2d(sig), fs)
+    x, fs2, q = _decimated(np.atleast_2d(sig)[:MAX_P_LEADS], fs)
     return bandpass(x, fs2, *P_BAND_HZ), fs2, q
 
 

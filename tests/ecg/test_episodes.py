@@ -69,7 +69,7 @@ def test_bigeminy_small_normal_beats_are_found_and_labelled() -> None:
     record = synth(spec)
     truth = np.round(beat_times(spec) * spec.fs).astype(int)
     beats = detect_qrs(record.samples, record.fs)
-    f1, missed, extra = _f1(truth, beats, spec.fs)
+    _, missed, extra = _f1(truth, beats, spec.fs)
     assert missed == 0 and extra == 0, (missed, extra)
     result = analyze(record)
     labels = "".join(result.beat_labels)
@@ -184,7 +184,7 @@ def test_noisy_record_keeps_every_beat() -> None:
     samples[:, 2000:] += 1.5  # an electrode-motion baseline jump
     jumped = EcgRecord(samples, record.fs, record.leads)
     truth = np.round(beat_times(spec) * spec.fs).astype(int)
-    f1, missed, extra = _f1(truth, detect_qrs(jumped.samples[:1], jumped.fs), spec.fs)
+    _, missed, extra = _f1(truth, detect_qrs(jumped.samples[:1], jumped.fs), spec.fs)
     assert missed <= 1 and extra <= 1, (missed, extra)
 
 
@@ -205,7 +205,7 @@ def test_any_sampling_rate(fs: float) -> None:
     truth = np.round(beat_times(spec) * fs).astype(int)
     record = _leads(synth(spec), 2)
     beats = detect_qrs(record.samples, fs)
-    f1, missed, extra = _f1(truth, beats, fs)
+    _, missed, extra = _f1(truth, beats, fs)
     assert missed == 0 and extra == 0, (fs, missed, extra)
     result = analyze(record)
     assert [i for i, lab in enumerate(result.beat_labels) if lab == "V"] == [5, 9]
