@@ -26,12 +26,37 @@ def butter_sos(order: int, band: tuple[float, ...], btype: str, fs: float) -> Fl
     return np.asarray(signal.butter(order, wn, btype=btype, fs=fs, output="sos"))
 
 
+@lru_cache(maxsize=64)
+def _sos_zi(sos_bytes: bytes, n_sections: int) -> FloatArray:
+    """Cached steady-state filter conditions (scipy recomputes them, solving a linear
+    system per section, on every call)."""
+    sos = np.frombuffer(sos_bytes, dtype=np.float64).reshape(n_sections, 6)
+    return np.asarray(signal.sosfilt_zi(sos))
+
+
+def sos_zi(sos: FloatArray) -> FloatArray:
+    """`scipy.signal.sosfilt_zi` of ``sos``, cached."""
+    sos = np.ascontiguousarray(sos, dtype=np.float64)
+    return _sos_zi(sos.tobytes(), len(sos))
+
+
 def _padded_filtfilt(sos: FloatArray, sig: FloatArray) -> FloatArray:
+    """`scipy.signal.sosfiltfilt` along the last axis (odd extension), with cached
+    initial conditions."""
     n = sig.shape[-1]
-    padlen = min(3 * (2 * len(sos) + 1), n - 1) if n > 1 else 0
     if n <= 1:
         return np.array(sig, dtype=np.float64)
-    return np.asarray(signal.sosfiltfilt(sos, sig, axis=-1, padlen=padlen))
+    edge = min(3 * (2 * len(sos) + 1), n - 1)
+    x = np.asarray(sig, dtype=np.float64)
+    if edge > 0:
+        left = 2 * x[..., :1] - x[..., edge:0:-1]
+        right = 2 * x[..., -1:] - x[..., -2 : -edge - 2 : -1]
+        x = np.concatenate([left, x, right], axis=-1)
+    zi = sos_zi(sos).reshape((len(sos),) + (1,) * (x.ndim - 1) + (2,))
+    y, _ = signal.sosfilt(sos, x, axis=-1, zi=zi * x[..., :1])
+    y, _ = signal.sosfilt(sos, y[..., ::-1], axis=-1, zi=zi * y[..., -1:])
+    y = y[..., ::-1]
+    return np.ascontiguousarray(y[..., edge : y.shape[-1] - edge] if edge > 0 else y)
 
 
 def remove_baseline(sig: FloatArray, fs: float, cutoff: float = 0.5) -> FloatArray:

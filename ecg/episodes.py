@@ -61,6 +61,8 @@ MERGE_BEATS = 4  # AF episodes closer than this many beats are one
 AVB_MAX_BPM = 75.0  # 2:1 block halves an atrial rate of <= 150
 AVB_SHAPE = 0.8  # correlation of the blocked P wave with the conducted one
 ANALYSIS_FS = 125.0
+MAX_P_LEADS = 3  # P waves are judged on the first three leads (I, II, III of a 12-lead ECG,
+#                  every lead of a Holter); more add time, not information
 P_BAND_HZ = (1.0, 30.0)  # P-wave content; no baseline, no muscle noise
 
 LABELS = {
@@ -157,8 +159,8 @@ def irregularity(beats: IntArray, labels: tuple[str, ...], fs: float) -> FloatAr
     rr_w = sliding_window_view(rr_m, w)
     d_w = sliding_window_view(d_m, max(w - 1, 1))
     with np.errstate(all="ignore"), _quiet():
-        med_rr = np.nanmedian(rr_w, axis=1)
-        med_d = np.nanmedian(d_w, axis=1)
+        med_rr = _row_nanmedian(rr_w)
+        med_d = _row_nanmedian(d_w)
         enough = np.sum(~np.isnan(d_w), axis=1) >= max((w - 1) // 2, 3)
         ratio = np.where(enough, med_d[: med_rr.size] / med_rr, np.nan)
     lo, _ = _window_slices(rr.size, w)
@@ -190,10 +192,22 @@ def rr_clustering(beats: IntArray, labels: tuple[str, ...], fs: float) -> FloatA
     share = (close.sum(axis=2) - valid) / np.maximum(n_valid - 1, 1)
     share = np.where(valid, share, np.nan)
     with _quiet():
-        med = np.nan_to_num(np.nanmedian(share, axis=1), nan=1.0)
+        med = np.nan_to_num(_row_nanmedian(share), nan=1.0)
     lo, _ = _window_slices(rr.size, w)
     out[:] = med[np.minimum(lo, med.size - 1)]
     return out
+
+
+def _row_nanmedian(a: FloatArray) -> FloatArray:
+    """Median of each row ignoring NaN (NaN for an all-NaN row); `numpy.nanmedian` is slow
+    on many short rows."""
+    s = np.sort(a, axis=1)  # NaN sort last
+    count = np.sum(~np.isnan(a), axis=1)
+    rows = np.arange(a.shape[0])
+    lo, hi = np.maximum((count - 1) // 2, 0), np.maximum(count // 2, 0)
+    hi = np.minimum(hi, a.shape[1] - 1)
+    med = 0.5 * (s[rows, lo] + s[rows, hi])
+    return np.where(count > 0, med, np.nan)
 
 
 @contextlib.contextmanager
@@ -229,8 +243,18 @@ def _window_mean(seg: FloatArray, n_rr: int) -> FloatArray:
     return np.asarray((cum[hi] - cum[lo]) / (hi - lo)[:, None, None])
 
 
+def atrial_signal(sig: FloatArray, fs: float) -> tuple[FloatArray, float, int]:
+    """The leads decimated to about `ANALYSIS_FS` and band-passed to the P-wave band, the new
+    rate and the decimation factor."""
+    x, fs2, q = _decimated(np.atleast_2d(sig)[:MAX_P_LEADS], fs)
+    return bandpass(x, fs2, *P_BAND_HZ), fs2, q
+
+
 def p_coherence(
-    sig: FloatArray, fs: float, beats: IntArray, labels: tuple[str, ...], shift_s: FloatArray
+    atrial: tuple[FloatArray, float, int],
+    beats: IntArray,
+    labels: tuple[str, ...],
+    shift_s: FloatArray,
 ) -> tuple[FloatArray, FloatArray]:
     """Per beat: the coherence of the P-wave segments of its window (1 = one repeating wave,
     ~1/n = none), and the window-mean segments (for shape comparisons).
@@ -238,8 +262,7 @@ def p_coherence(
     ``shift_s`` moves each beat's segment earlier by that many seconds (0 for the conducted
     P wave, half the RR for a blocked one).
     """
-    x, fs2, q = _decimated(np.atleast_2d(sig), fs)
-    x = bandpass(x, fs2, *P_BAND_HZ)
+    x, fs2, q = atrial
     centres = np.asarray(np.round(beats / q - shift_s * fs2), dtype=np.int64)
     before, after = round(P_SEGMENT_S[0] * fs2), round(P_SEGMENT_S[1] * fs2)
     seg = _segments(x, centres, before, after)
@@ -370,7 +393,8 @@ def beat_rhythm(
     sig = np.atleast_2d(sig)
     rr = np.diff(beats) / fs
     irr = irregularity(beats, labels, fs)
-    coh, mean_p = p_coherence(sig, fs, beats, labels, np.zeros(len(beats)))
+    atrial = atrial_signal(sig, fs)
+    coh, mean_p = p_coherence(atrial, beats, labels, np.zeros(len(beats)))
     w = min(WINDOW_BEATS, rr.size)
     lo, _ = _window_slices(rr.size, w)
     med_rr = np.median(sliding_window_view(rr, w), axis=1)[np.minimum(lo, rr.size - w)]
@@ -378,9 +402,11 @@ def beat_rhythm(
     slow = rate < AVB_MAX_BPM
     blocked = np.zeros(len(beats), dtype=bool)
     if slow.any():
-        coh2, mean_blocked = p_coherence(sig, fs, beats, labels, med_rr / 2)
-        a = mean_p.reshape(len(beats), -1)
-        b = mean_blocked.reshape(len(beats), -1)
+        coh2, mean_blocked = p_coherence(atrial, beats, labels, med_rr / 2)
+        # compared by curvature (second differences): a P wave (~7 Hz) keeps its shape, the
+        # slow tail of a T wave reaching into the segment (~2-3 Hz) mostly vanishes
+        a = np.diff(mean_p, 2, axis=-1).reshape(len(beats), -1)
+        b = np.diff(mean_blocked, 2, axis=-1).reshape(len(beats), -1)
         num = (a * b).sum(axis=1)
         den = np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1)
         shape = np.where(den > 0, num / np.where(den > 0, den, 1.0), 0.0)

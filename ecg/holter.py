@@ -94,8 +94,8 @@ def detect_chunked(
         quality = assess_quality(raw, filtered, fs, leads)
         qualities.append(quality)
         usable = np.array([q.usable for q in quality])
-        if not usable.any():
-            continue
+        if not usable.any():  # a stretch of poor signal still has beats worth finding
+            usable[:] = True
         beats = detect_qrs(raw, fs, usable=usable)
         if beats.size == 0:
             continue

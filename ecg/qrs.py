@@ -15,7 +15,7 @@ import numpy.typing as npt
 from scipy import signal
 from scipy.ndimage import uniform_filter1d
 
-from ecg.dsp import butter_sos
+from ecg.dsp import butter_sos, sos_zi
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -80,7 +80,7 @@ def _energy(sig: FloatArray, fs: float, conf: QrsConfig) -> tuple[FloatArray, Fl
     """Band-passed leads (causal), their normalised slope energies and the filter delay."""
     low, high = conf.band[0], min(conf.band[1], 0.4 * fs)
     sos = butter_sos(2, (low, high), "bandpass", fs)
-    zi = signal.sosfilt_zi(sos)[:, None, :] * sig[None, :, :1]  # start settled at sample 0
+    zi = sos_zi(sos)[:, None, :] * sig[None, :, :1]  # start settled at sample 0
     x, _ = signal.sosfilt(sos, sig, axis=-1, zi=zi)
     energy = np.diff(x, axis=-1, prepend=x[:, :1])
     np.square(energy, out=energy)
@@ -235,7 +235,11 @@ def _fill_gaps(
         return found
     refractory, t_wave = conf.refractory_s * fs, conf.t_wave_s * fs
     beats = sorted(int(b) for b in found)
-    queue = list(zip([-(10**9), *beats], [*beats, 10**12], strict=True))
+    edges = np.asarray([-(10**9), *beats, 10**12], dtype=np.int64)
+    gap = np.searchsorted(edges, cand) - 1  # the gap each candidate lies in
+    clear = (cand - edges[gap] >= refractory) & (edges[gap + 1] - cand >= refractory)
+    open_gaps = np.unique(gap[clear])  # only these can receive a beat: the rest is skipped
+    queue = [(int(edges[g]), int(edges[g + 1])) for g in open_gaps]
     added: list[int] = []
     while queue:
         a, b = queue.pop()

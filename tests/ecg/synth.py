@@ -74,6 +74,8 @@ class SynthSpec:
     mains_mv: float = 0.0
     wander_mv: float = 0.0
     seed: int = 1
+    blocked_p: bool = False  # 2:1 AV block: a non-conducted P wave half an RR before each
+    qrs_scale: float = 1.0  # amplitude of the normal QRS (small beats between large PVCs)
     sex: str | None = None
     age: int | None = None
 
@@ -167,7 +169,10 @@ def synth(spec: SynthSpec) -> EcgRecord:
             if i == 0 and not spec.p_waves:
                 continue
             centre = r - spec.pr_s if i == 0 else r + w.t
-            _add_wave(sig, t, centre, w.sigma, _lead_amps(w))
+            scale = 1.0 if i == 0 else spec.qrs_scale
+            _add_wave(sig, t, centre, w.sigma, scale * _lead_amps(w))
+            if i == 0 and spec.blocked_p:
+                _add_wave(sig, t, centre - rr / 2, w.sigma, _lead_amps(w))
         _add_wave(sig, t, r + qt - 0.09, T_WAVE.sigma * qt / 0.4, _lead_amps(T_WAVE))
         _add_st(sig, t, r, qt, st_amps)
     if spec.fibrillation_mv:
