@@ -118,8 +118,10 @@ def _atrial(
     fid = measurements.fiducials
     if fid is None or beats.size < 4:
         return None
-    t_end = None if fid.t_end is None else fid.t_end - fid.r
-    return atrial_activity(sig, fs, beats, fid.r - fid.qrs_on, t_end)
+    end = fid.t_end_typical if fid.t_end_typical is not None else fid.t_end  # ecg12: typical lead
+    t_end = None if end is None else end - fid.r
+    on = fid.qrs_core_on if fid.qrs_core_on is not None else fid.qrs_on  # ecg12
+    return atrial_activity(sig, fs, beats, fid.r - on, t_end)
 
 
 def analyze(

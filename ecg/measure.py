@@ -45,6 +45,8 @@ class Fiducials:
     p_off: int | None
     t_peak: int | None
     t_end: int | None
+    t_end_typical: int | None = None  # the typical lead's T end (`ecg.fiducials.t_bounds`)
+    qrs_core_on: int | None = None  # the QRS onset without the walk to the flat point
 
 
 @dataclass(frozen=True)
@@ -233,7 +235,7 @@ def _fiducials(
     t = t_bounds(med, qrs_off, r, fs, rr_ms, conf)
     fid = Fiducials(
         r, qrs_on, qrs_off, p[0] if p else None, p[1] if p else None,
-        t[0] if t else None, t[1] if t else None,
+        t[0] if t else None, t[1] if t else None, t[2] if t else None,
     )  # fmt: skip
     return fid, med, p is not None, t[2] if t else None
 
@@ -259,6 +261,7 @@ def measure(
         return Measurements(Intervals(rr_ms=rr_ms), Axes(), (), None, None, False, {})
     fid, med, p_present, t_typical = _fiducials(found[0], found[1], fs, rr_ms, conf)
     core_on, core_off = qrs_bounds(med, fid.r, fs, rr_ms, replace(conf, settle_s=0.0))
+    fid = replace(fid, qrs_core_on=core_on)
     qrs_on, qrs_off = fid.qrs_on, fid.qrs_off
     j60 = min(qrs_off + int(0.06 * fs), med.shape[-1] - 1)
     st = tuple(StLevel(n, float(med[k, qrs_off]), float(med[k, j60])) for k, n in enumerate(leads))

@@ -44,6 +44,18 @@ NORMAL_WAVES = (
     Wave(0.03, 0.01, -0.3, 60, (-1.0, -1.4, -0.9, -0.5, -0.25, -0.1)),  # S
 )
 T_WAVE = Wave(0.0, 0.05, 0.35, 50, (0.05, 0.35, 0.45, 0.4, 0.3, 0.25))
+# Left bundle branch block: no septal q, a broad notched R in I, aVL, V5 and V6 (two peaks 55
+# ms apart), QS in V1-V2, the T wave discordant to the QRS (AHA/ACCF/HRS 2009 part III)
+LBBB_WAVES = (
+    Wave(-0.02, 0.02, 0.8, -10, (-0.4, -0.5, 0.1, 0.6, 0.9, 0.9)),
+    Wave(0.035, 0.02, 0.9, -10, (-0.9, -1.2, -0.6, 0.5, 1.0, 1.0)),
+)
+LBBB_T = Wave(0.0, 0.05, -0.3, -10, (0.3, 0.4, 0.2, -0.1, -0.3, -0.3))
+# Right bundle branch block: the normal complex plus late rightward-anterior forces, an R' in
+# V1-V2 and a broad terminal S in I and V6
+RBBB_WAVES = (
+    Wave(0.075, 0.022, -0.35, 0, (0.8, 0.6, 0.1, -0.2, -0.3, -0.3)),
+)
 PVC_WAVES = (
     Wave(0.0, 0.035, 1.6, -60, (1.2, 1.4, 1.2, 1.0, 0.8, 0.6)),
     Wave(0.3, 0.07, -0.6, -60, (-0.5, -0.6, -0.5, -0.4, -0.3, -0.2)),
@@ -76,6 +88,8 @@ class SynthSpec:
     seed: int = 1
     blocked_p: bool = False  # 2:1 AV block: a non-conducted P wave half an RR before each
     qrs_scale: float = 1.0  # amplitude of the normal QRS (small beats between large PVCs)
+    qrs_pattern: str = "normal"  # "lbbb" or "rbbb": bundle-branch block morphology
+    chest_gain: float = 1.0  # precordial QRS voltage (LVH: 1.5-2)
     sex: str | None = None
     age: int | None = None
 
@@ -90,9 +104,20 @@ def _frontal(amp: float, angle: float) -> dict[str, float]:
     }  # fmt: skip
 
 
-def _lead_amps(wave: Wave) -> np.ndarray:
+def _lead_amps(wave: Wave, chest_gain: float = 1.0) -> np.ndarray:
     limb = _frontal(wave.amp, wave.angle)
-    return np.array([limb[n] for n in STANDARD_LEADS[:6]] + list(wave.chest))
+    return np.array([limb[n] for n in STANDARD_LEADS[:6]] + [chest_gain * c for c in wave.chest])
+
+
+def _complex(spec: SynthSpec) -> tuple[tuple[Wave, ...], Wave]:
+    """QRS waves (after the P wave) and T wave of a conducted beat."""
+    if spec.qrs_pattern == "lbbb":
+        return LBBB_WAVES, LBBB_T
+    if spec.qrs_pattern == "rbbb":
+        return (*NORMAL_WAVES[1:], *RBBB_WAVES), T_WAVE
+    if spec.qrs_pattern != "normal":
+        raise ValueError(f"unknown qrs_pattern {spec.qrs_pattern!r}")
+    return NORMAL_WAVES[1:], T_WAVE
 
 
 def flutter_onsets(spec: SynthSpec) -> np.ndarray:
@@ -165,15 +190,18 @@ def synth(spec: SynthSpec) -> EcgRecord:
             for w in PVC_WAVES:
                 _add_wave(sig, t, r + w.t, w.sigma, _lead_amps(w))
             continue
-        for i, w in enumerate(NORMAL_WAVES):
-            if i == 0 and not spec.p_waves:
-                continue
-            centre = r - spec.pr_s if i == 0 else r + w.t
-            scale = 1.0 if i == 0 else spec.qrs_scale
-            _add_wave(sig, t, centre, w.sigma, scale * _lead_amps(w))
-            if i == 0 and spec.blocked_p:
-                _add_wave(sig, t, centre - rr / 2, w.sigma, _lead_amps(w))
-        _add_wave(sig, t, r + qt - 0.09, T_WAVE.sigma * qt / 0.4, _lead_amps(T_WAVE))
+        if spec.p_waves:
+            p = NORMAL_WAVES[0]
+            _add_wave(sig, t, r - spec.pr_s, p.sigma, _lead_amps(p))
+            if spec.blocked_p:
+                _add_wave(sig, t, r - spec.pr_s - rr / 2, p.sigma, _lead_amps(p))
+        waves, t_wave = _complex(spec)
+        for w in waves:
+            amps = spec.qrs_scale * _lead_amps(w, spec.chest_gain)
+            _add_wave(sig, t, r + w.t, w.sigma, amps)
+        # T end by the tangent (centre + 2 sigma) at QRS onset + qt
+        sigma = T_WAVE.sigma * qt / 0.4
+        _add_wave(sig, t, r + qt - 0.05 - 2 * sigma, sigma, _lead_amps(t_wave))
         _add_st(sig, t, r, qt, st_amps)
     if spec.fibrillation_mv:
         sig += fibrillatory_waves(spec, t, rng)

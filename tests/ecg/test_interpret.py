@@ -109,9 +109,11 @@ def test_stemi_thresholds_by_sex_and_age() -> None:
 
 
 def test_young_man_borderline_v2_v3_is_not_stemi() -> None:
-    spec = SynthSpec(st_chest={"V2": 0.21, "V3": 0.21}, sex="M", age=30)
+    # V2-V3 elevation with reciprocal inferior depression (ST vector pointing up)
+    st = {"st_chest": {"V2": 0.21, "V3": 0.21}, "st_frontal": (0.08, -90.0)}
+    spec = SynthSpec(**st, sex="M", age=30)  # type: ignore[arg-type]
     assert "STEMI" not in _codes(_run(spec))
-    woman = SynthSpec(st_chest={"V2": 0.21, "V3": 0.21}, sex="F", age=30)
+    woman = SynthSpec(**st, sex="F", age=30)  # type: ignore[arg-type]
     assert "STEMI" in _codes(_run(woman))
 
 
