@@ -16,6 +16,7 @@ from enum import StrEnum
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from consult.errors import Conflict, InvalidTransition
@@ -105,23 +106,28 @@ class Lifecycle(Generic[S]):
         """Move ``obj`` to ``new`` only if the database still holds the state read: a guarded
         ``UPDATE ... WHERE id = :id AND status = :old`` that one of two racing callers wins.
 
-        The loser gets :class:`Conflict` with ``code``. ``values`` are set in the same statement.
+        The loser gets :class:`Conflict` with ``code`` (on SQLite too, where the loser's write
+        fails because its snapshot is stale). ``values`` are set in the same statement.
         """
         old = self.check(obj, new)
         model = type(obj)
         extra = dict(values)
         if self.stamp is not None and now is not None:
             extra[self.stamp] = now
-        result = await session.execute(
-            update(model)
-            .where(model.id == obj.id, model.status == old)
-            .values(status=new, **extra)
-            .execution_options(synchronize_session=False)
-        )
+        lost = message or f"{self.entity} {self.label(obj)} was changed by someone else"
+        try:
+            result = await session.execute(
+                update(model)
+                .where(model.id == obj.id, model.status == old)
+                .values(status=new, **extra)
+                .execution_options(synchronize_session=False)
+            )
+        except OperationalError as exc:  # SQLite: the other writer committed after our read
+            if "locked" not in str(exc):
+                raise
+            raise Conflict(lost, code=code) from None
         if result.rowcount != 1:  # type: ignore[attr-defined]
             await session.refresh(obj)
-            raise Conflict(
-                message or f"{self.entity} {self.label(obj)} is now {obj.status}", code=code
-            )
+            raise Conflict(lost, code=code)
         logger.info("%s %s state %s -> %s", self.entity, self.label(obj), old, new)
         await session.refresh(obj)

@@ -165,10 +165,17 @@ async def answer(work: Work, request_id: int, text: str) -> RequestHold:
     row = await open_hold(work, request.id)
     if row is None or request.status is not RequestStatus.ON_HOLD:
         raise Conflict(f"request {request.identifier} is not on hold", code="not_on_hold")
+    await requests_.LIFECYCLE.claim(  # of two doctors answering at once, one resumes it
+        work.session,
+        request,
+        row.resume_status,
+        work.now,
+        code="not_on_hold",
+        message=f"request {request.identifier} was answered already",
+    )
     row.answer = text.strip()[:4000]
     row.answered_by = work.principal.user_id
     row.answered_at = work.now
-    requests_.set_status(request, row.resume_status, work.now)
     work.audit(
         "request.answer", patient_id=request.patient_id, obj=("request", request.id), hold=row.id
     )

@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import case, select
-from sqlalchemy.exc import OperationalError
 
 from consult import notifications as notes
 from consult.access import known_patient, readable_request, request_clause
@@ -199,23 +198,16 @@ async def claim(work: Work, request: DiagnosticRequest) -> None:
         raise Conflict(
             f"request {request.identifier} is already {request.status}", code="request_taken"
         )
-    try:
-        await LIFECYCLE.claim(
-            work.session,
-            request,
-            RequestStatus.ACCEPTED,
-            work.now,
-            code="request_taken",
-            message=f"request {request.identifier} was accepted by someone else",
-            performer_id=work.principal.user_id,
-            accepted_at=work.now,
-        )
-    except OperationalError as exc:  # SQLite: the other writer committed first
-        if "locked" not in str(exc):
-            raise
-        raise Conflict(
-            f"request {request.identifier} was accepted by someone else", code="request_taken"
-        ) from None
+    await LIFECYCLE.claim(
+        work.session,
+        request,
+        RequestStatus.ACCEPTED,
+        work.now,
+        code="request_taken",
+        message=f"request {request.identifier} was accepted by someone else",
+        performer_id=work.principal.user_id,
+        accepted_at=work.now,
+    )
     work.audit("request.accept", patient_id=request.patient_id, obj=("request", request.id))
 
 

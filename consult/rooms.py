@@ -153,11 +153,7 @@ async def role_of(work: Work, principal: Principal, request_id: int) -> RoomRole
     )
     if request is None or request.kind is not RequestKind.VIDEO_CONSULT:
         return None
-    if request.status not in (
-        RequestStatus.REQUESTED,
-        RequestStatus.ACCEPTED,
-        RequestStatus.IN_PROGRESS,
-    ):
+    if not request.status.is_open:  # requested, accepted, in progress or on hold
         return None
     if principal.kinds and not await has_access_grant(work, request.patient_id):
         return None

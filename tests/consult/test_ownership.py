@@ -188,3 +188,21 @@ async def test_the_guarded_accept_when_both_have_read(api: Api) -> None:
 
     results = await asyncio.gather(first(), second())
     assert results[1] == "request_taken"
+
+
+async def test_two_answers_at_once_resume_once(api: Api) -> None:
+    village, request = await clinic_request(api, "ecg_read")
+    reader = await api.login("ecg-reader")
+    rid = request["id"]
+    (await reader.post(f"/api/v1/requests/{rid}/accept")).ok()
+    (await reader.post(f"/api/v1/requests/{rid}/hold", {"question": "年龄?"})).ok()
+    url = f"/api/v1/requests/{rid}/answer"
+    results = await asyncio.gather(
+        village.post(url, {"answer": "六十八岁"}), village.post(url, {"answer": "68岁"})
+    )
+    assert sorted(r.status for r in results) == [200, 409], [r.body for r in results]
+    assert next(r for r in results if r.status == 409).body["error"]["code"] == "not_on_hold"
+    holds = (await reader.get(f"/api/v1/requests/{rid}/holds")).ok()
+    winner = next(r for r in results if r.status == 200).body
+    assert [h["answer"] for h in holds] == [winner["answer"]]
+    assert (await reader.get(f"/api/v1/requests/{rid}")).ok()["status"] == "accepted"
