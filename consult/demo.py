@@ -69,7 +69,7 @@ USERS = (
     ("referral-desk", "吴护士 (转诊)", Role.REFERRAL_DESK, "county", "referral_desk"),
     # -- critical alerts: the center's duty desk, the duty doctor of dr-village's township --
     ("duty-desk", "郑护士 (值班台)", Role.DUTY_DESK, "county", "emergency"),
-    ("dr-dongcheng", "赵医生 (东城镇值班)", Role.TOWNSHIP_DOCTOR, "th-dongcheng", None),
+    ("duty-dongcheng", "赵医生 (东城镇值班)", Role.TOWNSHIP_DOCTOR, "th-dongcheng", None),
 )
 PHONES = {  # -- critical alerts: the numbers the duty desk calls --
     "county": "0371-6000 1200",
