@@ -125,9 +125,17 @@ async def raise_alerts(
         recipients.setdefault(uid, "duty_desk")
     for uid in also:
         recipients.setdefault(uid, also_reason)
-    for alert in alerts:
-        await _add_recipients(work, alert, recipients, level=0)
-    views = await view_alerts(work, alerts)
+    work.session.add_all(
+        CriticalRecipient(alert_id=a.id, user_id=uid, reason=why, level=0, notified_at=work.now)
+        for a in alerts
+        for uid, why in sorted(recipients.items())
+        if uid
+    )
+    patient = await work.session.get(Patient, request.patient_id)  # loaded: no round trip
+    clinic = await work.session.get(Institution, request.requesting_institution_id)
+    assert patient is not None
+    assert clinic is not None
+    views = [_view(a, request, clinic, {}, patient) for a in alerts]
     for view in views:
         await notes.notify(
             work,
@@ -344,9 +352,13 @@ async def view_alerts(work: Work, alerts: Sequence[CriticalAlert]) -> list[Alert
 
 
 def _view(
-    alert: CriticalAlert, request: DiagnosticRequest, clinic: Institution, names: dict[int, str]
+    alert: CriticalAlert,
+    request: DiagnosticRequest,
+    clinic: Institution,
+    names: dict[int, str],
+    patient: Patient | None = None,
 ) -> AlertView:
-    patient: Patient = request.patient
+    patient = patient or request.patient
     return AlertView(
         id=alert.id,
         source=alert.source,

@@ -73,7 +73,7 @@ USERS = (
     ("internist2", "郑医生 (内科)", Role.CONSULT_SPECIALIST, "county", "internal_medicine"),
     # -- critical alerts: the center's duty desk, the duty doctor of dr-village's township --
     ("duty-desk", "郑护士 (值班台)", Role.DUTY_DESK, "county", "emergency"),
-    ("dr-dongcheng", "赵医生 (东城镇值班)", Role.TOWNSHIP_DOCTOR, "th-dongcheng", None),
+    ("duty-dongcheng", "赵医生 (东城镇值班)", Role.TOWNSHIP_DOCTOR, "th-dongcheng", None),
     # -- referrals: the receiving departments' desks --
     ("cardio-desk", "郑护士长 (心内科)", Role.DEPARTMENT_DESK, "county", "cardiology"),
     ("er-desk", "冯医生 (急诊科)", Role.DEPARTMENT_DESK, "county", "emergency"),
