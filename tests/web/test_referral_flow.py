@@ -4,6 +4,8 @@ doctor sees the referral and its slot live (1280 px), and on a 390 px phone."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests.conftest import Api
@@ -89,6 +91,19 @@ async def test_reader_refers_from_the_ecg_page_and_cardiology_books_a_slot(
     assert "已接收" in await row.inner_text()
     await screenshot(cardio, "referral-department")
     assert slot_text
+
+    # the same page in English: headers, statuses, kinds and times in English
+    await cardio.click("#lang")
+    await cardio.wait_for_selector("#capacity tr[data-slot]")
+    assert await cardio.inner_text("#referrals-title") == "Department referrals"
+    assert "Accepted" in await row.inner_text()
+    heads = await cardio.inner_text("#referral-list thead") + await cardio.inner_text(
+        "#capacity thead"
+    )
+    assert not re.search(r"[\u4e00-\u9fff]", heads), heads
+    kinds = await cardio.locator("#capacity tbody td:nth-child(2)").all_inner_texts()
+    assert set(kinds) <= {"Cath lab", "Ward bed", "Clinic session", "Resuscitation / ICU bed"}
+    await screenshot(cardio, "referral-department-en")
 
     # the village doctor sees the referral and its slot live, on the desk and on the phone
     place = (await row.locator("td.slot").inner_text()).split("\n")[0].split("·")[-1].strip()
