@@ -26,18 +26,31 @@ class TracingUnreadable(InvalidInput):
 
 
 def _build(
-    root: Path, key: str, files_root: Path, sha256: str, filename: str, profile: Any
+    root: Path,
+    key: str,
+    files_root: Path,
+    sha256: str,
+    filename: str,
+    profile: Any,
+    max_bytes: int,
 ) -> w.Tracing:
     """Read the original and store its tracing (runs in a worker)."""
     data = ContentStore(files_root).get(sha256)
-    return w.build(root, key, data, filename, profile)
+    return w.build(root, key, data, filename, profile, max_bytes)
 
 
 class Tracings:
     """Decoded tracings under ``root``, built from the ECG file store in ``executor``."""
 
-    def __init__(self, root: Path, files: ContentStore, executor: Executor) -> None:
+    def __init__(
+        self,
+        root: Path,
+        files: ContentStore,
+        executor: Executor,
+        max_bytes: int = w.CACHE_BYTES,
+    ) -> None:
         self.root, self.files, self.executor = root, files, executor
+        self.max_bytes = max_bytes
         self._building: dict[str, asyncio.Future[w.Tracing]] = {}
 
     async def tracing(self, recording: EcgRecording) -> tuple[str, w.Tracing]:
@@ -60,6 +73,7 @@ class Tracings:
                     recording.sha256,
                     recording.filename,
                     profile,
+                    self.max_bytes,
                 )
             )
             self._building[key] = pending
@@ -82,7 +96,15 @@ class Tracings:
             start, count = w.window_range(tracing, start_s, duration_s, names)
         except w.WindowError as exc:
             raise InvalidInput(str(exc), field=exc.field) from None
-        return await asyncio.to_thread(w.read_window, self.root, key, tracing, names, start, count)
+        try:
+            return await asyncio.to_thread(
+                w.read_window, self.root, key, tracing, names, start, count
+            )
+        except FileNotFoundError:  # trimmed from the cache meanwhile: decode it again
+            key, tracing = await self.tracing(recording)
+            return await asyncio.to_thread(
+                w.read_window, self.root, key, tracing, names, start, count
+            )
 
     async def overview(self, recording: EcgRecording) -> dict[str, Any]:
         """The overview JSON (rate trend, episodes, AF burden), computed in the executor."""

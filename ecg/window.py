@@ -16,6 +16,7 @@ import hashlib
 import json
 import logging
 import math
+import os
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +36,8 @@ MAX_WINDOW_S = 120.0
 """The longest window one request may ask for (a page of strips is 60 s)."""
 MAX_WINDOW_VALUES = 12 * 500 * 60
 """Values (leads x samples) one window may carry: 12 leads x 60 s at 500 Hz, 720 kB."""
+CACHE_BYTES = 4 << 30
+"""The tracing cache's size bound; the least recently read tracings go first (rebuilt on demand)."""
 
 
 @dataclass(frozen=True)
@@ -123,7 +126,14 @@ def tracing_of(record: EcgRecord) -> tuple[Tracing, np.ndarray]:
     return tracing, values
 
 
-def build(root: Path, key: str, data: bytes, filename: str, profile: CsvProfile | None) -> Tracing:
+def build(
+    root: Path,
+    key: str,
+    data: bytes,
+    filename: str,
+    profile: CsvProfile | None,
+    max_bytes: int = CACHE_BYTES,
+) -> Tracing:
     """Decode a file and store its tracing under ``key`` (worker; atomic, idempotent)."""
     npy, meta = paths(root, key)
     tracing, values = decode(data, filename, profile)
@@ -135,6 +145,7 @@ def build(root: Path, key: str, data: bytes, filename: str, profile: CsvProfile 
     finally:
         tmp.unlink(missing_ok=True)
     atomic_write(meta, tracing.to_json().encode(), durable=False)
+    trim(root, key, max_bytes)
     logger.info(
         "tracing %s: %d leads, %.0f s at %g Hz",
         key[:12],
@@ -143,6 +154,30 @@ def build(root: Path, key: str, data: bytes, filename: str, profile: CsvProfile 
         tracing.fs,
     )
     return tracing
+
+
+def trim(root: Path, keep: str, max_bytes: int) -> int:
+    """Remove the least recently read tracings (never ``keep``) until the cache fits; how many."""
+    entries = []
+    for npy in root.glob("*.npy"):
+        try:
+            entries.append((npy.stat().st_mtime, npy.stat().st_size, npy))
+        except FileNotFoundError:
+            continue
+    total = sum(size for _, size, _ in entries)
+    removed = 0
+    for _, size, npy in sorted(entries):
+        if total <= max_bytes:
+            break
+        if npy.stem == keep or npy.name.startswith("."):
+            continue
+        npy.with_suffix(".json").unlink(missing_ok=True)
+        npy.unlink(missing_ok=True)
+        total -= size
+        removed += 1
+    if removed:
+        logger.info("tracing cache: %d removed, %d MB kept", removed, total >> 20)
+    return removed
 
 
 def stored(root: Path, key: str) -> Tracing | None:
@@ -196,6 +231,7 @@ def read_window(
     """A window of a stored tracing, read through a memory map (I/O only)."""
     npy, _ = paths(root, key)
     data = np.load(npy, mmap_mode="r", allow_pickle=False)
+    os.utime(npy)  # recently read: the last to be trimmed
     rows = [tracing.leads.index(n) for n in leads]
     values = np.ascontiguousarray(data[rows, start : start + count])
     return Window(tracing=tracing, leads=leads, start=start, values=values)

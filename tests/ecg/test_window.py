@@ -106,3 +106,19 @@ def test_what_must_be_seen_before_signing() -> None:
     assert unseen(long, [*first, Seen(WINDOW, 1440.0, 1500.0)]) == ["episode@1500.0"]  # just before
     assert unseen(long, [*first, Seen(WINDOW, 1480.0, 1540.0)]) == []
     assert unseen(_recording(1800.0), first) == []
+
+
+def test_the_cache_keeps_its_bound_and_the_latest_tracing(tmp_path: Path) -> None:
+    a = wfdb_zip(synth(SynthSpec(seconds=4.0, seed=1)), "a")
+    b = wfdb_zip(synth(SynthSpec(seconds=4.0, seed=2)), "b")
+    w.build(tmp_path, "first", a, "a.zip", None)
+    w.build(tmp_path, "second", b, "b.zip", None, max_bytes=1000)
+    assert w.stored(tmp_path, "first") is None and w.stored(tmp_path, "second") is not None
+    w.build(tmp_path, "first", a, "a.zip", None)
+    assert w.trim(tmp_path, "first", 10**9) == 0
+    assert {p.name for p in tmp_path.iterdir()} == {
+        "first.npy",
+        "first.json",
+        "second.npy",
+        "second.json",
+    }
