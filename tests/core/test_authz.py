@@ -154,14 +154,14 @@ async def test_township_sees_its_villages_but_not_others(api: Api) -> None:
         await admin.post(
             "/api/v1/users",
             {
-                "username": "dr-dongcheng-2",
+                "username": "dr-dongcheng",
                 "password": "long-enough-pw",
                 "role": "township_doctor",
                 "institution_id": dongcheng["id"],
             },
         )
     ).ok()
-    township = await api.login("dr-dongcheng-2", "long-enough-pw")
+    township = await api.login("dr-dongcheng", "long-enough-pw")
     village = await api.login("dr-village")
     patient = await new_patient(village)
     assert (await township.get(f"/api/v1/patients/{patient['id']}")).status == 200
