@@ -313,7 +313,7 @@ async def test_every_page_in_both_languages_and_the_phone(
     allowed = ALLOWED_LATIN | await data_words(api)
     names = await patient_names(api)
     found: dict[str, list[str]] = {}
-    gate = asyncio.Semaphore(4)  # most of a tour is waiting for the page: four at a time
+    gate = asyncio.Semaphore(2)  # much of a tour is waiting for the page: two at a time
 
     async def tour(username: str, role: str, lang: str) -> None:
         async with gate:
@@ -378,8 +378,8 @@ async def sign_in(page: Any, username: str) -> None:
     await page.fill("#username", username)
     await page.fill("#password", "demo-password")
     await page.click("#login-submit")
-    await page.wait_for_url(lambda url: "/login" not in url, timeout=20_000)
-    await page.wait_for_selector("#who .inst")
+    await page.wait_for_url(lambda url: "/login" not in url, timeout=60_000, wait_until="commit")
+    await page.wait_for_selector("#who .inst", timeout=60_000)
 
 
 async def test_session_survives_a_new_tab_and_a_reload(api: Api, browsers: Browsers) -> None:
