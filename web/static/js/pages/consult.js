@@ -5,6 +5,7 @@ import { listen } from "../events.js";
 import { t } from "../i18n.js";
 import { chip, clear, fmtTime, frame, h, patientLabel } from "../ui.js";
 import { conclusionPanel, errText, ownerBar } from "../conclusion.js";
+import { mountReferAction } from "../refer.js";
 
 const requestId = Number(location.pathname.split("/")[2]);
 const user = frame("consultOpinion");
@@ -13,7 +14,9 @@ const owner = h("section.card#consult-owner");
 const opinion = h("section.card.wide#consult-opinion");
 
 if (user) {
-  clear(document.getElementById("main"), head, h("div.columns", h("div.col", owner), h("div.col", opinion)));
+  const main = document.getElementById("main");
+  clear(main, head, h("div.columns", h("div.col", owner), h("div.col", opinion)));
+  mountReferAction(main, { requestId, before: head.nextSibling }); // green channel
   load();
   listen((event) => { if (event.request_id === requestId) load(false); });
 }
