@@ -122,10 +122,10 @@ def isoelectric(med: FloatArray, qrs_on: int, fs: float) -> FloatArray:
 
 
 def p_window(qrs_on: int, r: int, fs: float, rr_ms: float | None) -> tuple[int, int] | None:
-    """Where a P wave may lie: up to 300 ms before QRS onset, not before mid-diastole."""
+    """Where a P wave may lie: up to 300 ms before QRS onset, within the last 55 % of the RR."""
     lo = max(qrs_on - int(0.3 * fs), 0)
     if rr_ms:
-        lo = max(lo, r - int(0.45 * rr_ms * fs / 1000.0))
+        lo = max(lo, r - int(0.55 * rr_ms * fs / 1000.0))
     hi = qrs_on - int(0.02 * fs)
     return (lo, hi) if hi - lo >= int(0.06 * fs) else None
 
@@ -167,9 +167,10 @@ def p_bounds(
     thr2 = floor2 + conf.p_edge_fraction * (float(fall[top2]) - floor2)
     off = peak + _walk_forward(fall, top2, thr2, fall.size - 1, 0)
     # a P wave is 40-200 ms long and rises from a flat segment: one that starts at the window's
-    # edge is the tail of the previous T wave or f waves (AHA/ACCF/HRS 2009 part V: P > 120 ms
-    # is left atrial abnormality; no atrial activation lasts 200 ms)
-    if not int(0.04 * fs) <= off - on <= int(0.2 * fs) or on < int(0.02 * fs):
+    # edge while the tracing is still moving there is the previous T wave's tail or f waves
+    # (AHA/ACCF/HRS 2009 part V: P > 120 ms is left atrial abnormality; none lasts 200 ms)
+    busy_edge = on < int(0.02 * fs) and mag[0] > 0.25 * mag[peak]
+    if not int(0.04 * fs) <= off - on <= int(0.2 * fs) or busy_edge:
         return None
     return lo + on, min(lo + off, hi + int(0.02 * fs) - 1)
 

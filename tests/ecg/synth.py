@@ -53,9 +53,7 @@ LBBB_WAVES = (
 LBBB_T = Wave(0.0, 0.05, -0.3, -10, (0.3, 0.4, 0.2, -0.1, -0.3, -0.3))
 # Right bundle branch block: the normal complex plus late rightward-anterior forces, an R' in
 # V1-V2 and a broad terminal S in I and V6
-RBBB_WAVES = (
-    Wave(0.075, 0.022, -0.35, 0, (0.8, 0.6, 0.1, -0.2, -0.3, -0.3)),
-)
+RBBB_WAVES = (Wave(0.075, 0.022, -0.35, 0, (0.8, 0.6, 0.1, -0.2, -0.3, -0.3)),)
 PVC_WAVES = (
     Wave(0.0, 0.035, 1.6, -60, (1.2, 1.4, 1.2, 1.0, 0.8, 0.6)),
     Wave(0.3, 0.07, -0.6, -60, (-0.5, -0.6, -0.5, -0.4, -0.3, -0.2)),
