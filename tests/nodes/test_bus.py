@@ -4,12 +4,16 @@ loses its broker keeps delivering its own events."""
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import pytest
 import redis.asyncio as aioredis
+from aiohttp.test_utils import TestClient, TestServer
 
 from consult.events import Event, decode_event, encode_event
+from tests.conftest import Database, make_settings
 from tests.nodes.conftest import REDIS_URL, free_port, needs_redis
+from web.app import create_app
 from web.redis_bus import RedisEventBus
 
 
@@ -77,3 +81,28 @@ async def test_unreachable_broker_delivers_locally() -> None:
         assert (await _next(queue)).kind == "local"
     finally:
         await bus.stop()
+
+
+async def test_node_without_its_broker_serves_and_says_so(
+    tmp_path: Path, seeded_database: Database
+) -> None:
+    settings = make_settings(
+        tmp_path, seeded_database, events_url=f"redis://127.0.0.1:{free_port()}/0"
+    )
+    client = TestClient(TestServer(create_app(settings)))
+    await client.start_server()
+    try:
+        async with client.get("/healthz") as r:
+            body = await r.json()
+            assert r.status == 200  # still in the load balancer's rotation
+            assert (body["status"], body["database"], body["events"]) == (
+                "degraded",
+                "ok",
+                "unreachable",
+            )
+        async with client.post(
+            "/api/v1/auth/login", json={"username": "dr-village", "password": "demo-password"}
+        ) as r:
+            assert r.status == 200
+    finally:
+        await client.close()
