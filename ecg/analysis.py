@@ -64,6 +64,9 @@ class EcgAnalysis:
     episodes: tuple[Episode, ...] = ()
     af_burden_percent: float | None = None
     holter: dict[str, object] | None = None
+    conventional: dict[str, float | None] | None = None
+    """QRS and QT as electrocardiographs conventionally report them (the clinical thresholds use
+    these; ``intervals`` holds the IEC global ones, earliest onset to latest offset)."""
 
     @property
     def critical_reasons(self) -> list[str]:
@@ -97,7 +100,16 @@ class EcgAnalysis:
             "episodes": [e.to_dict() for e in self.episodes],
             "af_burden_percent": self.af_burden_percent,
             "holter": self.holter,
+            "conventional": self.conventional,
         }
+
+
+def conventional_of(m: Measurements) -> dict[str, float | None]:
+    """The device-style QRS and QT of ``m``, rounded to 1 ms."""
+    return {
+        "qrs_ms": None if m.qrs_core_ms is None else round(m.qrs_core_ms),
+        "qt_ms": None if m.qt_typical_ms is None else round(m.qt_typical_ms),
+    }
 
 
 def _patient(record: EcgRecord, age: int | None, sex: str | None) -> tuple[int | None, str | None]:
@@ -190,6 +202,7 @@ def analyze(
         heart_rate_bpm=findings.heart_rate,
         hrv=hrv(beats, labels, fs),
         intervals=measurements.intervals,
+        conventional=conventional_of(measurements),
         axes=measurements.axes,
         st=measurements.st,
         quality=quality,
@@ -251,6 +264,7 @@ def _analyze_long(
         heart_rate_bpm=findings.heart_rate,
         hrv=hrv(c.beats, list(c.labels), fs),
         intervals=measurements.intervals,
+        conventional=conventional_of(measurements),
         axes=measurements.axes,
         st=measurements.st,
         quality=c.quality,

@@ -198,6 +198,7 @@ class Api:
         return user
 
     async def anonymous(self, method: str, path: str, **kw: Any) -> Resp:
+        self.client.session.cookie_jar.clear()  # no session cookie of an earlier sign-in either
         async with self.client.request(method, path, **kw) as r:
             body = await r.json() if r.content_type == "application/json" else await r.read()
             return Resp(r.status, body)

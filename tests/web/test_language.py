@@ -182,8 +182,10 @@ async def demo_activity(api: Api) -> dict[str, Any]:
     form.add_field("file", stemi_zip(), filename="stemi.zip")
     async with api.client.post("/api/v1/ecgs", data=form, headers=village.headers) as r:
         assert r.status == 201, await r.text()
-        ecg_request = (await r.json())["request"]
+        uploaded = await r.json()
+        ecg_request = uploaded["request"]
     (await reader.post(f"/api/v1/requests/{ecg_request['id']}/accept")).ok()
+    (await reader.get(f"/api/v1/ecgs/{uploaded['ecg']['id']}/samples")).ok()  # seen, then signed
     draft = (
         await reader.post(
             f"/api/v1/requests/{ecg_request['id']}/reports",
