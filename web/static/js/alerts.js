@@ -1,7 +1,7 @@
 // Critical alerts on every page (loaded by the page shell): a banner per open alert sent to the
 // signed-in user, from the list on page load and live from the events socket, that stays until
 // someone acknowledges it — seen in the app, or phoned through naming the person spoken to.
-import { api, currentUser, token } from "./api.js";
+import { api, currentUser, signedIn } from "./api.js";
 import { beep, listen } from "./events.js";
 import { lang, pick, t } from "./i18n.js";
 import { ageOf, fmtTime, h, showError } from "./ui.js";
@@ -106,7 +106,7 @@ function onEvent(event) {
 }
 
 async function start() {
-  if (!token() || !currentUser() || document.body.dataset.page === "print") return;
+  if (!signedIn() || !currentUser() || document.body.dataset.page === "print") return;
   listen(onEvent);
   try {
     const alerts = await api.get("/api/v1/alerts", { open: "true" });
