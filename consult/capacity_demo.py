@@ -14,7 +14,7 @@ DAYS = 7
 SESSIONS = (
     ("cardiology", SlotKind.CATH_LAB, "导管室 1号", 8, 12, 2),
     ("cardiology", SlotKind.CATH_LAB, "导管室 1号", 14, 18, 2),
-    ("cardiology", SlotKind.WARD_BED, "心内科病区 CCU", 0, 24, 3),
+    ("cardiology", SlotKind.WARD_BED, "心内科冠心病监护室", 0, 24, 3),
     ("cardiology", SlotKind.CLINIC_SESSION, "心内科门诊 3诊室", 8, 12, 10),
     ("emergency", SlotKind.ICU_BED, "急诊抢救室", 0, 24, 4),
     ("internal_medicine", SlotKind.WARD_BED, "内科病区", 0, 24, 5),

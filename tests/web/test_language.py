@@ -30,6 +30,8 @@ USERS = {
     "lab-tech": "lab_technician",
     "lab-supervisor": "lab_supervisor",
     "referral-desk": "referral_desk",
+    "duty-desk": "duty_desk",
+    "cardio-desk": "department_desk",
     "admin": "admin",
     "auditor": "auditor",
 }
@@ -246,7 +248,7 @@ def pages_for(role: str, ids: dict[str, Any], menu: list[str]) -> list[str]:
     elif role == "imaging_specialist":
         extra = [f"/imaging/{ids['imaging']}"]
     elif role == "consult_specialist":
-        extra = [f"/room/{ids['consult']}"]
+        extra = [f"/room/{ids['consult']}", f"/consult/{ids['consult']}"]
     elif role.startswith("lab_"):
         extra = [f"/lab?order={ids['order']}"]
     if role in ("village_doctor", "ecg_specialist"):
