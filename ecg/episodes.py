@@ -510,7 +510,18 @@ def _extend(run: tuple[int, int], mask: BoolArray, limit: int) -> tuple[int, int
 
 def af_burden_percent(episodes: list[Episode], duration_s: float) -> float | None:
     """Share of the recording (%) in AF or flutter; None for an empty recording."""
+    return burden_percent(
+        [(e.start_s, e.end_s) for e in episodes if e.kind in BURDEN_KINDS], duration_s
+    )
+
+
+BURDEN_KINDS = ("af", "flutter")
+"""The episode kinds that count towards the AF burden."""
+
+
+def burden_percent(spans: list[tuple[float, float]], duration_s: float) -> float | None:
+    """Share (%) of a recording of ``duration_s`` covered by ``spans``; None when empty."""
     if duration_s <= 0:
         return None
-    total = sum(e.duration_s for e in episodes if e.kind in ("af", "flutter"))
+    total = sum(end - start for start, end in spans)
     return round(min(100.0, 100.0 * total / duration_s), 1)

@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from ecg.episodes import BURDEN_KINDS, burden_percent
+
 SHORT_S = 60.0
 """Records up to this length are read whole, on one page; longer ones are paged."""
 PAUSE_S = 2.0
@@ -65,10 +67,10 @@ def af_burden(
     given = _float(analysis.get("af_burden_percent"))
     if given is not None:
         return round(given, 1)
-    if "episodes" not in analysis or duration_s <= 0:
+    if "episodes" not in analysis:
         return None
-    af = sum(e["end_s"] - e["start_s"] for e in episodes if e["kind"] == "af")
-    return round(100.0 * af / duration_s, 1)
+    spans = [(e["start_s"], e["end_s"]) for e in episodes if e["kind"] in BURDEN_KINDS]
+    return burden_percent(spans, duration_s)
 
 
 def must_view(episodes: list[dict[str, Any]]) -> list[list[float]]:
