@@ -1,0 +1,1 @@
+"""Attacks against the running server, each reproduced and refused (issue 19)."""
