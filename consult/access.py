@@ -10,9 +10,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Protocol, TypeVar
 
-from sqlalchemy import ColumnElement, Select, exists, false, or_, select, true
+from sqlalchemy import ColumnElement, Select, and_, exists, false, or_, select, true
 from sqlalchemy.orm import aliased
 
 from consult.center import Work
@@ -80,28 +81,35 @@ def needs_consent(principal: Principal) -> bool:
     return not (principal.is_clinic or principal.system)
 
 
+def _active_consent(now: dt.datetime) -> ColumnElement[bool]:
+    return and_(
+        Consent.scope == ConsentScope.RECORDS,
+        Consent.granted_at <= now,
+        (Consent.withdrawn_at.is_(None)) | (Consent.withdrawn_at > now),
+        (Consent.expires_at.is_(None)) | (Consent.expires_at > now),
+    )
+
+
+def _active_override(principal: Principal, now: dt.datetime) -> ColumnElement[bool]:
+    return and_(EmergencyOverride.user_id == principal.user_id, EmergencyOverride.expires_at > now)
+
+
+def readable_now_clause(principal: Principal, now: dt.datetime) -> ColumnElement[bool]:
+    """SQL condition on :class:`Patient`: an active records consent or the caller's override.
+
+    The rule :func:`readable_patient` applies to one record, for lists and searches.
+    """
+    return or_(
+        exists().where(Consent.patient_id == Patient.id, _active_consent(now)),
+        exists().where(
+            EmergencyOverride.patient_id == Patient.id, _active_override(principal, now)
+        ),
+    )
+
+
 async def has_access_grant(work: Work, patient_id: int) -> bool:
     """An active records consent, or an active override of the caller, covers ``patient_id``."""
-    now = work.now
-    consent = await work.session.scalar(
-        select(Consent.id).where(
-            Consent.patient_id == patient_id,
-            Consent.scope == ConsentScope.RECORDS,
-            Consent.granted_at <= now,
-            (Consent.withdrawn_at.is_(None)) | (Consent.withdrawn_at > now),
-            (Consent.expires_at.is_(None)) | (Consent.expires_at > now),
-        )
-    )
-    if consent is not None:
-        return True
-    override = await work.session.scalar(
-        select(EmergencyOverride.id).where(
-            EmergencyOverride.patient_id == patient_id,
-            EmergencyOverride.user_id == work.principal.user_id,
-            EmergencyOverride.expires_at > now,
-        )
-    )
-    return override is not None
+    return bool(await granted_patients(work, {patient_id}))
 
 
 async def granted_patients(work: Work, patient_ids: set[int]) -> set[int]:
@@ -110,24 +118,12 @@ async def granted_patients(work: Work, patient_ids: set[int]) -> set[int]:
         return set(patient_ids)
     if not patient_ids:
         return set()
-    now = work.now
-    consented = await work.session.scalars(
-        select(Consent.patient_id).where(
-            Consent.patient_id.in_(patient_ids),
-            Consent.scope == ConsentScope.RECORDS,
-            Consent.granted_at <= now,
-            (Consent.withdrawn_at.is_(None)) | (Consent.withdrawn_at > now),
-            (Consent.expires_at.is_(None)) | (Consent.expires_at > now),
+    granted = await work.session.scalars(
+        select(Patient.id).where(
+            Patient.id.in_(patient_ids), readable_now_clause(work.principal, work.now)
         )
     )
-    overridden = await work.session.scalars(
-        select(EmergencyOverride.patient_id).where(
-            EmergencyOverride.patient_id.in_(patient_ids),
-            EmergencyOverride.user_id == work.principal.user_id,
-            EmergencyOverride.expires_at > now,
-        )
-    )
-    return set(consented) | set(overridden)
+    return set(granted)
 
 
 async def known_patient(work: Work, patient_id: int, action: str) -> Patient:

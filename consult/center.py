@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -64,6 +64,15 @@ class Work:
         self.session.add(record)
         self.audited = True
         return record
+
+    def audit_patients(self, action: str, patient_ids: Iterable[int], **detail: Any) -> None:
+        """Record a read that returned several patients: one record per patient (the patient as
+        a column, so an audit search by patient finds it), or one record when none was returned."""
+        ids = sorted(set(patient_ids))
+        for patient_id in ids:
+            self.audit(action, patient_id=patient_id, obj=("patient", patient_id), **detail)
+        if not ids:
+            self.audit(action, found=0, **detail)
 
     def deny(
         self,

@@ -319,7 +319,7 @@ async def list_alerts(
         readable = select(DiagnosticRequest.id).where(request_clause(work.principal))
         query = query.where(or_(CriticalAlert.id.in_(mine), CriticalAlert.request_id.in_(readable)))
     rows = list(await work.session.scalars(query))
-    work.audit("critical.list", patient_ids=sorted({a.patient_id for a in rows}))
+    work.audit_patients("critical.list", (a.patient_id for a in rows))
     return rows
 
 

@@ -7,7 +7,13 @@ from dataclasses import dataclass
 
 from sqlalchemy import or_, select
 
-from consult.access import known_patient, patient_clause, readable_patient
+from consult.access import (
+    known_patient,
+    needs_consent,
+    patient_clause,
+    readable_now_clause,
+    readable_patient,
+)
 from consult.center import Work
 from consult.errors import Conflict, Forbidden, InvalidInput
 from consult.models import Patient, PatientRecordNumber
@@ -98,10 +104,13 @@ async def search(
                 ),
             )
         )
+    if needs_consent(work.principal):
+        # the same rule as reading one record: county staff find only consented patients
+        query = query.where(readable_now_clause(work.principal, work.now))
     rows = list(
         await work.session.scalars(query.order_by(Patient.id).limit(min(limit, MAX_SEARCH)))
     )
-    work.audit("patient.search", patient_ids=[p.id for p in rows], text=text[:50])
+    work.audit_patients("patient.search", (p.id for p in rows))
     return rows
 
 

@@ -216,7 +216,7 @@ async def list_visible(
     if open_only:
         query = query.where(Referral.status.in_(OPEN_REFERRAL_STATES))
     rows = list(await work.session.scalars(query.order_by(Referral.id.desc()).limit(200)))
-    work.audit("referral.list", patient_ids=sorted({r.patient_id for r in rows}))
+    work.audit_patients("referral.list", (r.patient_id for r in rows))
     return rows
 
 

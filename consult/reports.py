@@ -285,5 +285,5 @@ async def inbox(work: Work, *, unread_only: bool = False, limit: int = 100) -> l
     if unread_only:
         query = query.where(ReportDelivery.read_at.is_(None))
     rows = list(await work.session.scalars(query.order_by(ReportDelivery.id.desc()).limit(limit)))
-    work.audit("report.inbox", patient_ids=sorted({d.report.request.patient_id for d in rows}))
+    work.audit_patients("report.inbox", (d.report.request.patient_id for d in rows))
     return rows

@@ -130,7 +130,7 @@ async def list_visible(
     rows = list(
         await work.session.scalars(query.order_by(DiagnosticRequest.id.desc()).limit(limit))
     )
-    work.audit("request.list", patient_ids=sorted({r.patient_id for r in rows}))
+    work.audit_patients("request.list", (r.patient_id for r in rows))
     return rows
 
 
@@ -163,7 +163,7 @@ async def worklist(
         .limit(limit)
     )
     rows = list(await work.session.scalars(query))
-    work.audit("worklist.read", patient_ids=sorted({r.patient_id for r in rows}))
+    work.audit_patients("worklist.read", (r.patient_id for r in rows))
     return rows
 
 

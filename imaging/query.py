@@ -128,10 +128,10 @@ async def find(
     if scope.consent:
         allowed = await granted_patients(work, {m.patient_id for m in matches if m.patient_id})
         matches = [m for m in matches if m.patient_id in allowed]
-    work.audit(
+    work.audit_patients(
         "imaging.find",
+        (m.patient_id for m in matches if m.patient_id),
         level=str(level),
-        patient_ids=sorted({m.patient_id for m in matches if m.patient_id}),
         count=len(matches),
     )
     return [m.values for m in matches]
