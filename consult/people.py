@@ -104,11 +104,18 @@ async def authenticate(work: Work, token: str) -> Principal:
     return await principal_for(work.session, user)
 
 
+SESSION_ENDED = "session.ended"
+"""Event kind, after a commit that revoked tokens: ``token`` names the digest of the one token
+ended; without it, every token of the user ended. Sockets opened with them close."""
+
+
 async def logout(work: Work, token: str) -> None:
+    digest = token_digest(token)
     await work.session.execute(
-        update(AuthToken).where(AuthToken.digest == token_digest(token)).values(revoked_at=work.now)
+        update(AuthToken).where(AuthToken.digest == digest).values(revoked_at=work.now)
     )
     work.audit("auth.logout", obj=("user", work.principal.user_id))
+    work.emit(SESSION_ENDED, {work.principal.user_id}, token=digest)
 
 
 async def revoke_all(work: Work, user_id: int) -> None:
@@ -117,6 +124,29 @@ async def revoke_all(work: Work, user_id: int) -> None:
         .where(AuthToken.user_id == user_id, AuthToken.revoked_at.is_(None))
         .values(revoked_at=work.now)
     )
+    work.emit(SESSION_ENDED, {user_id})
+
+
+def ends_session(kind: str, payload: dict[str, object], digest: str) -> bool:
+    """Whether an event ends the token whose digest is ``digest``."""
+    return kind == SESSION_ENDED and payload.get("token") in (None, digest)
+
+
+async def token_expiry(work: Work, token: str) -> dt.datetime | None:
+    """When ``token`` expires; None when it is unknown, revoked, expired or its user disabled."""
+    row = (
+        await work.session.execute(
+            select(AuthToken.expires_at)
+            .join(User, User.id == AuthToken.user_id)
+            .where(
+                AuthToken.digest == token_digest(token),
+                AuthToken.revoked_at.is_(None),
+                AuthToken.expires_at > work.now,
+                User.active.is_(True),
+            )
+        )
+    ).first()
+    return None if row is None else row[0]
 
 
 async def create_user(

@@ -64,6 +64,7 @@ class ByeReason(enum.Enum):
     ENDED = "ended"
     REPLACED = "replaced"  # the same person connected again elsewhere
     TIMEOUT = "timeout"
+    SESSION_ENDED = "session_ended"  # the sign-in the socket was opened with ended
 
 
 def _check(ok: bool, what: str, value: object) -> None:

@@ -68,6 +68,11 @@ class Authenticator(Protocol):
         """The identity behind a bearer token or invitation token; None when not valid."""
 
 
+CredentialEnd = Callable[[str, ParticipantIdentity], Awaitable[object]]
+"""Completes when the credential (token) a participant entered with ends (logout, revocation,
+expiry); the participant then gets ``bye`` ``session_ended`` and the socket closes."""
+
+
 class RoomAccess(Protocol):
     async def admission(self, room_id: str, identity: ParticipantIdentity) -> Admission | None:
         """The role of ``identity`` in the room, or None when they may not enter it."""
@@ -100,9 +105,11 @@ def make_room_ws_handler(
     slots: int,
     room_id_param: str = "id",
     token_of: Callable[[web.Request], str | None] = bearer_token,
+    credential_end: CredentialEnd | None = None,
 ) -> Handler:
     """The aiohttp handler for a room's WebSocket; ``slots`` must match the media config;
-    ``token_of`` finds the caller's token in the upgrade request (header or query by default)."""
+    ``token_of`` finds the caller's token in the upgrade request (header or query by default);
+    ``credential_end`` (when given) tells when that token stops being valid."""
 
     async def handle(request: web.Request) -> web.StreamResponse:
         token = token_of(request)
@@ -117,7 +124,8 @@ def make_room_ws_handler(
         await ws.prepare(request)
         room = registry.get_or_create(room_id)
         session = Session(ws, room, identity, admission, slots)
-        await session.run(timeouts.join)
+        ended = credential_end(token, identity) if credential_end and token else None
+        await session.run(timeouts.join, ended)
         return ws
 
     return handle
@@ -153,8 +161,9 @@ class Session:
     def participant_id(self) -> str:
         return self._identity.user_id
 
-    async def run(self, join_timeout: float) -> None:
+    async def run(self, join_timeout: float, ended: Awaitable[object] | None = None) -> None:
         watchdog = asyncio.ensure_future(self._join_watchdog(join_timeout))
+        expiry = asyncio.ensure_future(self._end_with(ended)) if ended else None
         try:
             async for frame in self._ws:
                 if frame.type is WSMsgType.TEXT:
@@ -165,6 +174,8 @@ class Session:
                     break
         finally:
             watchdog.cancel()
+            if expiry is not None:
+                expiry.cancel()
             if self._state is not SessionState.CLOSED:
                 self._state = SessionState.CLOSED
                 await self._room.leave(self.participant_id, self, ByeReason.LEFT)
@@ -300,6 +311,15 @@ class Session:
 
     async def _error(self, code: ErrorCode, message: str, ref: Message | None = None) -> None:
         await self.send(Error(code=code, message=message, ref=ref.type if ref else None))
+
+    async def _end_with(self, ended: Awaitable[object]) -> None:
+        await ended
+        logger.info("room %s: %s's session ended", self._room.room_id, self.participant_id)
+        if self._state is SessionState.CLOSED:
+            return
+        if self._state is not SessionState.NEW:
+            await self._room.leave(self.participant_id, self, ByeReason.SESSION_ENDED)
+        await self.close(ByeReason.SESSION_ENDED)
 
     async def _join_watchdog(self, within: float) -> None:
         try:

@@ -33,6 +33,7 @@ from signaling.ws import Admission, WsTimeouts, bearer_token, make_room_ws_handl
 from web import keys
 from web.coview_items import share
 from web.room_nodes import RELAYED, RoomLeases, relay
+from web.session_watch import session_end
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +64,20 @@ class CenterAuthenticator:
                     return None
                 return ParticipantIdentity(f"{GUEST}:{guest.invitation_id}", guest.name)
         return ParticipantIdentity(f"{USER}:{principal.user_id}", principal.display_name)
+
+
+class CenterCredentialEnd:
+    """A signed-in participant's room socket ends with their sign-in (:mod:`web.session_watch`);
+    a guest's invitation is checked when they enter."""
+
+    def __init__(self, center: Center) -> None:
+        self.center = center
+
+    async def __call__(self, token: str, identity: ParticipantIdentity) -> object:
+        kind, number = identity_parts(identity)
+        if kind != USER:
+            await asyncio.Event().wait()  # never
+        return await session_end(self.center, token, number)
 
 
 class CenterRoomAccess:
@@ -201,6 +216,7 @@ async def rooms_ctx(app: web.Application) -> AsyncIterator[None]:
             timeouts=WsTimeouts(join=settings.room_connect_timeout_seconds),
             slots=media.max_slots,
             token_of=room_token,
+            credential_end=CenterCredentialEnd(center),
         )
         if not settings.events_url:
             yield

@@ -6,12 +6,14 @@ import asyncio
 import json
 import logging
 
-from aiohttp import WSMsgType, web
+from aiohttp import WSCloseCode, WSMsgType, web
 
-from consult import notifications
+from consult import notifications, people
 from consult.models import Notification
+from web import keys
 from web.api import Call, Endpoints
 from web.schemas import NotificationOut, NotificationQuery
+from web.session_watch import CLOSE_SESSION_ENDED, SessionEnd, session_end
 
 logger = logging.getLogger(__name__)
 endpoints = Endpoints("notifications")
@@ -45,24 +47,40 @@ async def events(call: Call) -> web.WebSocketResponse:
     ws = web.WebSocketResponse(heartbeat=HEARTBEAT)
     await ws.prepare(call.request)
     queue = bus.subscribe(principal.user_id)
+    ended = asyncio.create_task(
+        session_end(call.center, call.request[keys.TOKEN], principal.user_id)
+    )
     await ws.send_str(json.dumps({"type": "hello", "user": principal.username}))
     reader = asyncio.create_task(_drain(ws))
     try:
         while not ws.closed:
             getter = asyncio.create_task(queue.get())
-            done, _ = await asyncio.wait({getter, reader}, return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait(
+                {getter, reader, ended}, return_when=asyncio.FIRST_COMPLETED
+            )
             if getter not in done:
                 getter.cancel()
                 break
             event = getter.result()
-            await ws.send_str(json.dumps({"type": event.kind, **event.payload}, ensure_ascii=False))
+            if event.kind != people.SESSION_ENDED:  # for the server's sockets, not the page
+                await ws.send_str(
+                    json.dumps({"type": event.kind, **event.payload}, ensure_ascii=False)
+                )
     except (ConnectionResetError, asyncio.CancelledError):
         pass
     finally:
         bus.unsubscribe(principal.user_id, queue)
         reader.cancel()
-        await ws.close()
+        code, reason = _close_reason(ended)
+        await ws.close(code=code, message=reason)
     return ws
+
+
+def _close_reason(ended: asyncio.Task[SessionEnd]) -> tuple[int, bytes]:
+    if ended.done() and not ended.cancelled() and ended.exception() is None:
+        return CLOSE_SESSION_ENDED, f"session {ended.result().value}".encode()
+    ended.cancel()
+    return WSCloseCode.OK, b""
 
 
 async def _drain(ws: web.WebSocketResponse) -> None:

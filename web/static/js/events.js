@@ -3,6 +3,7 @@ import { setLive } from "./ui.js";
 
 // One socket per page, shared by every listener (the page's module, the critical-alert banner).
 const handlers = new Set();
+const SESSION_ENDED = 4401; // close code: the sign-in this socket was opened with ended
 let socket = null;
 
 export function listen(onEvent) {
@@ -44,9 +45,14 @@ function connectSocket() {
         }
       }
     };
-    ws.onclose = () => {
+    ws.onclose = (closed) => {
       setLive(false);
       if (stopped) return;
+      if (closed.code === SESSION_ENDED) {
+        // signed out elsewhere, password changed or account disabled: sign in again
+        location.assign(`/login?next=${encodeURIComponent(location.pathname + location.search)}`);
+        return;
+      }
       setTimeout(connect, delay);
       delay = Math.min(delay * 2, 30000);
     };
