@@ -12,8 +12,8 @@ from sqlalchemy import select
 from consult.center import Center
 from consult.models import Patient
 from lab.hl7 import ack_code_of, build_oru
-from lab.tables import LabOrder
 from lab.mllp import Deframer, frame
+from lab.tables import LabOrder
 
 
 def free_port() -> int:

@@ -8,7 +8,9 @@ import asyncio
 from sqlalchemy import select
 
 from consult.center import Center
-from consult.models import Patient, PatientRecordNumber
+from consult.models import Patient, PatientRecordNumber, User
+from consult.principal import principal_for
+from lab import results
 from lab.demo import DEMO_PLACER
 from lab.mllp import MllpServer, frame
 from lab.tables import LabOrder, LabResult
@@ -161,3 +163,76 @@ async def test_results_naming_another_patient_are_refused(
         assert (code, text) == ("AA", "")
     assert (await results_of(center, DEMO_PLACER))[HGB].value == "141"
     await peer.close()
+
+
+async def release_as_supervisor(center: Center, placer: str) -> None:
+    async with center.sessions() as session:
+        user = await session.scalar(select(User).where(User.username == "lab-supervisor"))
+        assert user is not None
+        supervisor = await principal_for(session, user)
+        order = await session.scalar(select(LabOrder).where(LabOrder.placer_number == placer))
+        assert order is not None
+    async with center.work(supervisor) as work:
+        await results.release(work, order.id)
+
+
+async def test_released_results_change_only_by_correction(
+    center: Center, listener: MllpServer
+) -> None:
+    """OBX-11 C replaces a stored value (waiting for release like an amendment); F for a released
+    test with another value, C for a test never received, D/W/U: refused, nothing stored."""
+    pid = await pid_of(center, DEMO_PLACER)
+    peer = await Peer.connect(listener.port)
+    final = oru(DEMO_PLACER, [(K, "4.1")], patient_id=pid)
+    assert (await peer.exchange(final))[0] == "AA"
+    await release_as_supervisor(center, DEMO_PLACER)
+    assert (await peer.exchange(final))[0] == "AA"  # a resend of what was released: nothing new
+
+    code, text, ack = await peer.exchange(oru(DEMO_PLACER, [(K, "5.0")], patient_id=pid))
+    assert code == "AE" and "released; a new value is sent as a correction" in text, ack
+    never = oru(DEMO_PLACER, [(HGB, "140")], patient_id=pid, result_status="C")
+    code, text, ack = await peer.exchange(never)
+    assert code == "AE" and "correction (OBX-11 C) of a result never received" in text, ack
+    for status in ("D", "W", "U"):
+        code, text, ack = await peer.exchange(
+            oru(DEMO_PLACER, [(K, "5.0")], patient_id=pid, result_status=status)
+        )
+        assert code == "AE" and f"OBX-11 {status}" in text and "ERR||OBX^1^11|" in ack, ack
+    rows = await results_of(center, DEMO_PLACER)
+    assert [(rows[K].value, rows[K].status)] == [("4.1", "final")]
+    assert HGB not in rows
+
+    corrected = oru(DEMO_PLACER, [(K, "5.0")], patient_id=pid, result_status="C")
+    assert (await peer.exchange(corrected))[0] == "AA"
+    assert (await peer.exchange(corrected))[0] == "AA"  # a resend stores nothing twice
+    async with center.sessions() as session:
+        k_rows = list(
+            await session.scalars(
+                select(LabResult).where(LabResult.test_code == K).order_by(LabResult.id)
+            )
+        )
+    assert [(r.value, r.status) for r in k_rows] == [("4.1", "final"), ("5.0", "preliminary")]
+    assert k_rows[1].supersedes_id == k_rows[0].id
+    assert "OBX-11 C" in k_rows[1].amendment_reason
+    await release_as_supervisor(center, DEMO_PLACER)
+    assert (await results_of(center, DEMO_PLACER))[K].status == "corrected"
+    await peer.close()
+
+
+async def test_each_result_group_is_checked_against_its_own_pid(
+    center: Center, listener: MllpServer
+) -> None:
+    """Two PATIENT_RESULT groups: the second's OBR is matched with the second PID, so a message
+    cannot borrow the first patient's identity for another patient's order."""
+    pid = await pid_of(center, DEMO_PLACER)
+    good = oru(DEMO_PLACER, [(K, "4.0")], patient_id=pid)
+    segments = good.strip().split("\r")
+    second = [
+        "PID|2||410101199901010000^^^TELECENTER^PI",
+        *(s.replace("|4.0|", "|4.4|") for s in segments[2:]),
+    ]
+    code, text, ack = await (await Peer.connect(listener.port)).exchange(
+        "\r".join([*segments, *second])
+    )
+    assert code == "AE" and "is not the patient of this order" in text, ack
+    assert K not in await results_of(center, DEMO_PLACER)  # the good first group is not kept
