@@ -38,6 +38,7 @@ from tests.imaging.test_tls import Pki, client_context, pki  # noqa: F401 (the p
 from tests.lab.conftest import center  # noqa: F401 (the fixture: a seeded center)
 from tests.lab.helpers import Peer, oru, patient_of
 from web.lab_wiring import results_listener
+from web.settings import SettingsError, load_settings
 
 HGB, K = "718-7", "2823-3"
 CRITICAL_K = "7.1"  # above the critical limit: an alert if it were ever stored
@@ -404,3 +405,17 @@ async def test_an_oversize_frame_is_refused_without_memory_growth(
         lis = await Peer.connect(server.port)
         assert (await lis.exchange(message))[0] == "AA"
         await lis.close()
+
+
+def test_mllp_settings_are_checked_at_start(tmp_path: Path) -> None:
+    environ = {"TELECENTER_MLLP_ALLOWED_PEERS": "10.0.8.21, 10.0.9.0/24"}
+    assert load_settings(environ=environ).mllp_allowed_peers == ["10.0.8.21", "10.0.9.0/24"]
+    assert load_settings(environ={}).mllp_allowed_peers == []  # loopback only
+    for bad, why in (
+        ({"TELECENTER_MLLP_ALLOWED_PEERS": "10.0.8.21,lis.county"}, "'lis.county' is not an IP"),
+        ({"TELECENTER_MLLP_TLS_CERT": str(tmp_path / "c.pem")}, "go together"),
+        ({"TELECENTER_MLLP_TLS_CA": str(tmp_path / "ca.pem")}, "mllp_tls_ca needs"),
+        ({"TELECENTER_MLLP_MAX_CONNECTIONS_PER_PEER": "0"}, "mllp_max_connections_per_peer"),
+    ):
+        with pytest.raises(SettingsError, match=why):
+            load_settings(environ=bad)
