@@ -167,6 +167,16 @@ class _Connection:
     """Loop time at which the current incomplete message was first seen."""
 
 
+class _HeldProtocol(asyncio.StreamReaderProtocol):
+    """A connection that reads nothing until the listener admits it: a refused peer's bytes are
+    never read, and a TLS ClientHello is left for the TLS layer (not taken as plain data)."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        transport.pause_reading()
+        super().connection_made(transport)
+
+
 class MllpServer:
     """An asyncio MLLP listener."""
 
@@ -195,7 +205,12 @@ class MllpServer:
         return int(self._server.sockets[0].getsockname()[1])
 
     async def start(self, host: str, port: int) -> None:
-        self._server = await asyncio.start_server(self._serve, host, port, reuse_address=True)
+        loop = asyncio.get_running_loop()
+
+        def connection() -> asyncio.StreamReaderProtocol:
+            return _HeldProtocol(asyncio.StreamReader(limit=CHUNK), self._serve)
+
+        self._server = await loop.create_server(connection, host, port, reuse_address=True)
         logger.info(
             "MLLP listener on %s:%s%s, peers %s",
             host,
@@ -217,7 +232,7 @@ class MllpServer:
         peername = writer.get_extra_info("peername") or ("?", 0)
         host, label = str(peername[0]), f"{peername[0]}:{peername[1]}"
         refusal = self.gate.admit(host)
-        if refusal:  # before any byte is read or a TLS handshake is spent on it
+        if refusal:  # no byte was read, no TLS handshake spent on it
             self.stats.refused += 1
             logger.warning("MLLP %s: connection refused (%s)", label, refusal)
             writer.transport.abort()
@@ -228,7 +243,9 @@ class MllpServer:
         conn = _Connection(reader, writer, label, Deframer(self.limits.max_message_bytes))
         try:
             if self.tls is not None:
-                await self._handshake(conn)
+                await self._handshake(conn)  # resumes reading, now through TLS
+            else:
+                writer.transport.resume_reading()
             await self._converse(conn)
         except _Closed:
             self.stats.dropped += 1
@@ -240,7 +257,9 @@ class MllpServer:
             self.gate.release(host)
             self._connections.discard(task)
             writer.close()
-            with contextlib.suppress(ConnectionError, OSError, TimeoutError, ssl.SSLError):
+            with contextlib.suppress(
+                ConnectionError, OSError, TimeoutError, ssl.SSLError, asyncio.CancelledError
+            ):  # the connection's last step: a stop arriving now has nothing left to stop
                 await asyncio.wait_for(writer.wait_closed(), 1.0)
 
     async def _handshake(self, conn: _Connection) -> None:
