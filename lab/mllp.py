@@ -245,7 +245,9 @@ class MllpServer:
             if self.tls is not None:
                 await self._handshake(conn)  # resumes reading, now through TLS
             else:
-                writer.transport.resume_reading()
+                transport = writer.transport
+                assert isinstance(transport, asyncio.Transport)
+                transport.resume_reading()
             await self._converse(conn)
         except _Closed:
             self.stats.dropped += 1
