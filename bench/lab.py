@@ -30,7 +30,7 @@ from consult.db import create_all, make_engine, make_session_factory  # noqa: E4
 from consult.models import Patient, User  # noqa: E402
 from consult.policy import PasswordHashing, Policy  # noqa: E402
 from consult.principal import principal_for  # noqa: E402
-from lab import orders  # noqa: E402
+from lab import orders, specimens  # noqa: E402
 from lab.catalogue_data import CBC  # noqa: E402
 from lab.hl7 import ack_code_of, build_oru  # noqa: E402
 from lab.inbound import ResultsInbox  # noqa: E402
@@ -41,8 +41,9 @@ CONNECTIONS = (1, 4)
 VALUES = ("6.1", "4.8", "142", "42.0", "88", "29.5", "335", "210")
 
 
-async def make_orders(center: Center, count: int) -> list[str]:
-    """``count`` CBC orders from the Xihe township health center."""
+async def make_orders(center: Center, count: int) -> list[tuple[str, str]]:
+    """``count`` CBC orders from the Xihe township health center, specimens collected: (placer
+    number, the patient's PID-3)."""
     async with center.sessions() as session:
         user = await session.scalar(select(User).where(User.username == "dr-township"))
         assert user is not None
@@ -55,22 +56,25 @@ async def make_orders(center: Center, count: int) -> list[str]:
     placers = []
     async with center.work(doctor, client="bench") as work:
         for i in range(count):
+            patient_id = patients[i % len(patients)]
             order = await orders.create(
-                work,
-                orders.NewOrder(patient_id=patients[i % len(patients)], tests=["58410-2"]),
+                work, orders.NewOrder(patient_id=patient_id, tests=["58410-2"])
             )
-            placers.append(order.placer_number)
+            for specimen in (await orders.specimens_of(work, [order.id]))[order.id]:
+                await specimens.collect(work, specimen.id, collected_at=None, collected_by="")
+            placers.append((order.placer_number, str(patient_id)))
     return placers
 
 
-async def sender(port: int, placers: list[str], latencies: list[float]) -> int:
+async def sender(port: int, placers: list[tuple[str, str]], latencies: list[float]) -> int:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     deframer, accepted = Deframer(), 0
-    for placer in placers:
+    for placer, pid in placers:
         message = build_oru(
             placer,
             [(code, code, value, "") for code, value in zip(CBC, VALUES, strict=True)],
             control_id=uuid.uuid4().hex[:20],
+            patient_id=pid,
         )
         start = time.perf_counter()
         writer.write(frame(message.encode()))

@@ -8,33 +8,71 @@ services in :mod:`lab.inbound`.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import uuid
 from dataclasses import dataclass, field
 
 import hl7
 from hl7.containers import Message, Segment
 
+from lab.identity import PatientIdentity
 from lab.results import Observation
 
 APPLICATION = "TELECENTER"
 FACILITY = "COUNTY"
 VERSION = "2.5.1"
 ESCAPES = (("\\", "\\E\\"), ("|", "\\F\\"), ("^", "\\S\\"), ("&", "\\T\\"), ("~", "\\R\\"))
+CORRECTION_REASON = "corrected by the laboratory system (OBX-11 C)"
+NO_VALUE = frozenset({"X", "I", "N", "O"})
+"""OBX-11 statuses without a value: cannot be obtained, pending, not asked, order detail."""
+NOT_TAKEN = {
+    "D": "deletes a result",
+    "W": "marks a result wrong",
+    "U": "finalises a result without sending it",
+}
+"""OBX-11 statuses the center does not take over HL7: a person corrects the result here."""
+_NM = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)")
+_SN_COMPARATORS = frozenset({"", ">", "<", ">=", "<=", "=", "<>"})
+_SN_SEPARATORS = frozenset({"", "-", "+", "/", ".", ":"})
+
+
+@dataclass(frozen=True)
+class AckError:
+    """One problem reported in an ERR segment (severity E error, W warning, I information)."""
+
+    text: str
+    code: str = "207"
+    where: str = ""
+    severity: str = "E"
 
 
 class Hl7Error(ValueError):
     """A message that cannot be taken: ``ack`` is AR (reject) or AE (error), ``code`` from HL7
-    table 0357."""
+    table 0357; ``more``: further problems found in the same message."""
 
-    def __init__(self, text: str, *, ack: str = "AR", code: str = "100", where: str = "") -> None:
+    def __init__(
+        self,
+        text: str,
+        *,
+        ack: str = "AR",
+        code: str = "100",
+        where: str = "",
+        more: tuple[AckError, ...] = (),
+    ) -> None:
         super().__init__(text)
         self.text, self.ack, self.code, self.where = text, ack, code, where
+        self.more = more
+
+    @property
+    def errors(self) -> list[AckError]:
+        return [AckError(self.text, self.code, self.where), *self.more]
 
 
 ERROR_NAMES = {
     "100": "Segment sequence error",
     "101": "Required field missing",
     "102": "Data type error",
+    "103": "Table value not found",
     "200": "Unsupported message type",
     "204": "Unknown key identifier",
     "207": "Application internal error",
@@ -43,10 +81,12 @@ ERROR_NAMES = {
 
 @dataclass(frozen=True)
 class ResultGroup:
-    """The observations of one order (ORC/OBR) in an ORU message."""
+    """The observations of one order (ORC/OBR) in an ORU message, and the patient that the PID
+    before it names."""
 
     placer: str
     filler: str
+    patient: PatientIdentity
     observations: list[Observation]
     obx_indexes: list[int] = field(default_factory=list)
     """The OBX-1 set ids, for error locations."""
@@ -57,8 +97,6 @@ class Oru:
     control_id: str
     sending_application: str
     groups: list[ResultGroup]
-    patient_ids: tuple[str, ...] = ()
-    """PID-3 identifiers (every repetition's ID component): checked against the order's patient."""
 
 
 def escape(text: str) -> str:
@@ -131,65 +169,112 @@ def _value(obx: Segment) -> str:
 
 
 def parse_oru(message: Message) -> Oru:
-    """The result groups of an ORU^R01; a broken structure or field is an AR."""
+    """The result groups of an ORU^R01, each under the PID before it.
+
+    A broken structure, a missing PID or a malformed field is an AR; values that do not fit
+    their OBX-2 type, and OBX-11 statuses the center does not take, are an AE naming each OBX.
+    Either way nothing of the message is stored.
+    """
     msh = message.segment("MSH")
     kind, event = message_type(message)
     if (kind, event) != ("ORU", "R01"):
         raise Hl7Error(f"unsupported message type {kind}^{event}", code="200")
     groups: list[ResultGroup] = []
+    problems: list[AckError] = []
+    patient: PatientIdentity | None = None
     orc_placer = orc_filler = ""
     current: ResultGroup | None = None
     for segment in message:
         name = str(segment[0])
-        if name == "ORC":
+        if name == "PID":
+            patient, current = _patient(segment), None
+        elif name == "ORC":
             orc_placer, orc_filler = get(segment, 2), get(segment, 3)
         elif name == "OBR":
-            placer = get(segment, 2) or orc_placer
-            filler = get(segment, 3) or orc_filler
-            if not placer and not filler:
-                raise Hl7Error("OBR without placer or filler order number", code="101", where="OBR")
-            current = ResultGroup(placer, filler, [])
+            current = _group(segment, orc_placer, orc_filler, patient)
             groups.append(current)
         elif name == "OBX":
             if current is None:
                 raise Hl7Error("OBX before any OBR", code="100", where="OBX")
-            _add_observation(current, segment)
+            problems += _add_observation(current, segment)
     if not groups:
         raise Hl7Error("ORU^R01 without an OBR segment", code="101", where="OBR")
-    return Oru(get(msh, 10), get(msh, 3), groups, _patient_ids(message))
+    if problems:
+        first = problems[0]
+        raise Hl7Error(
+            first.text, ack="AE", code=first.code, where=first.where, more=tuple(problems[1:])
+        )
+    return Oru(get(msh, 10), get(msh, 3), groups)
 
 
-def _patient_ids(message: Message) -> tuple[str, ...]:
-    """The ID component of each PID-3 repetition (none when there is no PID)."""
+def _group(obr: Segment, placer: str, filler: str, patient: PatientIdentity | None) -> ResultGroup:
+    placer = get(obr, 2) or placer
+    filler = get(obr, 3) or filler
+    if not placer and not filler:
+        raise Hl7Error("OBR without placer or filler order number", code="101", where="OBR")
+    if patient is None:
+        raise Hl7Error(
+            "no PID segment before the OBR: results must name their patient",
+            code="100",
+            where="PID",
+        )
+    return ResultGroup(placer, filler, patient, [])
+
+
+def _patient(pid: Segment) -> PatientIdentity:
+    """PID-3 (each repetition's ID), PID-5 (the first name's components), PID-7."""
+    ids: list[str] = []
+    for repetition in range(1, 11):
+        try:
+            value = str(pid.extract_field(1, 3, repetition, 1, 1)).strip()
+        except IndexError:
+            break
+        if value:
+            ids.append(value[:64])
+    if not ids:
+        raise Hl7Error("PID-3 names no patient identifier", code="101", where="PID^1^3")
+    name = tuple(get(pid, 5, c) for c in (1, 2, 3))
+    birth = get(pid, 7)
     try:
-        pid = message.segment("PID")
-    except KeyError:
-        return ()
-    if len(pid) <= 3:
-        return ()
-    pid3 = pid[3]
-    repetitions = [pid3] if isinstance(pid3, str) else list(pid3)
-    if repetitions and not any(isinstance(r, hl7.Repetition) for r in repetitions):
-        repetitions = [pid3]  # a single value with no components
-    ids = (_first_leaf(r).strip() for r in repetitions)
-    return tuple(i for i in ids if i)
+        born = parse_time(birth[:8])
+    except ValueError as exc:
+        raise Hl7Error(f"PID-7: {exc}", code="102", where="PID^1^7") from None
+    day = born.date() if born and len(birth) >= 8 else None  # a year alone is not compared
+    return PatientIdentity(tuple(ids), name, day)
 
 
-def _first_leaf(value: object) -> str:
-    """The first text inside nested python-hl7 containers (the ID component)."""
-    while not isinstance(value, str):
-        if not isinstance(value, list) or not value:
-            return ""
-        value = value[0]
-    return value
+def _value_problem(obx: Segment) -> str:
+    """Why OBX-5 does not fit OBX-2 (NM numeric, SN structured numeric); empty if it does."""
+    kind = get(obx, 2, 1)
+    if kind == "NM":
+        value = get(obx, 5, 1)
+        return "" if _NM.fullmatch(value) else f"value {value[:40]!r} is not numeric (NM)"
+    if kind != "SN":
+        return ""
+    comparator, first, separator, second = (get(obx, 5, c) for c in (1, 2, 3, 4))
+    well_formed = (
+        comparator in _SN_COMPARATORS
+        and separator in _SN_SEPARATORS
+        and bool(_NM.fullmatch(first))
+        and (bool(_NM.fullmatch(second)) if separator else not second)
+    )
+    return "" if well_formed else f"value {_value(obx)[:40]!r} is not structured numeric (SN)"
 
 
-def _add_observation(group: ResultGroup, obx: Segment) -> None:
+def _add_observation(group: ResultGroup, obx: Segment) -> list[AckError]:
+    """Add the OBX's value to ``group``; the problems that refuse it (none: added, or no value
+    to add)."""
     set_id = get(obx, 1)
-    where = f"OBX^{set_id or len(group.observations) + 1}^5"
+    where = f"OBX^{set_id or len(group.observations) + 1}"
     status = get(obx, 11)
-    if status in ("X", "D", "W"):  # cannot be obtained / deleted / wrong: nothing to store
-        return
+    if status in NO_VALUE:
+        return []
+    if status in NOT_TAKEN:
+        text = f"{where}: OBX-11 {status} {NOT_TAKEN[status]}, not taken over HL7"
+        return [AckError(f"{text}; correct the result in the center", "103", f"{where}^11")]
+    problem = _value_problem(obx)
+    if problem:
+        return [AckError(f"{where}: {problem}", "102", f"{where}^5")]
     try:
         observed = parse_time(get(obx, 14))
         group.observations.append(
@@ -198,21 +283,13 @@ def _add_observation(group: ResultGroup, obx: Segment) -> None:
                 value=_value(obx),
                 unit=get(obx, 6, 1),
                 observed_at=observed,
+                amendment_reason=CORRECTION_REASON if status == "C" else "",
             )
         )
     except ValueError as exc:
-        raise Hl7Error(f"{where}: {exc}", code="102", where=where) from None
+        raise Hl7Error(f"{where}^5: {exc}", code="102", where=f"{where}^5") from None
     group.obx_indexes.append(int(set_id) if set_id.isdigit() else len(group.observations))
-
-
-@dataclass(frozen=True)
-class AckError:
-    """One problem reported in an ERR segment."""
-
-    text: str
-    code: str = "207"
-    where: str = ""
-    severity: str = "E"
+    return []
 
 
 def build_ack(
@@ -315,24 +392,31 @@ def build_oru(
     observations: list[tuple[str, str, str, str]],
     *,
     control_id: str,
+    patient_id: str,
+    patient_name: str = "",
+    birth_date: dt.date | None = None,
     filler: str = "",
     now: dt.datetime | None = None,
     sending_application: str = "LIS",
-    patient_id: str = "",
+    value_type: str = "NM",
+    result_status: str = "F",
 ) -> str:
-    """An ORU^R01 with one OBR and OBX lines of (code, name, value, unit) — what a LIS sends
-    (used by the bench, the tests and the demo); ``patient_id`` goes into PID-3."""
+    """An ORU^R01 with one PID, one OBR and OBX lines of (code, name, value, unit), as a LIS
+    answers our OML (used by the bench, the tests and the demo): ``patient_id`` in PID-3 (empty:
+    a PID without identifier), the name in PID-5, the birth date in PID-7."""
     stamp = (now or dt.datetime.now(dt.UTC)).strftime("%Y%m%d%H%M%S")
+    born = birth_date.strftime("%Y%m%d") if birth_date else ""
+    ident = f"{escape(patient_id)}^^^{APPLICATION}^PI" if patient_id else ""
     segments = [
         f"MSH|^~\\&|{sending_application}|LAB|{APPLICATION}|{FACILITY}|{stamp}||ORU^R01^ORU_R01|"
         f"{control_id}|P|{VERSION}",
-        f"PID|1||{escape(patient_id)}^^^LIS^PI" if patient_id else "PID|1",
+        f"PID|1||{ident}||{escape(patient_name)}||{born}",
         f"ORC|RE|{placer}|{filler}",
         f"OBR|1|{placer}|{filler}|||{stamp}",
     ]
     for index, (code, name, value, unit) in enumerate(observations, start=1):
         segments.append(
-            f"OBX|{index}|NM|{code}^{escape(name)}^LN||{escape(value)}|{escape(unit)}|||||F|||"
-            f"{stamp}"
+            f"OBX|{index}|{value_type}|{code}^{escape(name)}^LN||{escape(value)}|{escape(unit)}"
+            f"|||||{result_status}|||{stamp}"
         )
     return str(hl7.parse("\r".join(segments)))

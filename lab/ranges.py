@@ -6,11 +6,14 @@ Pure functions over plain values, so the API and the HL7 door flag results the s
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from lab.tables import LabRange
 from lab.vocab import Flag
+
+_BOUNDED = re.compile(r"(<=|>=|<|>)\s*[+-]?(\d+\.?\d*|\.\d+)")
 
 
 @dataclass(frozen=True)
@@ -97,3 +100,16 @@ def parse_numeric(value: str) -> float | None:
     except ValueError:
         return None
     return number if number == number and abs(number) != float("inf") else None
+
+
+def looks_numeric(value: str) -> bool:
+    """A number, or a number behind a comparator (``<0.5``, ``>=1000``: below or above what the
+    method measures)."""
+    text = value.strip()
+    return parse_numeric(text) is not None or _BOUNDED.fullmatch(text) is not None
+
+
+def is_numeric_limited(ranges: Iterable[LabRange]) -> bool:
+    """Whether a test's ranges have numeric limits (its values must then be numbers)."""
+    limits = ("low", "high", "critical_low", "critical_high", "plausible_low", "plausible_high")
+    return any(getattr(r, name) is not None for r in ranges for name in limits)

@@ -18,12 +18,20 @@ from consult.access import readable_patient
 from consult.center import Work
 from consult.errors import Conflict, Forbidden, InvalidInput, NotFound
 from consult.lifecycle import Lifecycle
-from consult.models import Patient, PatientRecordNumber, Report
-from consult.vocab import Outcome, ReportStatus, RequestStatus, Role
-from lab import catalogue, critical, orders
-from lab.ranges import age_in_years, evaluate, parse_numeric, select_range
-from lab.tables import LabOrder, LabResult
-from lab.vocab import OrderStatus, ResultStatus
+from consult.models import Report
+from consult.vocab import ReportStatus, RequestStatus, Role
+from lab import catalogue, critical, identity, orders
+from lab.identity import PatientIdentity
+from lab.ranges import (
+    age_in_years,
+    evaluate,
+    is_numeric_limited,
+    looks_numeric,
+    parse_numeric,
+    select_range,
+)
+from lab.tables import LabOrder, LabResult, Specimen
+from lab.vocab import OrderStatus, ResultStatus, SpecimenStatus
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +48,8 @@ TRANSITIONS: dict[ResultStatus, frozenset[ResultStatus]] = {
 }
 LIFECYCLE = Lifecycle("lab result", TRANSITIONS, stamp=None)
 LAB_ROLES = (Role.LAB_TECHNICIAN, Role.LAB_SUPERVISOR, Role.LAB_SPECIALIST)
+TAKEN = (SpecimenStatus.COLLECTED, SpecimenStatus.SHIPPED, SpecimenStatus.RECEIVED)
+"""Specimen states in which a value can have been measured."""
 
 
 @dataclass(frozen=True)
@@ -51,6 +61,7 @@ class Observation:
     unit: str = ""
     observed_at: dt.datetime | None = None
     amendment_reason: str = ""
+    """Set for a correction of a stored value (an amendment, HL7 OBX-11 ``C``)."""
 
     def __post_init__(self) -> None:
         if not self.code.strip() or len(self.code) > 32:
@@ -61,14 +72,47 @@ class Observation:
             raise ValueError(f"naive observation time for {self.code}")
 
 
+@dataclass(frozen=True)
+class Refused:
+    """An observation not taken: why (``reason``, English) and a stable ``code`` for pages."""
+
+    observation: Observation
+    reason: str
+    code: str
+
+
 @dataclass
 class StoreOutcome:
     """What :func:`store` did: stored rows, those held for review, refused observations."""
 
     stored: list[LabResult] = field(default_factory=list)
     held: list[LabResult] = field(default_factory=list)
-    refused: list[tuple[Observation, str]] = field(default_factory=list)
+    refused: list[Refused] = field(default_factory=list)
     critical: int = 0
+
+
+async def _require_specimen(work: Work, order: LabOrder, source: str) -> None:
+    """Results exist only for a specimen that was collected (and not rejected), or for an order
+    that already has results (a correction); anything else is refused and audited."""
+    if order.status in (OrderStatus.RESULTED, OrderStatus.RELEASED):
+        return
+    taken = await work.session.scalar(
+        select(Specimen.id)
+        .where(Specimen.order_id == order.id, Specimen.status.in_(TAKEN))
+        .limit(1)
+    )
+    if taken is None:
+        work.deny(
+            "lab.results.store",
+            patient_id=order.patient_id,
+            obj=("lab_order", order.id),
+            source=source[:64],
+            reason="no specimen collected",
+        )
+        raise Conflict(
+            f"order {order.placer_number}: no specimen collected yet, results cannot be taken",
+            code="specimen_not_collected",
+        )
 
 
 async def store(
@@ -81,9 +125,11 @@ async def store(
 ) -> StoreOutcome:
     """Store results for ``order`` (the one service behind the API and the HL7 door).
 
-    A value for a test that already has an unreleased value replaces it; one for a released
-    test is a correction that waits for release like any other. Values outside the plausible
-    range are held for review; critical values raise an alert at once.
+    Only an order with a collected specimen takes results. A value for a test that already has
+    an unreleased value replaces it; one for a released test is a correction that waits for
+    release like any other. A test with numeric limits takes numbers only (``<0.5`` too), so a
+    critical value is never stored unflagged as text. Values outside the plausible range are
+    held for review; critical values raise an alert at once.
     """
     outcome = StoreOutcome()
     if order.status is OrderStatus.CANCELLED or order.request.status in (
@@ -91,6 +137,7 @@ async def store(
         RequestStatus.REJECTED,
     ):
         raise Conflict(f"order {order.placer_number} is cancelled")
+    await _require_specimen(work, order, source)
     codes = {o.code for o in observations}
     tests = await catalogue.tests_by_code(work, codes)
     ranges = await catalogue.ranges_for(work, codes)
@@ -114,10 +161,16 @@ async def store(
     for obs in observations:
         test = tests.get(obs.code)
         if test is None or test.is_panel:
-            outcome.refused.append((obs, f"test {obs.code} is not a single test in the catalogue"))
+            reason = f"test {obs.code} is not a single test in the catalogue"
+            outcome.refused.append(Refused(obs, reason, "unknown_test"))
             continue
         if obs.unit and test.unit and obs.unit != test.unit:
-            outcome.refused.append((obs, f"unit {obs.unit} for {obs.code}, expected {test.unit}"))
+            reason = f"unit {obs.unit} for {obs.code}, expected {test.unit}"
+            outcome.refused.append(Refused(obs, reason, "wrong_unit"))
+            continue
+        if is_numeric_limited(ranges.get(obs.code, ())) and not looks_numeric(obs.value):
+            reason = f"value {obs.value.strip()[:40]!r} for {obs.code} is not a number"
+            outcome.refused.append(Refused(obs, reason, "not_numeric"))
             continue
         numeric = parse_numeric(obs.value)
         verdict = evaluate(numeric, select_range(ranges.get(obs.code, ()), patient.sex, age))
@@ -208,38 +261,69 @@ async def receive(
     observations: list[Observation],
     *,
     device: str,
-    patient_ids: tuple[str, ...] = (),
+    patient: PatientIdentity,
 ) -> StoreOutcome:
     """Results from the LIS or an analyser (acting as the server), matched by order number.
 
-    When the message names the patient (``patient_ids``, PID-3), one of the identifiers must be
-    the order's patient (our id, the resident ID or a record number): results are never filed
-    under another patient because of a wrong order number.
+    The message must name the order's patient (:mod:`lab.identity`): results are never filed
+    under another patient because of a wrong or guessed order number. A value for a released
+    test is taken only as a correction (OBX-11 ``C``), and a correction only of a stored value.
     """
     order = await orders.find_by_number(work, placer.strip(), filler.strip())
     if order is None:
         raise NotFound(f"no lab order with placer {placer!r} or filler {filler!r}")
-    if patient_ids and not await _same_patient(work, order.request.patient, patient_ids):
-        work.audit(
+    reason = await identity.mismatch(work, order.request.patient, patient)
+    if reason:
+        work.deny(
             "lab.results.receive",
             patient_id=order.patient_id,
-            outcome=Outcome.DENIED,
-            reason="PID does not match the order",
-            pid=list(patient_ids)[:5],
+            obj=("lab_order", order.id),
+            source=f"hl7:{device}"[:64],
+            reason=reason,
+            pid=list(patient.identifiers)[:5],
         )
-        raise Conflict(f"PID-3 {', '.join(patient_ids)} is not the patient of this order")
+        raise Conflict(reason, code="patient_mismatch")
+    refused, taken = await _corrections(work, order, observations)
     if filler and order.filler_number is None:
         order.filler_number = filler.strip()[:22]
-    return await store(work, order, observations, source=f"hl7:{device}", entered_by=None)
+    outcome = await store(work, order, taken, source=f"hl7:{device}", entered_by=None)
+    outcome.refused[:0] = refused
+    return outcome
 
 
-async def _same_patient(work: Work, patient: Patient, identifiers: tuple[str, ...]) -> bool:
-    numbers = await work.session.scalars(
-        select(PatientRecordNumber.number).where(PatientRecordNumber.patient_id == patient.id)
-    )
-    known = {str(patient.id), *numbers, *([patient.resident_id] if patient.resident_id else [])}
-    known_upper = {k.upper() for k in known}
-    return any(i.strip().upper() in known_upper for i in identifiers)
+async def _corrections(
+    work: Work, order: LabOrder, observations: list[Observation]
+) -> tuple[list[Refused], list[Observation]]:
+    """Split the observations into those refused by the correction rules and those to store."""
+    latest: dict[str, LabResult] = {}
+    for row in await work.session.scalars(
+        select(LabResult)
+        .where(
+            LabResult.order_id == order.id,
+            LabResult.test_code.in_({o.code for o in observations}),
+            LabResult.status.in_(CURRENT),
+        )
+        .order_by(LabResult.id)
+    ):
+        latest[row.test_code] = row
+    refused: list[Refused] = []
+    taken: list[Observation] = []
+    for obs in observations:
+        previous = latest.get(obs.code)
+        if obs.amendment_reason and previous is None:
+            reason = "a correction (OBX-11 C) of a result never received"
+            refused.append(Refused(obs, reason, "nothing_to_correct"))
+        elif (
+            not obs.amendment_reason
+            and previous is not None
+            and previous.status.is_released
+            and previous.value != obs.value.strip()
+        ):
+            reason = "released; a new value is sent as a correction (OBX-11 C)"
+            refused.append(Refused(obs, reason, "released"))
+        else:
+            taken.append(obs)
+    return refused, taken
 
 
 async def release(work: Work, order_id: int) -> Report:

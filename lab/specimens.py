@@ -134,6 +134,7 @@ async def reject(work: Work, specimen_id: int, reason: RejectionReason, note: st
     specimen.rejected_at = work.now
     specimen.rejection_reason = reason.value
     specimen.note = note.strip()
+    await _advance_order(work, order)
     work.audit(
         "lab.specimen.reject",
         patient_id=order.patient_id,
@@ -167,5 +168,6 @@ async def add(work: Work, order_id: int, specimen_type: str) -> Specimen:
     specimen = orders.new_specimen(order, specimen_type.strip(), (count or 0) + 1)
     work.session.add(specimen)
     await work.session.flush()
+    await _advance_order(work, order)  # back to "ordered" until the new one is collected
     work.audit("lab.specimen.add", patient_id=order.patient_id, obj=("specimen", specimen.id))
     return specimen

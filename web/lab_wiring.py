@@ -15,7 +15,8 @@ from aiohttp import web
 from consult.center import Center
 from lab import catalogue, outbound
 from lab.inbound import ResultsInbox
-from lab.mllp import MllpClient, MllpServer
+from lab.mllp import MllpClient, MllpLimits, MllpServer, tls_server_context
+from lab.mllp_peers import PeerGate, parse_networks
 from web import keys
 from web.background import every
 from web.settings import Settings
@@ -39,6 +40,30 @@ def lis_enabled(app: web.Application) -> bool:
     return bool(settings.lis_host and settings.lis_port)
 
 
+def results_listener(settings: Settings, inbox: ResultsInbox) -> MllpServer:
+    """The MLLP listener as the settings configure it: the LIS peers it serves, its limits, TLS."""
+    tls = None
+    if settings.mllp_tls_cert and settings.mllp_tls_key:
+        tls = tls_server_context(
+            settings.mllp_tls_cert, settings.mllp_tls_key, settings.mllp_tls_ca
+        )
+    return MllpServer(
+        inbox.handle,
+        reject=inbox.reject,
+        limits=MllpLimits(
+            max_message_bytes=settings.mllp_max_message_bytes,
+            frame_timeout=settings.mllp_frame_timeout_seconds,
+            idle_timeout=settings.mllp_idle_timeout_seconds,
+        ),
+        gate=PeerGate(
+            parse_networks(settings.mllp_allowed_peers),
+            max_connections=settings.mllp_max_connections,
+            max_per_peer=settings.mllp_max_connections_per_peer,
+        ),
+        tls=tls,
+    )
+
+
 async def _prepare(center: Center) -> None:
     """A new installation starts with the seed catalogue (administrators edit it after)."""
     async with center.work(client="lab-setup") as work:
@@ -52,8 +77,7 @@ async def lab_ctx(app: web.Application) -> AsyncIterator[None]:
     runtime = LabRuntime()
     app[LAB] = runtime
     if settings.mllp_port:
-        inbox = ResultsInbox(center)
-        runtime.listener = MllpServer(inbox.handle, reject=inbox.reject)
+        runtime.listener = results_listener(settings, ResultsInbox(center))
         await runtime.listener.start(settings.mllp_host, settings.mllp_port)
     client: MllpClient | None = None
     if lis_enabled(app):

@@ -167,6 +167,8 @@ class RefusedOut(BaseModel):
     code: str
     value: str
     reason: str
+    reason_code: str = ""
+    """Why, as a stable code the pages translate (``not_numeric``, ``wrong_unit``, ...)."""
 
 
 class StoreOut(BaseModel):

@@ -24,6 +24,7 @@ from pydantic import (
 
 from consult.policy import DEFAULT_TURNAROUND_MINUTES, PasswordHashing, Policy
 from consult.vocab import Priority, RequestKind
+from lab.mllp_peers import parse_networks
 
 ENV_PREFIX = "TELECENTER_"
 
@@ -58,6 +59,20 @@ class Settings(BaseModel):
     """If set, devices on the TLS port must present a certificate this authority signed."""
     mllp_port: int = Field(2575, ge=0, le=65535)
     mllp_host: str = "127.0.0.1"
+    mllp_allowed_peers: list[str] = Field(default_factory=list)
+    """Addresses or networks (``10.0.8.21``, ``10.0.8.0/24``) of the LIS and analysers the MLLP
+    listener serves; empty: loopback only. Others are closed at once and logged."""
+    mllp_tls_cert: Path | None = None
+    """With ``mllp_tls_key``: the MLLP listener speaks TLS only."""
+    mllp_tls_key: Path | None = None
+    mllp_tls_ca: Path | None = None
+    """If set, every MLLP peer must present a client certificate this authority signed."""
+    mllp_max_connections: int = Field(64, ge=1, le=10000)
+    mllp_max_connections_per_peer: int = Field(4, ge=1, le=1000)
+    mllp_max_message_bytes: int = Field(1 << 20, ge=4096, le=64 << 20)
+    mllp_frame_timeout_seconds: float = Field(10.0, gt=0, le=600)
+    """From a message's first byte to its end block (and for a TLS handshake)."""
+    mllp_idle_timeout_seconds: float = Field(300.0, gt=0)
     demo: bool = False
     log_level: str = "INFO"
     token_ttl_minutes: int = Field(720, ge=1)
@@ -126,7 +141,18 @@ class Settings(BaseModel):
     def _tls(self) -> Settings:
         if self.dicom_tls_port and not (self.dicom_tls_cert and self.dicom_tls_key):
             raise ValueError("dicom_tls_port needs dicom_tls_cert and dicom_tls_key")
+        if bool(self.mllp_tls_cert) != bool(self.mllp_tls_key):
+            raise ValueError("mllp_tls_cert and mllp_tls_key go together")
+        if self.mllp_tls_ca and not self.mllp_tls_cert:
+            raise ValueError("mllp_tls_ca needs mllp_tls_cert and mllp_tls_key")
         return self
+
+    @field_validator("mllp_allowed_peers")
+    @classmethod
+    def _peers(cls, value: list[str]) -> list[str]:
+        entries = [v.strip() for v in value if v.strip()]
+        parse_networks(entries)  # raises naming the bad entry
+        return entries
 
     @field_validator("database_url")
     @classmethod

@@ -188,6 +188,8 @@ async def test_lab_critical_value_goes_through_the_same_mechanism(api: Api) -> N
     order = (
         await village.post("/api/v1/lab/orders", {"patient_id": patient["id"], "tests": [K]})
     ).ok()
+    specimen = order["specimens"][0]["id"]
+    (await village.post(f"/api/v1/lab/specimens/{specimen}/collect", {})).ok()
     stored = (
         await tech.post(
             f"/api/v1/lab/orders/{order['id']}/results",

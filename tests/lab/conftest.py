@@ -12,7 +12,7 @@ from consult.center import Center
 from consult.db import create_all, make_engine, make_session_factory
 from consult.policy import PasswordHashing, Policy
 from lab.inbound import ResultsInbox
-from lab.mllp import MllpServer
+from lab.mllp import MllpLimits, MllpServer
 from tests.conftest import Database
 
 
@@ -34,7 +34,9 @@ async def center(database: Database) -> AsyncIterator[Center]:
 @pytest.fixture
 async def listener(center: Center) -> AsyncIterator[MllpServer]:
     inbox = ResultsInbox(center)
-    server = MllpServer(inbox.handle, reject=inbox.reject, max_bytes=64 * 1024)
+    server = MllpServer(
+        inbox.handle, reject=inbox.reject, limits=MllpLimits(max_message_bytes=64 * 1024)
+    )
     await server.start("127.0.0.1", 0)
     try:
         yield server

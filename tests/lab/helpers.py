@@ -5,9 +5,15 @@ from __future__ import annotations
 import asyncio
 import socket
 import uuid
+from typing import Any
 
+from sqlalchemy import select
+
+from consult.center import Center
+from consult.models import Patient
 from lab.hl7 import ack_code_of, build_oru
 from lab.mllp import Deframer, frame
+from lab.tables import LabOrder
 
 
 def free_port() -> int:
@@ -24,8 +30,11 @@ class Peer:
         self.deframer = Deframer()
 
     @classmethod
-    async def connect(cls, port: int) -> Peer:
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    async def connect(cls, port: int, *, source: str = "127.0.0.1", **kw: Any) -> Peer:
+        """Connect from the loopback address ``source`` (any of 127.0.0.0/8)."""
+        reader, writer = await asyncio.open_connection(
+            "127.0.0.1", port, local_addr=(source, 0), **kw
+        )
         return cls(reader, writer)
 
     async def send_raw(self, data: bytes) -> None:
@@ -54,11 +63,30 @@ class Peer:
         await self.writer.wait_closed()
 
 
-def oru(placer: str, values: list[tuple[str, str]], filler: str = "", patient_id: str = "") -> str:
+def oru(
+    placer: str, values: list[tuple[str, str]], *, patient_id: str, filler: str = "", **kw: Any
+) -> str:
     return build_oru(
         placer,
         [(code, code, value, "") for code, value in values],
         control_id=uuid.uuid4().hex[:20],
         filler=filler,
         patient_id=patient_id,
+        **kw,
     )
+
+
+async def patient_of(center: Center, placer: str) -> Patient:
+    """The patient of the order ``placer`` (whom a LIS names in PID)."""
+    async with center.sessions() as session:
+        order = await session.scalar(select(LabOrder).where(LabOrder.placer_number == placer))
+        assert order is not None
+        patient = await session.get(Patient, order.patient_id)
+        assert patient is not None
+        return patient
+
+
+async def pid_of(center: Center, placer: str) -> str:
+    """PID-3 as our OML sent it: the resident ID, or our patient number."""
+    patient = await patient_of(center, placer)
+    return patient.resident_id or str(patient.id)

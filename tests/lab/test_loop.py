@@ -61,7 +61,11 @@ async def test_whole_loop(lab_api: Api) -> None:
     live = api.center.bus.subscribe(supervisor.me["id"])
     peer = await Peer.connect(api.mllp_port)  # type: ignore[attr-defined]
     code, text, _ = await peer.exchange(
-        oru(order["placer_number"], [(HGB, "142"), (WBC, "6.1"), (PLT, "210"), (K, "7.1")])
+        oru(
+            order["placer_number"],
+            [(HGB, "142"), (WBC, "6.1"), (PLT, "210"), (K, "7.1")],
+            patient_id=str(patient_id),
+        )
     )
     await peer.close()
     assert (code, text) == ("AA", "")

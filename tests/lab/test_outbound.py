@@ -40,7 +40,7 @@ async def test_outbox_survives_a_lis_that_is_down(center: Center) -> None:
 
     received: list[str] = []
 
-    async def lis(raw: bytes) -> bytes:
+    async def lis(raw: bytes, peer: str) -> bytes:
         received.append(raw.decode())
         return build_ack(parse(raw.decode()), "AA").encode()
 

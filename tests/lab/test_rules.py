@@ -30,7 +30,7 @@ class FakeLis:
         self.messages: list[str] = []
         self.server = MllpServer(self.handle)
 
-    async def handle(self, raw: bytes) -> bytes:
+    async def handle(self, raw: bytes, peer: str) -> bytes:
         self.messages.append(raw.decode())
         return build_ack(parse(raw.decode()), "AA").encode()
 
@@ -123,14 +123,30 @@ async def test_rules(lab_api: tuple[Api, FakeLis]) -> None:
     assert any(n["kind"] == "lab.specimen.rejected" for n in notes)
     again = await doctor.post(f"/api/v1/lab/orders/{oid}/specimens", {"specimen_type": "serum"})
     assert again.ok()["label"].endswith("-02")
+    assert (await doctor.get(f"/api/v1/lab/orders/{oid}")).ok()["status"] == "ordered"
+
+    # --- no results before a specimen is collected (nothing stored, the attempt audited)
+    early = {"results": [{"code": K, "value": "2.1"}]}
+    refused = await tech.post(f"/api/v1/lab/orders/{oid}/results", early)
+    assert refused.status == 409
+    assert refused.body["error"]["code"] == "specimen_not_collected"
+    assert (await tech.get(f"/api/v1/lab/orders/{oid}/results")).ok() == []
+    (await doctor.post(f"/api/v1/lab/specimens/{again.body['id']}/collect", {})).ok()
 
     # --- two-person release
-    results = {"results": [{"code": K, "value": "2.1"}, {"code": HGB, "value": "1", "unit": "x"}]}
+    results = {
+        "results": [
+            {"code": K, "value": "2.1"},
+            {"code": HGB, "value": "1", "unit": "x"},
+            {"code": "2160-0", "value": "2,1"},
+        ]
+    }
     assert (await doctor.post(f"/api/v1/lab/orders/{oid}/results", results)).status == 403
     stored = (await tech.post(f"/api/v1/lab/orders/{oid}/results", results)).ok()
     assert stored["critical"] == 1
     assert stored["stored"][0]["flag"] == "LL"
-    assert stored["refused"][0]["code"] == HGB  # wrong unit
+    refused_codes = [(r["code"], r["reason_code"]) for r in stored["refused"]]
+    assert refused_codes == [(HGB, "wrong_unit"), ("2160-0", "not_numeric")]
     assert (await tech.post(f"/api/v1/lab/orders/{oid}/release")).status == 403
     own = {"results": [{"code": "2951-2", "value": "140"}]}
     (await supervisor.post(f"/api/v1/lab/orders/{oid}/results", own)).ok()

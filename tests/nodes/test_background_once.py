@@ -22,7 +22,7 @@ ROUNDS = {"overdue_check_seconds": "0.2", "lis_retry_seconds": "0.2"}
 async def test_three_nodes_send_each_alert_and_message_once(cluster: Cluster) -> None:
     placers: Counter[str] = Counter()
 
-    async def lis(raw: bytes) -> bytes:
+    async def lis(raw: bytes, peer: str) -> bytes:
         message = parse(raw.decode())
         placers.update({str(s(2)) for s in message.segments("ORC")})
         await asyncio.sleep(0.05)  # a LIS that takes its time: rounds on other nodes overlap

@@ -68,7 +68,15 @@ def store_out(outcome: StoreOutcome) -> StoreOut:
     return StoreOut(
         stored=[ResultOut.model_validate(r) for r in outcome.stored],
         held=[ResultOut.model_validate(r) for r in outcome.held],
-        refused=[RefusedOut(code=o.code, value=o.value, reason=why) for o, why in outcome.refused],
+        refused=[
+            RefusedOut(
+                code=r.observation.code,
+                value=r.observation.value,
+                reason=r.reason,
+                reason_code=r.code,
+            )
+            for r in outcome.refused
+        ],
         critical=outcome.critical,
     )
 

@@ -172,6 +172,9 @@ Object.assign(TEXT, {
   serum: ["血清", "Serum"], urine: ["尿液", "Urine"],
   "flag.N": ["正常", "Normal"], "flag.L": ["偏低 ↓", "Low ↓"], "flag.H": ["偏高 ↑", "High ↑"],
   "flag.LL": ["危急低值 ↓↓", "Critically low ↓↓"], "flag.HH": ["危急高值 ↑↑", "Critically high ↑↑"],
+  "refused.unknown_test": ["不是目录中的单项检验", "Not a single test of the catalogue"],
+  "refused.wrong_unit": ["单位与目录不符", "The unit differs from the catalogue's"],
+  "refused.not_numeric": ["该项目的结果须为数值", "This test takes a number"],
   "flag.A": ["异常", "Abnormal"], "flag.AA": ["危急异常", "Critically abnormal"],
   phone: ["电话", "Phone"], in_app: ["系统内确认", "In the app"],
   // roles, institution levels, audit outcomes, room states
@@ -205,6 +208,7 @@ const ERRORS = {
   not_found: ["未找到，可能已被删除或无权查看", "Not found (removed, or not yours to see)"],
   conflict: ["与当前记录冲突，请刷新后重试", "This conflicts with the current record; reload and try again"],
   invalid_transition: ["当前状态下不能执行此操作", "Not possible in the current status"],
+  specimen_not_collected: ["标本尚未采集，不能录入结果", "No specimen collected yet: results cannot be entered"],
   invalid_input: ["输入有误，请检查", "Please check the input"],
   invalid_json: ["请求格式错误", "The request is malformed"],
   invalid_multipart: ["上传格式错误", "The upload is malformed"],

@@ -131,7 +131,10 @@ async function openOrder(id) {
     if (!items.length) return;
     const out = await api.post(`/api/v1/lab/orders/${id}/results`, { results: items });
     if (out.critical) { beep(true); toast(`${t("alerts")}: ${out.critical}`, "error"); }
-    for (const r of out.refused || []) toast(`${r.code} ${r.value}: ${r.reason}`, "error", 8000);
+    for (const r of out.refused || []) {
+      const why = r.reason_code && t("refused." + r.reason_code) !== "refused." + r.reason_code ? t("refused." + r.reason_code) : r.reason;
+      toast(`${r.code} ${r.value}: ${why}`, "error", 8000);
+    }
     openOrder(id);
     refresh();
   }));
