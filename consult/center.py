@@ -141,9 +141,11 @@ class Center:
             async with session.begin():
                 yield work
         except (NotFound, Forbidden) as exc:
+            await session.close()  # never hold one connection while taking another
             await self._write_denials(work, exc)
             raise
         except DomainError:
+            await session.close()
             await self._write_denials(work, None)
             raise
         finally:

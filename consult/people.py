@@ -11,14 +11,16 @@ import datetime as dt
 import hashlib
 import secrets
 from dataclasses import dataclass
+from typing import Any, NoReturn
 
-from sqlalchemy import select, update
+from sqlalchemy import exists, select, update
+from sqlalchemy.orm import aliased
 
-from consult.center import Work
+from consult.center import Center, Work
 from consult.errors import AccountLocked, AuthenticationFailed, Conflict, InvalidInput, NotFound
 from consult.models import AuthToken, Department, Institution, User
 from consult.principal import Principal, principal_for
-from consult.vocab import InstitutionLevel, Role
+from consult.vocab import InstitutionLevel, Outcome, Role
 
 COUNTY_ROLES = frozenset(Role) - {Role.VILLAGE_DOCTOR, Role.TOWNSHIP_DOCTOR}
 ROLE_LEVEL = {
@@ -38,19 +40,66 @@ def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-async def login(work: Work, username: str, password: str) -> IssuedToken:
-    """Check the password and issue a token; count failures and lock after too many."""
-    user = await work.session.scalar(select(User).where(User.username == username))
-    if user is None or not user.active:
-        await work.center.passwords.verify_nobody(password)
-        work.deny("auth.login", username=username, reason="unknown or inactive user")
+@dataclass(frozen=True)
+class _Account:
+    """What a sign-in needs of a user, read in a short transaction of its own."""
+
+    id: int
+    password_hash: str
+    locked_until: dt.datetime | None
+
+
+async def sign_in(center: Center, username: str, password: str, *, client: str) -> IssuedToken:
+    """Check the password and issue a token; count failures and lock after too many.
+
+    No transaction is open while the password is checked (the slow part), and none waits for
+    another: the account is read in one short transaction and the outcome written in a second.
+    A failure is counted by one conditional ``UPDATE`` (the row's own lock orders racing
+    attempts), so parallel wrong passwords lock the account at exactly the threshold, and every
+    refusal is audited in the transaction that counts it.
+
+    Raises
+    ------
+    AccountLocked
+        The account is locked (also when the threshold is reached by this attempt's race).
+    AuthenticationFailed
+        Unknown or disabled user, or a wrong password (the same answer for both).
+    """
+    async with center.work(client=client) as work:
+        account = await _account(work, username)
+    if account is None:
+        await center.passwords.verify_nobody(password)
+        return await _refuse(center, client, username, None, "unknown or inactive user")
+    if account.locked_until is not None and account.locked_until > center.clock():
+        return await _refuse(center, client, username, account.id, "locked")
+    if not await center.passwords.verify(account.password_hash, password):
+        return await _count_failure(center, client, username, account.id)
+    async with center.work(client=client) as work:
+        return await _issue(work, account, password)
+
+
+async def _account(work: Work, username: str) -> _Account | None:
+    row = (
+        await work.session.execute(
+            select(User.id, User.password_hash, User.locked_until).where(
+                User.username == username, User.active.is_(True)
+            )
+        )
+    ).first()
+    return None if row is None else _Account(*row)
+
+
+async def _issue(work: Work, account: _Account, password: str) -> IssuedToken:
+    # -- the account may have been locked, disabled or changed while the password was checked --
+    user = await work.session.scalar(
+        select(User).where(User.id == account.id, User.active.is_(True)).with_for_update(of=User)
+    )
+    if user is None or user.password_hash != account.password_hash:
+        work.deny("auth.login", obj=("user", account.id), reason="changed during sign-in")
         raise AuthenticationFailed("wrong username or password")
     if user.locked_until is not None and user.locked_until > work.now:
-        work.deny("auth.login", obj=("user", user.id), reason="locked")
-        raise AccountLocked(f"account locked until {user.locked_until.isoformat()}")
-    if not await work.center.passwords.verify(user.password_hash, password):
-        await _count_failure(work, user)
-        raise AuthenticationFailed("wrong username or password")
+        work.deny("auth.login", obj=("user", account.id), reason="locked")
+        raise AccountLocked("account locked after too many failed sign-ins")
     user.failed_logins = 0
     user.locked_until = None
     if work.center.passwords.needs_rehash(user.password_hash):
@@ -66,23 +115,59 @@ async def login(work: Work, username: str, password: str) -> IssuedToken:
     return IssuedToken(token=token, expires_at=expires, user=user)
 
 
-async def _count_failure(work: Work, user: User) -> None:
-    """Record a failed attempt in its own transaction (the login's own one is rolled back)."""
-    async with work.center.sessions() as session, session.begin():
-        failures = user.failed_logins + 1
-        locked = (
-            work.now + work.policy.lockout_duration
-            if failures >= work.policy.lockout_threshold
-            else None
-        )
-        await session.execute(
+async def _count_failure(center: Center, client: str, username: str, user_id: int) -> NoReturn:
+    async with center.work(client=client) as work:
+        now = work.now
+        failures = await work.session.scalar(
             update(User)
-            .where(User.id == user.id)
-            .values(failed_logins=0 if locked else failures, locked_until=locked)
+            .where(User.id == user_id, (User.locked_until.is_(None)) | (User.locked_until <= now))
+            .values(failed_logins=User.failed_logins + 1)
+            .returning(User.failed_logins)
         )
-    work.deny(
-        "auth.login", obj=("user", user.id), reason="wrong password", locked=locked is not None
+        if failures is None:  # a racing attempt locked it first
+            reason, locked_until = "locked", None
+        elif failures >= work.policy.lockout_threshold:
+            reason, locked_until = "wrong password", now + work.policy.lockout_duration
+            await work.session.execute(
+                update(User)
+                .where(User.id == user_id)
+                .values(failed_logins=0, locked_until=locked_until)
+            )
+        else:
+            reason, locked_until = "wrong password", None
+        _audit_refusal(work, username, user_id, reason, locked=locked_until is not None)
+    if reason == "locked":
+        raise AccountLocked("account locked after too many failed sign-ins")
+    raise AuthenticationFailed("wrong username or password")  # this one's failure locks it
+
+
+async def _refuse(
+    center: Center, client: str, username: str, user_id: int | None, reason: str
+) -> NoReturn:
+    async with center.work(client=client) as work:
+        _audit_refusal(work, username, user_id, reason)
+    if reason == "locked":
+        raise AccountLocked("account locked after too many failed sign-ins")
+    raise AuthenticationFailed("wrong username or password")
+
+
+def _audit_refusal(
+    work: Work, username: str, user_id: int | None, reason: str, **detail: Any
+) -> None:
+    work.audit(
+        "auth.login",
+        obj=("user", user_id) if user_id is not None else None,
+        outcome=Outcome.DENIED,
+        username=username[:64],
+        reason=reason,
+        **detail,
     )
+
+
+async def refuse_throttled(center: Center, client: str, username: str, scope: str) -> None:
+    """Audit a sign-in refused before any check because of too many attempts."""
+    async with center.work(client=client) as work:
+        _audit_refusal(work, username, None, "rate limited", scope=scope)
 
 
 async def authenticate(work: Work, token: str) -> Principal:
@@ -228,11 +313,38 @@ async def set_active(work: Work, user_id: int, active: bool) -> User:
     user = await work.session.get(User, user_id)
     if user is None:
         raise NotFound(f"no user {user_id}")
+    if not active:
+        await _check_may_disable(work, user)
     user.active = active
     if not active:
         await revoke_all(work, user.id)
     work.audit("user.active", obj=("user", user.id), active=active)
     return user
+
+
+async def _check_may_disable(work: Work, user: User) -> None:
+    """Nobody locks themselves out, and the center always keeps an administrator."""
+    if user.id == work.principal.user_id:
+        raise Conflict("you cannot disable your own account", code="own_account")
+    if user.role is not Role.ADMIN or not user.active:
+        return
+    # PostgreSQL: the active admins' rows are locked, so two admins disabling each other at once
+    # take turns; SQLite: the one conditional UPDATE below is atomic under its write lock
+    await work.session.execute(
+        select(User.id).where(User.role == Role.ADMIN, User.active.is_(True)).with_for_update()
+    )
+    other = aliased(User)
+    disabled = await work.session.execute(
+        update(User)
+        .where(
+            User.id == user.id,
+            exists().where(other.role == Role.ADMIN, other.active.is_(True), other.id != user.id),
+        )
+        .values(active=False)
+        .execution_options(synchronize_session=False)
+    )
+    if disabled.rowcount == 0:  # type: ignore[attr-defined]
+        raise Conflict("the last active administrator cannot be disabled", code="last_admin")
 
 
 async def list_users(work: Work) -> list[User]:

@@ -31,6 +31,7 @@ from web.ecg_wiring import ecg_ctx
 from web.errors import error_middleware
 from web.imaging_wiring import imaging_ctx
 from web.lab_wiring import lab_ctx
+from web.login_throttle import LoginThrottle
 from web.metrics import Metrics
 from web.openapi import build_openapi
 from web.pages import add_pages
@@ -176,6 +177,7 @@ def create_app(settings: Settings) -> web.Application:
         client_max_size=settings.max_upload_mb * 1024 * 1024,
     )
     app[keys.SETTINGS] = settings
+    app[keys.LOGIN_THROTTLE] = LoginThrottle(limit=settings.login_failures_per_minute)
     app[METRICS] = metrics
     app.cleanup_ctx.extend(
         [

@@ -217,6 +217,7 @@ async def _audit_verify(center: Center) -> int:
 
 def serve(settings: Settings) -> None:
     """Run until SIGINT/SIGTERM; aiohttp closes listeners and runs every cleanup context."""
+    from web.access_log import access_log_options
     from web.app import create_app
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -226,8 +227,8 @@ def serve(settings: Settings) -> None:
         app,
         host=settings.host,
         port=settings.port,
-        access_log=logging.getLogger("web.access"),
         shutdown_timeout=10,
+        **access_log_options(),
     )
 
 

@@ -31,9 +31,18 @@ STATUS: tuple[tuple[type[e.DomainError], int], ...] = (
 class ApiError(Exception):
     """An error raised by the web layer itself (bad JSON, a bad query)."""
 
-    def __init__(self, status: int, code: str, message: str, field: str | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        field: str | None = None,
+        *,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.status, self.code, self.message, self.field = status, code, message, field
+        self.headers = headers
 
 
 def error_body(code: str, message: str, field: str | None = None, **extra: Any) -> dict[str, Any]:
@@ -66,7 +75,9 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             error_body(exc.code, exc.message, exc.field, **details), status=status, headers=headers
         )
     except ApiError as exc:
-        return web.json_response(error_body(exc.code, exc.message, exc.field), status=exc.status)
+        return web.json_response(
+            error_body(exc.code, exc.message, exc.field), status=exc.status, headers=exc.headers
+        )
     except web.HTTPException as exc:
         if exc.status < 400 or not request.path.startswith(("/api", "/dicom-web")):
             raise

@@ -10,11 +10,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from consult.center import Center
 from consult.events import EventBus
 from consult.principal import Principal
+from web.login_throttle import LoginThrottle
 from web.settings import Settings
 
 SETTINGS = web.AppKey("settings", Settings)
 ENGINE = web.AppKey("engine", AsyncEngine)
 CENTER = web.AppKey("center", Center)
+LOGIN_THROTTLE = web.AppKey("login_throttle", LoginThrottle)
 BUS: web.AppKey[EventBus] = web.AppKey("bus")
 EXECUTOR = web.AppKey("executor", Executor)
 PRINCIPAL = web.RequestKey("principal", Principal)

@@ -78,6 +78,7 @@ class Settings(BaseModel):
     token_ttl_minutes: int = Field(720, ge=1)
     lockout_threshold: int = Field(5, ge=1)
     lockout_minutes: int = Field(15, ge=1)
+    login_failures_per_minute: int = Field(20, ge=1)  # per user name and per client address
     override_minutes: int = Field(240, ge=1)
     argon2_time_cost: int = Field(3, ge=1)
     argon2_memory_kib: int = Field(65536, ge=64)

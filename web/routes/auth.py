@@ -6,10 +6,12 @@ from aiohttp import web
 from pydantic import TypeAdapter
 
 from consult import people
+from consult.errors import AuthenticationFailed
 from consult.models import User
 from web import keys
 from web.api import Call, Endpoints
 from web.auth import clear_session_cookies, csrf_token, set_session_cookies
+from web.errors import ApiError
 from web.schemas import LoginIn, LoginOut, MeOut
 
 endpoints = Endpoints("auth")
@@ -41,9 +43,24 @@ def me_out(user: User, timezone: str = "Asia/Shanghai") -> MeOut:
     public=True,
 )
 async def login(call: Call) -> web.Response:
-    async with call.center.work(client=call.client) as work:
-        issued = await people.login(work, call.body.username, call.body.password)
-        user = me_out(issued.user, call.request.app[keys.SETTINGS].timezone)
+    throttle = call.request.app[keys.LOGIN_THROTTLE]
+    username = call.body.username
+    keys_ = (f"user:{username.casefold()}", f"addr:{call.client}")
+    wait = throttle.retry_after(keys_)
+    if wait is not None:
+        await people.refuse_throttled(call.center, call.client, username, "rate")
+        raise ApiError(
+            429,
+            "too_many_attempts",
+            f"too many sign-in attempts; try again in {wait} s",
+            headers={"Retry-After": str(wait)},
+        )
+    try:
+        issued = await people.sign_in(call.center, username, call.body.password, client=call.client)
+    except AuthenticationFailed:
+        throttle.record(keys_)  # failures count; a user who signs in is never slowed
+        raise
+    user = me_out(issued.user, call.request.app[keys.SETTINGS].timezone)
     out = LoginOut(
         token=issued.token,
         expires_at=issued.expires_at,

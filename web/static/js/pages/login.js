@@ -20,6 +20,21 @@ const form = h("form.card.login#login-form", { autocomplete: "on" },
   message,
   h("button.primary", { type: "submit", id: "login-submit" }, t("signIn")));
 
+// Where to go after signing in: a path on this site only. Browsers read a backslash as a
+// slash (so "/" + backslash + "host" is another site): refuse those, then let the URL parser
+// decide the origin.
+function localPath(next) {
+  if (!next || !next.startsWith("/") || /[\\\u0000-\u001f]/.test(next)) return null;
+  let url;
+  try {
+    url = new URL(next, location.origin);
+  } catch (e) {
+    return null;
+  }
+  if (url.origin !== location.origin || url.pathname.startsWith("//")) return null;
+  return url.pathname + url.search + url.hash;
+}
+
 form.addEventListener("submit", async (ev) => {
   ev.preventDefault();
   message.textContent = "";
@@ -30,8 +45,7 @@ form.addEventListener("submit", async (ev) => {
       username: form.username.value.trim(), password: form.password.value,
     });
     saveSession(body);
-    const next = new URLSearchParams(location.search).get("next");
-    location.assign(next && next.startsWith("/") && !next.startsWith("//") ? next : homeOf(body.user));
+    location.assign(localPath(new URLSearchParams(location.search).get("next")) || homeOf(body.user));
   } catch (err) {
     message.textContent = err instanceof ApiError && err.status === 401 ? t("badLogin") : errorText(err);
   } finally {
