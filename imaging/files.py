@@ -33,7 +33,8 @@ def check_uid(value: str, what: str = "UID") -> str:
     """Return ``value`` (stripped of the padding NUL/space) if it is a valid UID."""
     value = value.strip().rstrip("\x00").strip()
     if not value or len(value) > MAX_UID or not UID_RE.match(value):
-        raise BadUid(f"{what} {value[:80]!r} is not a valid UID")
+        reason = "empty" if not value else "longer than 64" if len(value) > MAX_UID else "invalid"
+        raise BadUid(f"{what} is {reason}: not a valid UID ({value[:80]!r})")
     return value
 
 

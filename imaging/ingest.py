@@ -365,7 +365,9 @@ async def _index(work: Work, arrivals: list[Arrival]) -> list[Stored]:
             "frames": h.frames,
             "received_at": now,
         }
-        if h.sop_uid in existing:
+        if h.sop_uid in existing and not arrival.written:
+            pass  # a re-send that found its file: the row stands as it is
+        elif h.sop_uid in existing:
             values.pop("series_id")
             await session.execute(
                 update(ImagingInstance)

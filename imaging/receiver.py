@@ -10,7 +10,8 @@ file. It needs no database: the index row follows from :class:`imaging.archive.A
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+from dataclasses import dataclass, replace
 
 from pydicom.uid import DeflatedExplicitVRLittleEndian
 
@@ -26,6 +27,8 @@ from imaging.header import (
 from imaging.ownership import DifferentContent
 from imaging.pixels import check_pixels
 from imaging.walk import inflate, pixel_element, walk_syntax
+
+logger = logging.getLogger(__name__)
 
 PREAMBLE = b"\x00" * 128 + b"DICM"
 
@@ -127,13 +130,16 @@ class Receiver:
         return Checked(header, path, (data,) if prefixed else (PREAMBLE, data), view[offset:])
 
     def write(self, checked: Checked) -> Received:
-        """Write a checked instance whose UIDs are claimed; a re-send of the very same data
-        set finds its file and writes nothing.
+        """Write a checked instance whose UIDs are claimed. A re-send finds its file and
+        writes nothing: the very same data set, or the same instance in another transfer
+        syntax (a SOP instance is its UID; the encoding stored first is kept).
 
         Raises
         ------
         DifferentContent
-            Another data set is stored under this SOP Instance UID (it stays as it was).
+            Another data set is stored under this SOP Instance UID in the same transfer
+            syntax: the sender changed an instance without giving it a new UID (the stored
+            one stays as it was).
         OSError
             The disk refused the write.
         """
@@ -143,20 +149,25 @@ class Receiver:
                 return Received(checked.header, checked.path, size)
         except FileExistsError:
             pass  # written by a concurrent sender between the look and the link
-        size = self._same_as_stored(checked)
-        return Received(checked.header, checked.path, size, written=False)
-
-    def _same_as_stored(self, checked: Checked) -> int:
         stored = self.files.read(checked.path)
         try:
             transfer_syntax, offset = split_part10(stored)
         except MalformedDataset:
             transfer_syntax, offset = "", len(stored)
-        if (
-            transfer_syntax != checked.header.transfer_syntax
-            or memoryview(stored)[offset:] != checked.dataset
-        ):
-            raise DifferentContent(
-                f"SOP Instance UID is already stored with other content ({checked.header.sop_uid})"
+        header = checked.header
+        if transfer_syntax == header.transfer_syntax:
+            if memoryview(stored)[offset:] != checked.dataset:
+                raise DifferentContent(
+                    f"SOP Instance UID is already stored with other content ({header.sop_uid})"
+                )
+        elif transfer_syntax:
+            logger.info(
+                "%s re-sent in %s: the copy in %s is kept",
+                header.sop_uid,
+                header.transfer_syntax,
+                transfer_syntax,
             )
-        return len(stored)
+            header = replace(header, transfer_syntax=transfer_syntax)
+        else:
+            raise DifferentContent(f"SOP Instance UID {header.sop_uid}: stored file unreadable")
+        return Received(header, checked.path, len(stored), written=False)

@@ -477,7 +477,7 @@ def _failure(data: bytes, reason: int, comment: str) -> Dataset:
         item.ReferencedSOPClassUID = None
         item.ReferencedSOPInstanceUID = None
     item.FailureReason = reason
-    item.ErrorComment = comment[:1024]
+    item.ErrorComment = comment[:64]  # LO: what it is first, the UID after
     return item
 
 
