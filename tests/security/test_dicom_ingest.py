@@ -14,6 +14,7 @@ import asyncio
 import hashlib
 import io
 import threading
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -28,15 +29,8 @@ from sqlalchemy import select
 
 from consult.models import Institution
 from imaging.index import ImagingInstance, ImagingSeries, ImagingStudy
-from tests.conftest import Api
-from tests.imaging.conftest import (  # noqa: F401 (fixtures)
-    DEVICE,
-    Node,
-    in_thread,
-    make_ct,
-    node,
-    worker_node,
-)
+from tests.conftest import Api, Database
+from tests.imaging.conftest import DEVICE, Node, in_thread, make_ct, running_node
 
 B_DEVICE = "XIHE-CT"
 UID_CONFLICT, DIFFERENT_CONTENT = 0xC409, 0xC40A
@@ -44,6 +38,21 @@ DATASET_MISMATCH, CANNOT_UNDERSTAND = 0xA900, 0xC000
 
 Answer = tuple[int, str]
 """A C-STORE status and its Error Comment."""
+
+
+@pytest.fixture(params=[2, 0], ids=["workers", "threads"])
+async def node(
+    request: pytest.FixtureRequest, seeded_database: Database, tmp_path: Path
+) -> AsyncIterator[Node]:
+    """The server with its DICOM node, on worker processes and on threads (as tests/imaging)."""
+    async with running_node(seeded_database, tmp_path, request.param) as running:
+        yield running
+
+
+@pytest.fixture
+async def worker_node(seeded_database: Database, tmp_path: Path) -> AsyncIterator[Node]:
+    async with running_node(seeded_database, tmp_path, 2) as running:
+        yield running
 
 
 def encode(ds: Dataset) -> bytes:
@@ -179,7 +188,9 @@ async def study_a(node: Node) -> dict[str, Any]:
     patient = (await node.patients())[0]
     study, series = generate_uid(), generate_uid()
     datasets = [
-        make_ct(patient_id=patient.resident_id or "", study_uid=study, series_uid=series, instance=i)
+        make_ct(
+            patient_id=patient.resident_id or "", study_uid=study, series_uid=series, instance=i
+        )
         for i in (1, 2)
     ]
     assert [s for s, _ in await in_thread(store, node.port, DEVICE, datasets)] == [0, 0]
