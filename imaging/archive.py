@@ -42,7 +42,7 @@ class Archive:
 
     def release(self, header: InstanceHeader, origin: Origin) -> None:
         """Give a claim up (its file could not be written)."""
-        self.ingest.ownership.release(header, origin.institution_id)
+        self.ingest.ownership.release(header, origin.institution_id, committed=False)
 
     async def store_file(self, data: bytes, origin: Origin, *, study_uid: str = "") -> Stored:
         """Check, claim, write and index a DICOM file (PS3.10) as received (STOW-RS).

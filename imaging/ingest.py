@@ -115,6 +115,7 @@ class Ingest:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        await self.ownership.close()
 
     async def submit(self, arrival: Arrival) -> Stored:
         """Queue ``arrival`` and wait until its index row is committed."""
@@ -157,14 +158,15 @@ class Ingest:
                     await self._write_or_split([one])
                 return
             arrival, future = batch[0]
-            self._release([arrival])
+            self._release([arrival], committed=False)
             logger.exception(
                 "indexing %s failed; its file stays at %s", arrival.header.sop_uid, arrival.path
             )
             if future is not None and not future.done():
                 future.set_exception(exc)
             return
-        self._release([a for a, _ in batch])
+        for (arrival, _), result in zip(batch, results, strict=True):
+            self._release([arrival], committed=not isinstance(result, UidConflict))
         indexed: list[tuple[Arrival, Stored]] = []
         for (arrival, future), result in zip(batch, results, strict=True):
             if isinstance(result, UidConflict):
@@ -184,10 +186,10 @@ class Ingest:
             except Exception:  # a listener's failure must not stop the index writer
                 logger.exception("after-index listener failed")
 
-    def _release(self, arrivals: list[Arrival]) -> None:
+    def _release(self, arrivals: list[Arrival], *, committed: bool) -> None:
         for arrival in arrivals:
             if arrival.claimed:
-                self.ownership.release(arrival.header, arrival.institution_id)
+                self.ownership.release(arrival.header, arrival.institution_id, committed=committed)
 
     def _refused(self, arrival: Arrival, conflict: UidConflict, *, acknowledged: bool) -> None:
         """An arrival the index refused (its UIDs are another's): its file, if written for it,
