@@ -29,8 +29,11 @@ from sqlalchemy import select
 
 from consult.models import Institution
 from imaging.index import ImagingInstance, ImagingSeries, ImagingStudy
+from imaging.ownership import UidConflict
+from imaging.receiver import Origin
 from tests.conftest import Api, Database
 from tests.imaging.conftest import DEVICE, Node, in_thread, make_ct, running_node
+from web.imaging_wiring import ARCHIVE
 
 B_DEVICE = "XIHE-CT"
 UID_CONFLICT, DIFFERENT_CONTENT = 0xC409, 0xC40A
@@ -405,3 +408,34 @@ async def test_c_store_and_stow_race_for_one_sop_instance_uid(node: Node) -> Non
             await session.execute(select(ImagingInstance.id).where(ImagingInstance.sop_uid == sop))
         ).all()
     assert len(rows) == 1
+
+
+async def test_index_refuses_what_another_server_granted(worker_node: Node) -> None:
+    """Two server processes on one database grant claims each on their own: the index writer
+    checks the same rules in its transaction. B's instance, granted elsewhere and already
+    answered, is set aside (kept, out of the archive); one waited for (STOW) is removed."""
+    node = worker_node
+    patient = (await node.patients())[0]
+    study = generate_uid()
+    a1 = make_ct(patient_id=patient.resident_id or "", study_uid=study)
+    assert [s for s, _ in await in_thread(store, node.port, DEVICE, [a1])] == [0]
+    await node.flush()
+    before = await snapshot(node)
+    archive = node.api.client.server.app[ARCHIVE]
+    b = Origin(await institution_id(node, "th-xihe"), None, "dicom:OTHER-NODE")
+    answered = archive.receiver.check_file(encode(make_ct(patient_id="B-9", study_uid=study)))
+    waited = archive.receiver.check_file(encode(make_ct(patient_id="B-8", study_uid=study)))
+    written = [archive.receiver.write(c) for c in (answered, waited)]  # as the other node did
+    archive.index_nowait(written[0], b)
+    with pytest.raises(UidConflict, match="another institution"):
+        await archive.index(written[1], b)
+    await node.flush()
+    after = await snapshot(node)
+    assert {k: v for k, v in after.items() if k != "files"} == {
+        k: v for k, v in before.items() if k != "files"
+    }
+    assert {k: v for k, v in after["files"].items() if not k.startswith("quarantine/")} == (
+        before["files"]
+    )
+    held = [k for k in after["files"] if k.startswith("quarantine/")]
+    assert len(held) == 1 and held[0].startswith(f"quarantine/{answered.header.sop_uid}.")
