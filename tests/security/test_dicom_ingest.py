@@ -21,16 +21,20 @@ from typing import Any
 import pytest
 from pydicom import config as pydicom_config
 from pydicom import dcmread
+from pydicom.data import get_testdata_file
 from pydicom.dataset import Dataset
+from pydicom.encaps import encapsulate, generate_frames
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 from pynetdicom import AE, _config
 from pynetdicom.sop_class import CTImageStorage, Verification
 from sqlalchemy import select
 
 from consult.models import Institution
+from imaging.header import split_part10
 from imaging.index import ImagingInstance, ImagingSeries, ImagingStudy
 from imaging.ownership import UidConflict
-from imaging.receiver import Origin
+from imaging.pixels import PixelDataMismatch
+from imaging.receiver import Origin, check_dataset
 from tests.conftest import Api, Database
 from tests.imaging.conftest import DEVICE, Node, in_thread, make_ct, running_node
 from web.imaging_wiring import ARCHIVE
@@ -439,3 +443,25 @@ async def test_index_refuses_what_another_server_granted(worker_node: Node) -> N
     )
     held = [k for k in after["files"] if k.startswith("quarantine/")]
     assert len(held) == 1 and held[0].startswith(f"quarantine/{answered.header.sop_uid}.")
+
+
+def _encapsulated(fragments: list[bytes], frames: int) -> tuple[memoryview, str]:
+    """An RLE data set (as its data set bytes and syntax) with ``fragments`` as pixel data."""
+    ds = dcmread(get_testdata_file("SC_rgb_rle_2frame.dcm"))  # type: ignore[arg-type]
+    ds.NumberOfFrames = frames
+    ds.PixelData = encapsulate(fragments) if fragments else b"\xfe\xff\x00\xe0\x00\x00\x00\x00"
+    if not fragments:  # the Basic Offset Table alone (pydicom writes the delimiter)
+        ds["PixelData"].is_undefined_length = True
+    data = encode(ds)
+    syntax, offset = split_part10(data)
+    return memoryview(data)[offset:], syntax
+
+
+def test_encapsulated_pixel_data_needs_its_fragments() -> None:
+    sample = dcmread(get_testdata_file("SC_rgb_rle_2frame.dcm"))  # type: ignore[arg-type]
+    frames = [bytes(f) for f in generate_frames(sample.PixelData, number_of_frames=2)]
+    check_dataset(*_encapsulated(frames, 2))  # as sent: accepted
+    with pytest.raises(PixelDataMismatch, match="fragment"):
+        check_dataset(*_encapsulated(frames, 3))  # a frame more than there are fragments
+    with pytest.raises(PixelDataMismatch, match="without any fragment"):
+        check_dataset(*_encapsulated([], 1))
