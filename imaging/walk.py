@@ -1,8 +1,8 @@
 """Walking an encoded data set element by element, lengths only (values are skipped).
 
 :func:`check_structure` refuses a truncated or malformed stream before anything is parsed or
-written, in either byte order; a deflated data set is walked once :func:`inflate`\\ d (within a
-bound). :func:`pixel_element` then describes the top-level pixel data the walk found, for
+written, in either byte order; a deflated data set is walked once inflated (:func:`inflate`,
+within a bound). :func:`pixel_element` then describes the top-level pixel data the walk found, for
 :mod:`imaging.pixels` to check against the image attributes.
 """
 

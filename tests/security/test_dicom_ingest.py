@@ -24,7 +24,12 @@ from pydicom import dcmread
 from pydicom.data import get_testdata_file
 from pydicom.dataset import Dataset
 from pydicom.encaps import encapsulate, generate_frames
-from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+from pydicom.uid import (
+    DeflatedExplicitVRLittleEndian,
+    ExplicitVRBigEndian,
+    ExplicitVRLittleEndian,
+    generate_uid,
+)
 from pynetdicom import AE, _config
 from pynetdicom.sop_class import CTImageStorage, Verification
 from sqlalchemy import select
@@ -465,3 +470,16 @@ def test_encapsulated_pixel_data_needs_its_fragments() -> None:
         check_dataset(*_encapsulated(frames, 3))  # a frame more than there are fragments
     with pytest.raises(PixelDataMismatch, match="without any fragment"):
         check_dataset(*_encapsulated([], 1))
+
+
+@pytest.mark.parametrize("syntax", [DeflatedExplicitVRLittleEndian, ExplicitVRBigEndian])
+def test_deflated_and_big_endian_pixel_data_checked(syntax: str) -> None:
+    ds = make_ct()
+    ds.file_meta.TransferSyntaxUID = syntax
+    data = encode(ds)
+    found, offset = split_part10(data)
+    assert check_dataset(memoryview(data)[offset:], found).rows == 64
+    ds.Rows = 128
+    data = encode(ds)
+    with pytest.raises(PixelDataMismatch, match="need 16384"):
+        check_dataset(memoryview(data)[offset:], found)
