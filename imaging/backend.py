@@ -13,6 +13,7 @@ from collections.abc import Coroutine
 from typing import Any, Protocol, TypeVar
 
 from imaging.devices import DeviceInfo
+from imaging.header import InstanceHeader
 from imaging.matching import Level
 from imaging.query import InstanceRef
 from imaging.receiver import Origin, Received
@@ -28,8 +29,16 @@ class NodeBackend(Protocol):
 
     def device(self, title: str) -> DeviceInfo | None: ...
 
+    def claim(self, header: InstanceHeader, origin: Origin) -> None:
+        """Grant the instance's UIDs to its sender, or raise
+        :class:`imaging.ownership.UidConflict`: before its file is written."""
+
+    def release(self, header: InstanceHeader, origin: Origin) -> None:
+        """Give up a claim whose file could not be written."""
+
     def index(self, received: Received, origin: Origin) -> None:
-        """Queue the index row; once this returns, a later query sees the instance."""
+        """Queue the index row (its claim is released once it is committed); once this
+        returns, a later query sees the instance."""
 
     def find(
         self, device: DeviceInfo, level: Level, keys: dict[str, str]
@@ -51,6 +60,12 @@ class LoopBackend:
 
     def device(self, title: str) -> DeviceInfo | None:
         return self._run(self.service.device(title))
+
+    def claim(self, header: InstanceHeader, origin: Origin) -> None:
+        self._run(self.service.claim(header, origin))
+
+    def release(self, header: InstanceHeader, origin: Origin) -> None:
+        self.loop.call_soon_threadsafe(self.service.release, header, origin)
 
     def index(self, received: Received, origin: Origin) -> None:
         # queued on the loop ahead of any query asked after this returns (the loop's FIFO)

@@ -31,6 +31,8 @@ from imaging.devices import DeviceInfo, Operation
 from imaging.files import FileStore, is_uid
 from imaging.header import MalformedDataset, encode_file_meta
 from imaging.matching import Level, QueryError
+from imaging.ownership import DifferentContent, UidConflict
+from imaging.pixels import PixelDataMismatch
 from imaging.receiver import Mismatch, Origin, Receiver
 from imaging.sop import FIND_MODELS, STUDY_ROOT_FIND
 
@@ -43,8 +45,15 @@ CANCEL = 0xFE00
 NOT_AUTHORIZED = 0x0124  # Refused: not authorized
 OUT_OF_RESOURCES = 0xA700  # Refused: out of resources
 MOVE_DESTINATION_UNKNOWN = 0xA801  # Refused: move destination unknown
-DATASET_MISMATCH = 0xA900  # Error: data set does not match SOP class
+DATASET_MISMATCH = 0xA900  # Error: data set does not match SOP class (pixel data too)
 CANNOT_UNDERSTAND = 0xC000  # Error: cannot understand
+# C-STORE failures of ours in "Error: cannot understand" (C000-CFFF, PS3.4 B.2.3), the one
+# failure class that neither tells the sender to retry later (A7xx, out of resources) nor
+# blames its data set for not fitting its SOP class (A9xx): the instance is well formed, but
+# its identity is taken; retrying cannot help, a person must reconcile (the comment says why).
+UID_CONFLICT = 0xC409  # a UID is another institution's, study's or series'
+DIFFERENT_CONTENT = 0xC40A  # the sender stored other content under this SOP Instance UID
+MAX_COMMENT = 64  # Error Comment is LO
 UNABLE_TO_PROCESS = 0xC001  # Failed: unable to process (query/retrieve)
 SUBOPS_FAILED = 0xB000  # Warning: sub-operations complete, one or more failures
 
@@ -127,39 +136,53 @@ class Handlers:
     def on_echo(self, event: evt.Event) -> int:
         return SUCCESS
 
-    def on_store(self, event: evt.Event) -> int:
+    def on_store(self, event: evt.Event) -> int | Dataset:
         device = self._allowed(event, Operation.STORE)
         if device is None:
             return NOT_AUTHORIZED
         request = cast(C_STORE, event.request)
+        title = device.ae_title
         meta = encode_file_meta(
             str(request.AffectedSOPClassUID),
             str(request.AffectedSOPInstanceUID),
             str(event.context.transfer_syntax),
-            device.ae_title,
+            title,
         )
         try:
-            received = self.receiver.receive(
+            checked = self.receiver.check(
                 meta,
                 cast(BytesIO, request.DataSet).getbuffer(),
                 str(event.context.transfer_syntax),
                 sop_class_uid=str(request.AffectedSOPClassUID),
                 sop_uid=str(request.AffectedSOPInstanceUID),
             )
-        except Mismatch as exc:
-            logger.warning(
-                "C-STORE from %s: 0xA900 data set does not match: %s", device.ae_title, exc
-            )
-            return DATASET_MISMATCH
+        except (Mismatch, PixelDataMismatch) as exc:
+            logger.warning("C-STORE from %s: 0xA900 data set does not match: %s", title, exc)
+            return _failure(DATASET_MISMATCH, exc)
         except MalformedDataset as exc:
-            logger.warning("C-STORE from %s: 0xC000 cannot understand: %s", device.ae_title, exc)
-            return CANNOT_UNDERSTAND
+            logger.warning("C-STORE from %s: 0xC000 cannot understand: %s", title, exc)
+            return _failure(CANNOT_UNDERSTAND, exc)
+        origin = Origin(device.institution_id, device.id, f"dicom:{title}")
+        try:
+            self.backend.claim(checked.header, origin)
+        except UidConflict as exc:
+            logger.warning("C-STORE from %s: 0x%04X refused: %s", title, UID_CONFLICT, exc)
+            return _failure(UID_CONFLICT, exc)
+        except Exception:  # adapter boundary: the index is unreachable, transiently
+            logger.exception("C-STORE from %s: 0xA700 claim failed", title)
+            return OUT_OF_RESOURCES
+        try:
+            received = self.receiver.write(checked)
+        except DifferentContent as exc:
+            self.backend.release(checked.header, origin)
+            logger.warning("C-STORE from %s: 0x%04X refused: %s", title, DIFFERENT_CONTENT, exc)
+            return _failure(DIFFERENT_CONTENT, exc)
         except OSError:
-            logger.exception("C-STORE from %s: 0xA700 out of resources (disk)", device.ae_title)
+            self.backend.release(checked.header, origin)
+            logger.exception("C-STORE from %s: 0xA700 out of resources (disk)", title)
             return OUT_OF_RESOURCES
         # The file is durable: acknowledge, and let the batching writer index it (queries
         # flush the writer first, so they see every acknowledged instance).
-        origin = Origin(device.institution_id, device.id, f"dicom:{device.ae_title}")
         self.backend.index(received, origin)
         return SUCCESS
 
@@ -327,6 +350,15 @@ def _accepted(assoc: Association | None, sop_class_uid: str) -> set[str]:
         for context in assoc.accepted_contexts
         if context.abstract_syntax == sop_class_uid and context.transfer_syntax
     }
+
+
+def _failure(status: int, exc: Exception) -> Dataset:
+    """A failure status with its reason in Error Comment (0000,0902), for the sender's log."""
+    answer = Dataset()
+    answer.Status = status
+    text = "".join(c if " " <= c <= "~" and c != "\\" else "?" for c in str(exc))
+    answer.ErrorComment = text[:MAX_COMMENT]
+    return answer
 
 
 def _reject(assoc: Association, result: int) -> None:

@@ -20,6 +20,9 @@ logger = logging.getLogger(__name__)
 
 UID_RE = re.compile(r"^(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))*$")
 MAX_UID = 64
+QUARANTINE = "quarantine"
+HELD_SUFFIX = ".dcm-held"
+"""Files set aside keep this suffix: start-up recovery looks for ``*.dcm`` only."""
 
 
 class BadUid(ValueError):
@@ -30,7 +33,8 @@ def check_uid(value: str, what: str = "UID") -> str:
     """Return ``value`` (stripped of the padding NUL/space) if it is a valid UID."""
     value = value.strip().rstrip("\x00").strip()
     if not value or len(value) > MAX_UID or not UID_RE.match(value):
-        raise BadUid(f"{what} {value[:80]!r} is not a valid UID")
+        reason = "empty" if not value else "longer than 64" if len(value) > MAX_UID else "invalid"
+        raise BadUid(f"{what} is {reason}: not a valid UID ({value[:80]!r})")
     return value
 
 
@@ -59,8 +63,16 @@ class FileStore:
             raise ValueError(f"path {relative!r} is outside the archive")
         return path
 
-    def write(self, relative: str, chunks: Iterable[bytes]) -> int:
-        """Write ``chunks`` atomically to ``relative``; return the size in bytes."""
+    def exists(self, relative: str) -> bool:
+        return self.path(relative).exists()
+
+    def write(self, relative: str, chunks: Iterable[bytes | memoryview]) -> int:
+        """Write ``chunks`` atomically to ``relative``; return the size in bytes.
+
+        Never replaces a file: the new one is linked into place (``link(2)`` fails on an
+        existing name), and :class:`FileExistsError` says that ``relative`` was already there,
+        left as it was. Two writers of one name: exactly one wins, the other learns it.
+        """
         final = self.root / relative
         directory = final.parent
         created = not directory.exists()
@@ -80,13 +92,12 @@ class FileStore:
                     os.fsync(fd)
             finally:
                 os.close(fd)
-            os.replace(tmp, final)
-        except BaseException:
+            os.link(tmp, final)
+        finally:
             tmp.unlink(missing_ok=True)
-            raise
         if self.durable and created:
             # A new directory entry must survive a crash too; in an existing directory the
-            # rename of an fsynced file is what ext4/xfs order for us.
+            # link of an fsynced file is what ext4/xfs order for us (as a rename would be).
             _fsync_dir(directory)
             _fsync_dir(directory.parent)
         return size
@@ -96,6 +107,16 @@ class FileStore:
 
     def remove(self, relative: str) -> None:
         self.path(relative).unlink(missing_ok=True)
+
+    def set_aside(self, relative: str) -> Path:
+        """Move an instance file out of the archive (never indexed, never recovered as one),
+        into ``quarantine/`` under the root; return where it went."""
+        source = self.path(relative)
+        directory = self.root / QUARANTINE
+        directory.mkdir(exist_ok=True)
+        target = directory / f"{source.stem}.{uuid.uuid4().hex[:8]}{HELD_SUFFIX}"
+        os.replace(source, target)
+        return target
 
 
 def _fsync_dir(directory: Path) -> None:

@@ -17,20 +17,15 @@ from pydicom.charset import convert_encodings, decode_bytes
 from pydicom.dataset import Dataset
 from pydicom.uid import (
     PYDICOM_IMPLEMENTATION_UID,
-    DeflatedExplicitVRLittleEndian,
     ExplicitVRBigEndian,
-    ImplicitVRLittleEndian,
 )
 
+from imaging import walk
 from imaging.files import BadUid, check_uid
+from imaging.walk import LONG_VRS, OTHER_IDS_SEQUENCE, MalformedDataset
 
-LONG_VRS = frozenset(
-    {b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"}
-)
-UNDEFINED = 0xFFFFFFFF
-ITEM, ITEM_END, SEQ_END = 0xE000, 0xE00D, 0xE0DD
-MAX_DEPTH = 16
-OTHER_IDS_SEQUENCE = 0x00101002
+__all__ = ["InstanceHeader", "MalformedDataset", "check_structure", "fast_header", "read_header"]
+
 WANTED: dict[int, tuple[str, str]] = {
     0x00080005: ("SpecificCharacterSet", "CS"),
     0x00080016: ("SOPClassUID", "UI"),
@@ -55,15 +50,14 @@ WANTED: dict[int, tuple[str, str]] = {
     0x00200010: ("StudyID", "SH"),
     0x00200011: ("SeriesNumber", "IS"),
     0x00200013: ("InstanceNumber", "IS"),
+    0x00280002: ("SamplesPerPixel", "US"),
+    0x00280004: ("PhotometricInterpretation", "CS"),
     0x00280008: ("NumberOfFrames", "IS"),
     0x00280010: ("Rows", "US"),
     0x00280011: ("Columns", "US"),
+    0x00280100: ("BitsAllocated", "US"),
 }
 """Top-level attributes the index needs: (keyword, VR) by tag."""
-
-
-class MalformedDataset(ValueError):
-    """The data set cannot be parsed (truncated, bad lengths, missing identifiers)."""
 
 
 @dataclass(frozen=True)
@@ -96,6 +90,9 @@ class InstanceHeader:
     rows: int | None = None
     columns: int | None = None
     frames: int = 1
+    samples_per_pixel: int | None = None
+    bits_allocated: int | None = None
+    photometric: str = ""
 
     def __post_init__(self) -> None:
         if self.study_uid == self.series_uid or self.series_uid == self.sop_uid:
@@ -105,30 +102,18 @@ class InstanceHeader:
 def check_structure(
     data: bytes | memoryview, transfer_syntax: str, found: dict[int, bytes] | None = None
 ) -> int:
-    """Raise :class:`MalformedDataset` unless every element of ``data`` fits in it.
-
-    Returns the offset of the top-level Pixel Data element (the length of ``data`` without one):
-    the header before it is all the index needs. With ``found``, the raw values of the
-    top-level attributes the index needs are collected on the way (see :func:`fast_header`).
-    """
-    view = memoryview(data)
-    if transfer_syntax in (DeflatedExplicitVRLittleEndian, ExplicitVRBigEndian):
-        return len(view)  # left to pydicom (rare on the wire)
-    explicit = transfer_syntax != ImplicitVRLittleEndian
-    marks: list[int] = []
-    end = _walk(view, 0, len(view), explicit, 0, until_item_end=False, marks=marks, found=found)
-    if end != len(view):
-        raise MalformedDataset(f"stray bytes after the data set at offset {end}")
-    return marks[0] if marks else len(view)
+    """:func:`imaging.walk.check_structure`, collecting the attributes the index needs."""
+    return walk.check_structure(data, transfer_syntax, found, WANTED)
 
 
-def fast_header(found: dict[int, bytes], transfer_syntax: str) -> InstanceHeader | None:
-    """The header from the raw values :func:`check_structure` collected; None when pydicom must
-    read it (an Other Patient IDs Sequence, or a syntax the walker leaves alone)."""
-    if OTHER_IDS_SEQUENCE in found or transfer_syntax in (
-        DeflatedExplicitVRLittleEndian,
-        ExplicitVRBigEndian,
-    ):
+def fast_header(
+    found: dict[int, bytes], walked_as: str, transfer_syntax: str = ""
+) -> InstanceHeader | None:
+    """The header from the raw values :func:`check_structure` collected walking in syntax
+    ``walked_as``; None when pydicom must read it (an Other Patient IDs Sequence, or big
+    endian values). ``transfer_syntax`` is the instance's own (a deflated one is walked
+    inflated, as explicit VR little endian)."""
+    if OTHER_IDS_SEQUENCE in found or walked_as == ExplicitVRBigEndian:
         return None
     charset = found.get(0x00080005, b"").decode("ascii", "replace").strip(" \x00")
     encodings = convert_encodings([c.strip() for c in charset.split("\\")] if charset else None)
@@ -143,7 +128,7 @@ def fast_header(found: dict[int, bytes], transfer_syntax: str) -> InstanceHeader
             values[keyword] = decode_bytes(raw, encodings, set()).strip(" \x00")
         else:
             values[keyword] = raw.decode("ascii", "replace").strip(" \x00")
-    return _header_from_values(values, transfer_syntax)
+    return _header_from_values(values, transfer_syntax or walked_as)
 
 
 def _header_from_values(values: dict[str, Any], transfer_syntax: str) -> InstanceHeader:
@@ -160,12 +145,16 @@ def _header_from_values(values: dict[str, Any], transfer_syntax: str) -> Instanc
         except ValueError:
             return None
 
+    def uid(keyword: str, what: str) -> str:  # checked whole: a UID is never cut
+        value = values.get(keyword)
+        return check_uid("" if value is None else str(value), what)
+
     try:
         return InstanceHeader(
-            sop_class_uid=check_uid(text("SOPClassUID"), "SOP Class UID"),
-            sop_uid=check_uid(text("SOPInstanceUID"), "SOP Instance UID"),
-            study_uid=check_uid(text("StudyInstanceUID"), "Study Instance UID"),
-            series_uid=check_uid(text("SeriesInstanceUID"), "Series Instance UID"),
+            sop_class_uid=uid("SOPClassUID", "SOP Class UID"),
+            sop_uid=uid("SOPInstanceUID", "SOP Instance UID"),
+            study_uid=uid("StudyInstanceUID", "Study Instance UID"),
+            series_uid=uid("SeriesInstanceUID", "Series Instance UID"),
             transfer_syntax=transfer_syntax,
             patient_id=text("PatientID"),
             patient_name=text("PatientName", 324),
@@ -189,7 +178,10 @@ def _header_from_values(values: dict[str, Any], transfer_syntax: str) -> Instanc
             instance_number=number("InstanceNumber"),
             rows=values.get("Rows"),
             columns=values.get("Columns"),
-            frames=number("NumberOfFrames") or 1,
+            frames=_frames(number("NumberOfFrames")),
+            samples_per_pixel=values.get("SamplesPerPixel"),
+            bits_allocated=values.get("BitsAllocated"),
+            photometric=text("PhotometricInterpretation", 16).upper(),
         )
     except BadUid as exc:
         raise MalformedDataset(str(exc)) from None
@@ -254,80 +246,12 @@ def split_part10(data: bytes | memoryview) -> tuple[str, int]:
     return transfer_syntax, pos
 
 
-def _walk(
-    buf: memoryview,
-    pos: int,
-    end: int,
-    explicit: bool,
-    depth: int,
-    *,
-    until_item_end: bool,
-    marks: list[int] | None = None,
-    found: dict[int, bytes] | None = None,
-) -> int:
-    if depth > MAX_DEPTH:
-        raise MalformedDataset("sequences nested too deep")
-    while pos < end:
-        if pos + 8 > end:
-            raise MalformedDataset(f"truncated element header at offset {pos}")
-        group, elem = struct.unpack_from("<HH", buf, pos)
-        if group == 0xFFFE:
-            length = struct.unpack_from("<I", buf, pos + 4)[0]
-            if elem == ITEM_END and until_item_end:
-                return pos + 8
-            raise MalformedDataset(f"unexpected delimiter ({group:04X},{elem:04X}) at {pos}")
-        if marks is not None and group == 0x7FE0 and elem == 0x0010 and not marks:
-            marks.append(pos)
-        vr = bytes(buf[pos + 4 : pos + 6]) if explicit else b""
-        if explicit and vr in LONG_VRS:
-            if pos + 12 > end:
-                raise MalformedDataset(f"truncated element header at offset {pos}")
-            length, header = struct.unpack_from("<I", buf, pos + 8)[0], 12
-        elif explicit:
-            if not vr.isalpha():
-                raise MalformedDataset(f"invalid VR {vr!r} at offset {pos}")
-            length, header = struct.unpack_from("<H", buf, pos + 6)[0], 8
-        else:
-            length, header = struct.unpack_from("<I", buf, pos + 4)[0], 8
-        pos += header
-        if found is not None:
-            tag = group << 16 | elem
-            if tag in WANTED and length != UNDEFINED and pos + length <= end:
-                found[tag] = bytes(buf[pos : pos + length])
-            elif tag == OTHER_IDS_SEQUENCE:
-                found[tag] = b""
-        if length == UNDEFINED:
-            pos = _items(buf, pos, end, explicit, depth + 1)
-        elif pos + length > end:
-            raise MalformedDataset(
-                f"element ({group:04X},{elem:04X}) claims {length} bytes, {end - pos} remain"
-            )
-        else:
-            pos += length
-    if until_item_end:
-        raise MalformedDataset("item without its delimiter")
-    return pos
-
-
-def _items(buf: memoryview, pos: int, end: int, explicit: bool, depth: int) -> int:
-    """Skip the items of an undefined-length sequence (or encapsulated pixel data)."""
-    while True:
-        if pos + 8 > end:
-            raise MalformedDataset("sequence without its delimiter (truncated)")
-        group, elem, length = struct.unpack_from("<HHI", buf, pos)
-        pos += 8
-        if group != 0xFFFE:
-            raise MalformedDataset(f"expected an item at offset {pos - 8}")
-        if elem == SEQ_END:
-            return pos
-        if elem != ITEM:
-            raise MalformedDataset(f"unexpected ({group:04X},{elem:04X}) in a sequence")
-        if length == UNDEFINED:
-            pos = _walk(buf, pos, end, explicit, depth + 1, until_item_end=True)
-        elif pos + length > end:
-            raise MalformedDataset(f"item claims {length} bytes, {end - pos} remain")
-        else:
-            pos += length
+def read_dataset_header(prefix: bytes, walked_as: str, transfer_syntax: str) -> InstanceHeader:
+    """Parse the attributes of an encoded data set's ``prefix`` (everything before its pixel
+    data), encoded in ``walked_as``. pydicom reads a data set through a file meta that names
+    its syntax; the meta's other values are placeholders nobody reads."""
+    meta = encode_file_meta("1.2", "1.2", walked_as)
+    return read_header(meta + prefix, transfer_syntax)
 
 
 def read_header(file_bytes: bytes, transfer_syntax: str) -> InstanceHeader:
@@ -342,10 +266,10 @@ def read_header(file_bytes: bytes, transfer_syntax: str) -> InstanceHeader:
 def header_of(ds: Dataset, transfer_syntax: str) -> InstanceHeader:
     try:
         return InstanceHeader(
-            sop_class_uid=check_uid(_text(ds, "SOPClassUID"), "SOP Class UID"),
-            sop_uid=check_uid(_text(ds, "SOPInstanceUID"), "SOP Instance UID"),
-            study_uid=check_uid(_text(ds, "StudyInstanceUID"), "Study Instance UID"),
-            series_uid=check_uid(_text(ds, "SeriesInstanceUID"), "Series Instance UID"),
+            sop_class_uid=_uid(ds, "SOPClassUID", "SOP Class UID"),
+            sop_uid=_uid(ds, "SOPInstanceUID", "SOP Instance UID"),
+            study_uid=_uid(ds, "StudyInstanceUID", "Study Instance UID"),
+            series_uid=_uid(ds, "SeriesInstanceUID", "Series Instance UID"),
             transfer_syntax=transfer_syntax,
             patient_id=_text(ds, "PatientID", 64),
             patient_name=_text(ds, "PatientName", 324),
@@ -367,12 +291,34 @@ def header_of(ds: Dataset, transfer_syntax: str) -> InstanceHeader:
             instance_number=_int(ds, "InstanceNumber"),
             rows=_int(ds, "Rows"),
             columns=_int(ds, "Columns"),
-            frames=_int(ds, "NumberOfFrames") or 1,
+            frames=_frames(_int(ds, "NumberOfFrames")),
+            samples_per_pixel=_int(ds, "SamplesPerPixel"),
+            bits_allocated=_int(ds, "BitsAllocated"),
+            photometric=_text(ds, "PhotometricInterpretation", 16).upper(),
         )
     except BadUid as exc:
         raise MalformedDataset(str(exc)) from None
     except (ValueError, TypeError, KeyError, AttributeError) as exc:
         raise MalformedDataset(f"bad attribute value: {exc}") from None
+
+
+def _uid(ds: Dataset, keyword: str, what: str) -> str:
+    """A UID attribute checked whole (PS3.5 9.1): never cut to fit."""
+    value = ds.get(keyword)
+    if value is None:
+        return check_uid("", what)
+    if isinstance(value, list | tuple) or type(value).__name__ == "MultiValue":
+        value = "\\".join(str(v) for v in value)
+    return check_uid(str(value), what)
+
+
+def _frames(value: int | None) -> int:
+    """Number of Frames: absent means one; zero or negative is refused (it sizes the pixels)."""
+    if value is None:
+        return 1
+    if value < 1:
+        raise MalformedDataset(f"Number of Frames {value} is not a positive number")
+    return value
 
 
 def _text(ds: Dataset, keyword: str, limit: int = 64) -> str:

@@ -24,6 +24,7 @@ from consult.center import Center, Work
 from consult.db import utcnow
 from consult.principal import SYSTEM
 from imaging import linking
+from imaging.files import FileStore
 from imaging.header import InstanceHeader
 from imaging.index import (
     ImagingInstance,
@@ -32,6 +33,7 @@ from imaging.index import (
     ImagingSeries,
     ImagingStudy,
 )
+from imaging.ownership import Key, Owner, Ownership, UidConflict, explain, owners
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +63,10 @@ class Arrival:
     device_id: int | None
     source: str
     """Who sent it, for the audit trail (``dicom:AET`` or ``stow:username``)."""
+    claimed: bool = False
+    """Its UIDs were claimed (:class:`imaging.ownership.Ownership`): release once indexed."""
+    written: bool = True
+    """Its file was written for this arrival (False: an identical file was already there)."""
 
 
 @dataclass(frozen=True)
@@ -69,9 +75,12 @@ class Stored:
     study_uid: str
     study_pk: int
     duplicate: bool
+    series_uid: str = ""
+    sop_class_uid: str = ""
 
 
 Pending = tuple[Arrival, "asyncio.Future[Stored] | None"]
+Outcome = Stored | UidConflict
 
 
 class Ingest:
@@ -83,8 +92,11 @@ class Ingest:
     it is committed: queries call it first, so that they see every acknowledged instance.
     """
 
-    def __init__(self, center: Center) -> None:
+    def __init__(self, center: Center, files: FileStore | None = None) -> None:
         self.center = center
+        self.files = files
+        """Where a refused arrival's file is moved aside (kept, out of the archive)."""
+        self.ownership = Ownership(center)
         self.on_indexed: Callable[[list[tuple[Arrival, Stored]]], Awaitable[None]] | None = None
         """Called after each committed batch (the ECG center takes its waveforms from here)."""
         self._queue: asyncio.Queue[Pending] = asyncio.Queue()
@@ -103,6 +115,7 @@ class Ingest:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        await self.ownership.close()
 
     async def submit(self, arrival: Arrival) -> Stored:
         """Queue ``arrival`` and wait until its index row is committed."""
@@ -145,22 +158,58 @@ class Ingest:
                     await self._write_or_split([one])
                 return
             arrival, future = batch[0]
+            self._release([arrival], committed=False)
             logger.exception(
                 "indexing %s failed; its file stays at %s", arrival.header.sop_uid, arrival.path
             )
             if future is not None and not future.done():
                 future.set_exception(exc)
             return
-        for (_, future), result in zip(batch, results, strict=True):
-            if future is not None and not future.done():
+        for (arrival, _), result in zip(batch, results, strict=True):
+            self._release([arrival], committed=not isinstance(result, UidConflict))
+        indexed: list[tuple[Arrival, Stored]] = []
+        for (arrival, future), result in zip(batch, results, strict=True):
+            if isinstance(result, UidConflict):
+                # answered before (a C-STORE), or found on disk at start-up: keep the file
+                self._refused(arrival, result, acknowledged=future is None or not arrival.claimed)
+            else:
+                indexed.append((arrival, result))
+            if future is None or future.done():
+                continue
+            if isinstance(result, UidConflict):
+                future.set_exception(result)
+            else:
                 future.set_result(result)
-        if self.on_indexed is not None:
+        if self.on_indexed is not None and indexed:
             try:
-                await self.on_indexed([(a, r) for (a, _), r in zip(batch, results, strict=True)])
+                await self.on_indexed(indexed)
             except Exception:  # a listener's failure must not stop the index writer
                 logger.exception("after-index listener failed")
 
-    async def _write(self, arrivals: list[Arrival]) -> list[Stored]:
+    def _release(self, arrivals: list[Arrival], *, committed: bool) -> None:
+        for arrival in arrivals:
+            if arrival.claimed:
+                self.ownership.release(arrival.header, arrival.institution_id, committed=committed)
+
+    def _refused(self, arrival: Arrival, conflict: UidConflict, *, acknowledged: bool) -> None:
+        """An arrival the index refused (its UIDs are another's): its file, if written for it,
+        leaves the archive; kept aside when its sender was already answered success."""
+        if not arrival.written or self.files is None:
+            logger.warning("%s refused: %s", arrival.source, conflict)
+            return
+        if not acknowledged:
+            self.files.remove(arrival.path)
+            return
+        aside = self.files.set_aside(arrival.path)
+        logger.error(
+            "%s: %s (acknowledged: another server granted it at the same time); its file is "
+            "kept at %s for reconciliation",
+            arrival.source,
+            conflict,
+            aside,
+        )
+
+    async def _write(self, arrivals: list[Arrival]) -> list[Outcome]:
         for attempt in range(1, CONCURRENT_WRITER_ATTEMPTS + 1):
             try:
                 async with self.center.work(SYSTEM, client=arrivals[0].source[:64]) as work:
@@ -175,8 +224,69 @@ class Ingest:
         raise AssertionError("unreachable")
 
 
-async def write_batch(work: Work, arrivals: list[Arrival]) -> list[Stored]:
-    """Index ``arrivals`` (files already on disk) in ``work``'s transaction."""
+async def write_batch(work: Work, arrivals: list[Arrival]) -> list[Outcome]:
+    """Index ``arrivals`` (files already on disk) in ``work``'s transaction.
+
+    An arrival whose UIDs the index (or an earlier arrival of the batch) gives to another
+    institution, study or series is not indexed: its outcome is the :class:`UidConflict`.
+    """
+    held = await _stored_owners(work, arrivals)
+    outcomes: list[Outcome | None] = []
+    accepted: list[Arrival] = []
+    for arrival in arrivals:
+        conflict = _conflict(held, arrival)
+        if conflict is None:
+            for key, owner in owners(arrival.header, arrival.institution_id).items():
+                held.setdefault(key, owner)
+            accepted.append(arrival)
+        outcomes.append(conflict)
+    stored = iter(await _index(work, accepted) if accepted else [])
+    return [outcome if outcome is not None else next(stored) for outcome in outcomes]
+
+
+async def _stored_owners(work: Work, arrivals: list[Arrival]) -> dict[Key, Owner]:
+    """What the index says owns the arrivals' study, series and SOP Instance UIDs."""
+    session = work.session
+    held: dict[Key, Owner] = {}
+    for uid, institution in await session.execute(
+        select(ImagingStudy.study_uid, ImagingStudy.institution_id).where(
+            ImagingStudy.study_uid.in_({a.header.study_uid for a in arrivals})
+        )
+    ):
+        held[("study", uid)] = (institution,)
+    for uid, institution, study_uid in await session.execute(
+        select(ImagingSeries.series_uid, ImagingStudy.institution_id, ImagingStudy.study_uid)
+        .select_from(ImagingSeries)
+        .join(ImagingStudy, ImagingStudy.id == ImagingSeries.study_id)
+        .where(ImagingSeries.series_uid.in_({a.header.series_uid for a in arrivals}))
+    ):
+        held[("series", uid)] = (institution, study_uid)
+    for uid, institution, study_uid, series_uid in await session.execute(
+        select(
+            ImagingInstance.sop_uid,
+            ImagingStudy.institution_id,
+            ImagingStudy.study_uid,
+            ImagingSeries.series_uid,
+        )
+        .select_from(ImagingInstance)
+        .join(ImagingSeries, ImagingSeries.id == ImagingInstance.series_id)
+        .join(ImagingStudy, ImagingStudy.id == ImagingSeries.study_id)
+        .where(ImagingInstance.sop_uid.in_({a.header.sop_uid for a in arrivals}))
+    ):
+        held[("sop", uid)] = (institution, study_uid, series_uid)
+    return held
+
+
+def _conflict(held: dict[Key, Owner], arrival: Arrival) -> UidConflict | None:
+    for key, owner in owners(arrival.header, arrival.institution_id).items():
+        other = held.get(key)
+        if other is not None and other != owner:
+            return explain(key, owner, other)
+    return None
+
+
+async def _index(work: Work, arrivals: list[Arrival]) -> list[Stored]:
+    """Index ``arrivals``, whose UIDs are theirs (checked by :func:`write_batch`)."""
     session = work.session
     study_uids = {a.header.study_uid for a in arrivals}
     studies: dict[str, tuple[int, str]] = {
@@ -257,7 +367,9 @@ async def write_batch(work: Work, arrivals: list[Arrival]) -> list[Stored]:
             "frames": h.frames,
             "received_at": now,
         }
-        if h.sop_uid in existing:
+        if h.sop_uid in existing and not arrival.written:
+            pass  # a re-send that found its file: the row stands as it is
+        elif h.sop_uid in existing:
             values.pop("series_id")
             await session.execute(
                 update(ImagingInstance)
@@ -268,7 +380,9 @@ async def write_batch(work: Work, arrivals: list[Arrival]) -> list[Stored]:
             per_series[series[h.series_uid]] += 1
             per_study[study_pk] += 1
         rows[h.sop_uid] = values
-        results.append(Stored(h.sop_uid, h.study_uid, study_pk, duplicate))
+        results.append(
+            Stored(h.sop_uid, h.study_uid, study_pk, duplicate, h.series_uid, h.sop_class_uid)
+        )
     fresh = [v for uid, v in rows.items() if uid not in existing]
     if fresh:  # a Core executemany: the ORM's bulk path adds bookkeeping per row
         await session.execute(insert(cast(Table, ImagingInstance.__table__)), fresh)

@@ -20,9 +20,9 @@ from consult.center import Center
 from consult.models import Institution
 from consult.vocab import InstitutionLevel
 from imaging.archive import Archive
-from imaging.header import check_structure, read_header, split_part10
 from imaging.index import ImagingInstance, ImagingStudy
 from imaging.ingest import Arrival
+from imaging.ownership import UidConflict
 
 logger = logging.getLogger(__name__)
 
@@ -41,9 +41,7 @@ def _candidates(root: Path, cutoff: float | None) -> list[str]:
 def _header_of(archive: Archive, relative: str) -> tuple[Arrival | None, str]:
     data = archive.files.read(relative)
     try:
-        transfer_syntax, offset = split_part10(data)
-        pixel_offset = check_structure(memoryview(data)[offset:], transfer_syntax)
-        header = read_header(data[: offset + pixel_offset], transfer_syntax)
+        header = archive.receiver.check_file(data).header
     except ValueError as exc:
         return None, str(exc)
     return Arrival(
@@ -85,16 +83,19 @@ async def recover_unindexed(archive: Archive, center: Center) -> int:
                     ImagingStudy.study_uid == arrival.header.study_uid
                 )
             )
-        await archive.ingest.submit(
-            Arrival(
-                header=arrival.header,
-                path=relative,
-                size=arrival.size,
-                institution_id=institution or county,
-                device_id=None,
-                source="recovery",
+        try:
+            await archive.ingest.submit(
+                Arrival(
+                    header=arrival.header,
+                    path=relative,
+                    size=arrival.size,
+                    institution_id=institution or county,
+                    device_id=None,
+                    source="recovery",
+                )
             )
-        )
+        except UidConflict:  # set aside by the index writer, with its reason logged
+            continue
         recovered += 1
     if recovered:
         logger.warning("recovered %d instance(s) that were stored but not indexed", recovered)

@@ -14,6 +14,7 @@ from consult.principal import SYSTEM
 from imaging import devices, query
 from imaging.archive import Archive
 from imaging.devices import DeviceInfo
+from imaging.header import InstanceHeader
 from imaging.matching import Level
 from imaging.receiver import Origin, Received
 
@@ -32,6 +33,15 @@ class NodeService:
         """The registered device calling as ``title`` (``None``: unknown)."""
         async with self.center.work(SYSTEM, client=f"dicom:{title}"[:64]) as work:
             return await devices.by_title(work, title)
+
+    async def claim(self, header: InstanceHeader, origin: Origin) -> None:
+        """Grant an arriving instance's UIDs to its sender, or raise
+        :class:`imaging.ownership.UidConflict`."""
+        await self.archive.claim(header, origin)
+
+    def release(self, header: InstanceHeader, origin: Origin) -> None:
+        """Give up a claim whose file was not written (a plain call on the loop)."""
+        self.archive.release(header, origin)
 
     def index(self, received: Received, origin: Origin) -> None:
         """Queue a durable file's index row (a plain call on the loop, no waiting)."""

@@ -42,6 +42,7 @@ from imaging.entity import (
     tls_context,
 )
 from imaging.files import FileStore
+from imaging.header import InstanceHeader
 from imaging.matching import Level
 from imaging.query import InstanceRef
 from imaging.reactor import NodeRequestHandler
@@ -140,6 +141,12 @@ class RemoteBackend:
 
     def device(self, title: str) -> DeviceInfo | None:
         return cast(DeviceInfo | None, self.channel.call("device", title))
+
+    def claim(self, header: InstanceHeader, origin: Origin) -> None:
+        self.channel.call("claim", header, origin)
+
+    def release(self, header: InstanceHeader, origin: Origin) -> None:
+        self.channel.call("release", header, origin)
 
     def index(self, received: Received, origin: Origin) -> None:
         # answered once queued: a query asked after this returns sees the instance

@@ -29,6 +29,7 @@ from typing import Any
 from imaging import rpc
 from imaging.entity import NodeConfig, tls_context
 from imaging.matching import QueryError
+from imaging.ownership import UidConflict
 from imaging.service import NodeService
 from imaging.worker import STOP_GRACE_S, WorkerSettings
 
@@ -86,6 +87,7 @@ class WorkerPool:
         """Per slot: how long to wait before the next replacement (doubles while it keeps dying)."""
         self._calls: dict[str, Callable[..., Awaitable[Any]]] = {
             "device": service.device,
+            "claim": service.claim,
             "find": service.find,
             "instances": service.instances,
         }
@@ -228,12 +230,12 @@ class WorkerPool:
             await self._spawn(worker.slot)
 
     def _call(self, worker: _Worker, call_id: int, method: str, args: tuple[Any, ...]) -> None:
-        if method == "index":  # answered at once: the row is queued ahead of later queries
+        if method in ("index", "release"):  # answered at once: queued ahead of later calls
             try:
-                self.service.index(*args)
+                getattr(self.service, method)(*args)
                 worker.writer.write(rpc.frame(("ok", call_id, None)))
             except Exception as exc:  # the pool's boundary: the worker reports the failure
-                logger.exception("queueing an index row failed")
+                logger.exception("%s of an instance failed", method)
                 worker.writer.write(rpc.error_frame(call_id, exc))
             return
         call = self._calls.get(method)
@@ -245,7 +247,7 @@ class WorkerPool:
     async def _answer(self, worker: _Worker, call_id: int, answer: Awaitable[Any]) -> None:
         try:
             data = rpc.frame(("ok", call_id, await answer))
-        except QueryError as exc:
+        except (QueryError, UidConflict) as exc:  # an answer: the worker maps it to a status
             data = rpc.error_frame(call_id, exc)
         except Exception as exc:  # the pool's boundary: the worker maps it to a DICOM status
             logger.exception("%s: a node call failed", worker.name)

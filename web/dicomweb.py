@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import io
 import json
 import logging
 import uuid
@@ -28,6 +29,9 @@ from imaging.archive import Archive
 from imaging.files import is_uid
 from imaging.header import MalformedDataset
 from imaging.matching import Level, QueryError
+from imaging.ownership import DifferentContent, UidConflict
+from imaging.pixels import PixelDataMismatch
+from imaging.receiver import Mismatch
 from imaging.render import PRESETS, RenderError, RenderOptions, render_file
 from imaging.senders import stow_origin
 from web import keys
@@ -409,6 +413,13 @@ async def rendered_frame(call: Call) -> web.Response:
 # -- STOW-RS ------------------------------------------------------------------------------------
 
 
+# Failure Reasons (0008,1197) of the Failed SOP Sequence: the C-STORE statuses (PS3.18 10.5.3)
+CANNOT_UNDERSTAND = 0xC000
+DATASET_MISMATCH = 0xA900  # pixel data not fitting the image attributes, another study's
+UID_CONFLICT = 0xC409  # a UID is another institution's, study's or series' (imaging.dimse)
+DIFFERENT_CONTENT = 0xC40A  # other content already stored under this SOP Instance UID
+
+
 async def _store(call: Call, study_uid: str = "") -> web.Response:
     principal = call.principal
     origin = stow_origin(principal)
@@ -420,21 +431,19 @@ async def _store(call: Call, study_uid: str = "") -> web.Response:
     failed: list[Dataset] = []
     base = _base_url(call)
     while (part := await reader.next()) is not None:
-        data = await part.read()  # type: ignore[union-attr]
+        data = bytes(await part.read())  # type: ignore[union-attr]
         try:
-            received = await asyncio.to_thread(
-                archive.receive_file, bytes(data), study_uid=study_uid
-            )
-        except MalformedDataset as exc:
-            logger.warning("STOW from %s: 0xC000 cannot understand: %s", principal.username, exc)
-            failed.append(_failure(bytes(data), 0xC000))
+            result = await archive.store_file(data, origin, study_uid=study_uid)
+        except (UidConflict, MalformedDataset) as exc:
+            reason = _reason(exc)
+            logger.warning("STOW from %s: 0x%04X %s", principal.username, reason, exc)
+            failed.append(_failure(data, reason, str(exc)))
             continue
-        result = await archive.index(received, origin)
         item = Dataset()
-        item.ReferencedSOPClassUID = received.header.sop_class_uid
+        item.ReferencedSOPClassUID = result.sop_class_uid
         item.ReferencedSOPInstanceUID = result.sop_uid
         item.RetrieveURL = (
-            f"{base}/studies/{received.header.study_uid}/series/{received.header.series_uid}"
+            f"{base}/studies/{result.study_uid}/series/{result.series_uid}"
             f"/instances/{result.sop_uid}"
         )
         stored.append(item)
@@ -446,17 +455,36 @@ async def _store(call: Call, study_uid: str = "") -> web.Response:
     return _json(response.to_json_dict(), status=status)
 
 
-def _failure(data: bytes, reason: int) -> Dataset:
+def _reason(exc: Exception) -> int:
+    if isinstance(exc, DifferentContent):
+        return DIFFERENT_CONTENT
+    if isinstance(exc, UidConflict):
+        return UID_CONFLICT
+    if isinstance(exc, Mismatch | PixelDataMismatch):
+        return DATASET_MISMATCH
+    return CANNOT_UNDERSTAND
+
+
+def _failure(data: bytes, reason: int, comment: str) -> Dataset:
+    """A Failed SOP Sequence item: the instance (if its UIDs can be read), the reason code and,
+    for a person, the reason in Error Comment (0000,0902)."""
     item = Dataset()
     try:
-        ds = pydicom.dcmread(__import__("io").BytesIO(data), stop_before_pixels=True, force=True)
-        item.ReferencedSOPClassUID = str(ds.get("SOPClassUID", "")) or None
-        item.ReferencedSOPInstanceUID = str(ds.get("SOPInstanceUID", "")) or None
+        ds = pydicom.dcmread(io.BytesIO(data), stop_before_pixels=True, force=True)
+        item.ReferencedSOPClassUID = _readable_uid(ds.get("SOPClassUID"))
+        item.ReferencedSOPInstanceUID = _readable_uid(ds.get("SOPInstanceUID"))
     except Exception:  # whatever it is, it is unreadable: report without identifiers
         item.ReferencedSOPClassUID = None
         item.ReferencedSOPInstanceUID = None
     item.FailureReason = reason
+    item.ErrorComment = comment[:64]  # LO: what it is first, the UID after
     return item
+
+
+def _readable_uid(value: Any) -> str | None:
+    """A UID to name the failed instance by: only a valid one (a 65-character one is not)."""
+    text = str(value or "").strip()
+    return text if is_uid(text) else None
 
 
 @endpoints.post(ROOT + "/studies", summary="STOW-RS: store instances")
