@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pynetdicom import AE, ALL_TRANSFER_SYNTAXES, AllStoragePresentationContexts, _config
 from pynetdicom.presentation import PresentationContext
 
+from imaging.admission import AssociationSlots, ConnectionLimits, NodeLimits
 from imaging.sop import QR_MODELS, VERIFICATION
 
 MAX_PDU = 4 * 1024 * 1024
@@ -28,11 +29,24 @@ step would dominate the time of a store."""
 
 @dataclass(frozen=True)
 class NodeConfig:
+    """The node's settings (see :class:`web.settings.Settings`, ``dicom_*``)."""
+
     aet: str = "TELECENTER"
     host: str = "127.0.0.1"
     port: int = 11112
     max_pdu: int = MAX_PDU
     maximum_associations: int = 16
+    """Associations served at once (counted from their A-ASSOCIATE-RQ)."""
+    max_per_peer: int = 8
+    """Open connections from one address (associated or not)."""
+    max_connections: int = 64
+    """Open connections in all (associated or still negotiating)."""
+    artim_s: float = 10.0
+    """ARTIM timer (PS3.8 9.1.5): from connection to a whole A-ASSOCIATE-RQ, and the wait for
+    the peer to close after an A-ABORT or A-ASSOCIATE-RJ; also the TLS handshake's limit."""
+    network_timeout_s: float = 60.0
+    """An association idle this long is aborted; so is one whose PDU is not whole this long
+    after its first byte, or whose peer takes this long to accept what the node sends."""
     workers: int = 0
     """Node worker processes serving the associations (0: threads of the server process)."""
     tls_port: int = 0
@@ -43,14 +57,26 @@ class NodeConfig:
     """If set, a device must present a certificate signed by this authority."""
 
 
-def application_entity(config: NodeConfig, maximum_associations: int | None = None) -> AE:
+def application_entity(config: NodeConfig) -> AE:
     ae = AE(ae_title=config.aet)
     ae.maximum_pdu_size = config.max_pdu
-    ae.maximum_associations = maximum_associations or config.maximum_associations
-    ae.network_timeout = 60
-    ae.acse_timeout = 30
+    # pynetdicom counts every connection's thread against this before negotiating, those
+    # still waiting for their A-ASSOCIATE-RQ included: the node's own limits (node_limits)
+    # decide, this one never refuses first
+    ae.maximum_associations = config.max_connections
+    ae.network_timeout = config.network_timeout_s
+    ae.acse_timeout = config.artim_s
     ae.dimse_timeout = 60
     return ae
+
+
+def node_limits(
+    config: NodeConfig, *, associations: int | None = None, admit: bool = True
+) -> NodeLimits:
+    """One server's limits: its share of the associations; connections counted if ``admit``
+    (not in a node worker: the server process admits them before it hands them over)."""
+    connections = ConnectionLimits(config.max_per_peer, config.max_connections) if admit else None
+    return NodeLimits(connections, AssociationSlots(associations or config.maximum_associations))
 
 
 def tls_context(config: NodeConfig) -> ssl.SSLContext | None:

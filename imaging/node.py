@@ -21,6 +21,7 @@ from imaging.dimse import Handlers
 from imaging.entity import (
     NodeConfig,
     application_entity,
+    node_limits,
     prepare_pynetdicom,
     supported_contexts,
     tls_context,
@@ -87,6 +88,7 @@ class DicomNode:
             aet=self.config.aet,
         )
         ae = application_entity(self.config)
+        limits = node_limits(self.config)  # one count over both ports
         ports: list[tuple[int, ssl.SSLContext | None]] = [(self.config.port, None)]
         if self.config.tls_port:
             ports.append((self.config.tls_port, tls_context(self.config)))
@@ -100,6 +102,7 @@ class DicomNode:
                 ssl_context=context,
                 server_class=NodeServer,
                 request_handler=NodeRequestHandler,
+                limits=limits,
             )
             name = "dicom-acceptor-tls" if context else "dicom-acceptor"
             threading.Thread(target=server.serve_forever, name=name, daemon=True).start()

@@ -12,9 +12,18 @@ costs about as much as the whole store. Here both threads *wait for work* instea
   or an upper-layer primitive (release, abort) for it.
 
 Each wait also wakes every :data:`TICK` seconds to check the ARTIM and idle timers, so timeouts
-behave as in pynetdicom. Reads fill one buffer with ``recv_into`` instead of 4 KiB ``recv``
-calls. Only the acceptor side (the node's server) uses these classes; associations the node
-requests (C-MOVE destinations) are plain pynetdicom.
+behave as in pynetdicom. Only the acceptor side (the node's server) uses these classes;
+associations the node requests (C-MOVE destinations) are plain pynetdicom.
+
+No peer is trusted to finish what it starts. PDUs are read a piece at a time
+(:mod:`imaging.pdu_reader`): a read waits at most :data:`READ_SLICE_S` for more bytes, so the
+reactor keeps its timers; the ARTIM timer (PS3.8 9.1.5) closes a connection whose
+A-ASSOCIATE-RQ has not arrived whole in time, and a PDU started later must be complete within
+the network timeout or the association is aborted. A PDU longer than this node takes (the
+maximum length it announced for P-DATA-TF, :data:`~imaging.pdu_reader.ASSOCIATION_PDU_MAX`
+otherwise) is answered with an A-ABORT as soon as its header is in. Connections are admitted
+per peer address and in total, and associations count against the node's limit only once their
+A-ASSOCIATE-RQ is negotiated (:mod:`imaging.admission`).
 
 These subclasses override pynetdicom's reactor loops, so the project pins pynetdicom to the
 3.0 series; the DICOM tests (pynetdicom and dcmtk peers) exercise every path.
@@ -30,12 +39,14 @@ import socket
 import ssl
 import struct
 import threading
+import time
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any, cast
 
 from pynetdicom import _handlers, evt
 from pynetdicom._globals import MODE_ACCEPTOR
+from pynetdicom.acse import ACSE
 from pynetdicom.association import Association
 from pynetdicom.dimse import DIMSEServiceProvider
 from pynetdicom.dul import DULServiceProvider
@@ -45,17 +56,23 @@ from pynetdicom.presentation import PresentationContext
 from pynetdicom.transport import AssociationSocket, RequestHandler, ThreadedAssociationServer
 
 from imaging import commands
+from imaging.admission import NodeLimits, Ticket
+from imaging.pdu_reader import ASSOCIATION_PDU_MAX, PduReader, PduRefused
 
 logger = logging.getLogger(__name__)
 
 TICK = 0.05
 """Seconds between timer checks while an association has nothing to do."""
+READ_SLICE_S = TICK
+"""The longest a read waits for more of a PDU before the reactor looks at its timers again."""
 
-_PDU_HEADER = struct.Struct(">BxL")  # PDU type, reserved, length (PS3.8 9.3.1)
 _PDV_HEADER = struct.Struct(">LB")  # PDV item length, presentation context ID (PS3.8 9.3.5.1)
-_PDU_TYPES = frozenset(range(0x01, 0x08))
 P_DATA_TF = 0x04
+IDLE = "Sta1"
+AWAITING_RQ = "Sta2"
 ESTABLISHED = "Sta6"
+AWAITING_CLOSE = "Sta13"
+_SCRATCH = 64 * 1024
 
 
 class InvalidPDU(ValueError):
@@ -139,6 +156,10 @@ class EventDrivenDUL(DULServiceProvider):
         self._wakeup = _SelfPipe()
         self.event_queue = _WakingQueue(self._wake_from_outside)
         self.to_provider_queue = _WakingQueue(self._wake_from_outside)
+        self._reader = PduReader()
+        self._scratch: bytearray | None = None  # what Sta13 reads only to ignore
+        self._transport_ended = threading.Event()
+        """Set once the state machine is back in Sta1: the connection is over."""
 
     def _wake_from_outside(self) -> None:
         """Wake the reactor, unless it is the reactor's own thread queueing work."""
@@ -150,13 +171,30 @@ class EventDrivenDUL(DULServiceProvider):
         self._wakeup.set()
 
     def stop_dul(self) -> bool:
-        if self.state_machine.current_state != "Sta1":
+        if self.state_machine.current_state != IDLE:
             return False
         self._kill_thread = True
         self._wakeup.set()
         if self.is_alive() and threading.current_thread() is not self:
             self.join()
         return True
+
+    def receive_pdu(self, wait: bool = False, timeout: float | None = None) -> Any:
+        """As pynetdicom's, but a wait ends early once the connection is over.
+
+        The acceptor waits here (up to the ARTIM timeout) for its A-ASSOCIATE-RQ; a connection
+        that closes or is aborted before then must not keep its thread that long.
+        """
+        if not wait:
+            return super().receive_pdu(wait=False)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            left = TICK if deadline is None else min(TICK, deadline - time.monotonic())
+            if left <= 0:
+                return None
+            primitive = super().receive_pdu(wait=True, timeout=left)
+            if primitive is not None or self._transport_ended.is_set():
+                return primitive
 
     def run_reactor(self) -> None:
         """The DUL loop: one transport or user event per turn, and a wait when idle."""
@@ -170,8 +208,7 @@ class EventDrivenDUL(DULServiceProvider):
                     self._wait_for_work()
                 if self._kill_thread:
                     break
-                if self.artim_timer.expired:
-                    self.event_queue.put("Evt18")
+                self._check_timers()
                 if not self._turn():
                     return
                 try:
@@ -180,50 +217,87 @@ class EventDrivenDUL(DULServiceProvider):
                     idle = True
                     continue
                 self.state_machine.do_action(event)
+                if self.state_machine.current_state == IDLE:
+                    self._transport_ended.set()
                 idle = False
         finally:
             self._wakeup.close()
 
+    def _check_timers(self) -> None:
+        """The ARTIM timer, and the time the PDU in progress has taken."""
+        state = self.state_machine.current_state
+        if state == IDLE:
+            return  # not connected yet, or over: nothing may time out
+        if self.artim_timer.expired:
+            self.event_queue.put("Evt18")
+        elif self._reader.overdue(self.network_timeout):
+            logger.warning(
+                "%s: a PDU was not complete within %s s: aborting",
+                _peer(self.socket),
+                self.network_timeout,
+            )
+            self._reader.reset()
+            self.event_queue.put("Evt19")  # as an invalid PDU: A-ABORT, then close
+
+    def _pdu_limit(self, pdu_type: int) -> int:
+        """The largest PDU taken of this type now (before negotiation, an association PDU)."""
+        if pdu_type == P_DATA_TF and self.state_machine.current_state != AWAITING_RQ:
+            return self.assoc.acceptor.maximum_length or ASSOCIATION_PDU_MAX
+        return ASSOCIATION_PDU_MAX
+
     def _read_pdu_data(self) -> None:
-        """Read one PDU; on an established association, data goes straight to DIMSE.
+        """Read on with the PDU in progress; once whole, hand it on.
 
         For P-DATA-TF in Sta6 the state machine's only action is DT-2 (hand the data to
         DIMSE, stay in Sta6), so it is done here without building PDU objects and events per
         PDU; every other PDU, and P-DATA-TF in any other state, takes pynetdicom's path.
         """
-        sock = cast(AssociationSocket, self.socket)
-        try:
-            header = sock.recv(_PDU_HEADER.size)
-            if len(header) < _PDU_HEADER.size:
-                self.event_queue.put("Evt17")  # transport closed
-                return
-            pdu_type, length = _PDU_HEADER.unpack(header)
-            if pdu_type not in _PDU_TYPES:
-                logger.error("unknown PDU type 0x%02X received", pdu_type)
-                self.event_queue.put("Evt19")  # invalid PDU: A-ABORT
-                return
-            body = sock.recv(length)
-        except (OSError, TimeoutError):
-            logger.warning("connection closed before the whole PDU was received")
-            self.event_queue.put("Evt17")
-            return
-        if len(body) != length:
-            logger.warning("PDU shorter than announced (%d of %d bytes)", len(body), length)
-            self.event_queue.put("Evt17")
-            return
-        if pdu_type == P_DATA_TF and self.state_machine.current_state == ESTABLISHED:
-            self._deliver(body)
+        sock = cast(_FastSocket, self.socket)
+        if self.state_machine.current_state == AWAITING_CLOSE:
+            self._discard(sock)
             return
         try:
-            pdu, event = self._decode_pdu(header + body)
+            pdu = self._reader.read(sock.recv_into, self._pdu_limit)
+        except PduRefused as exc:
+            logger.error("%s: %s: aborting", _peer(sock), exc)
+            self._reader.reset()
+            self.event_queue.put("Evt19")  # invalid PDU: A-ABORT
+            return
+        except OSError as exc:  # closed, reset, or a TLS failure
+            if self._reader.in_progress:
+                logger.warning("%s: %s", _peer(sock), exc)
+            self._reader.reset()
+            self.event_queue.put("Evt17")  # transport closed
+            return
+        if pdu is None:  # the rest has not arrived yet
+            return
+        if pdu.pdu_type == P_DATA_TF and self.state_machine.current_state == ESTABLISHED:
+            self._deliver(pdu.body)
+            return
+        try:
+            decoded, event = self._decode_pdu(bytearray(pdu.header) + pdu.body)
         except Exception:  # as pynetdicom: an undecodable PDU is an invalid PDU
             logger.exception("unable to decode the received PDU")
             self.event_queue.put("Evt19")
             return
         self.event_queue.put(event)
-        self._recv_pdu.put(pdu)
+        self._recv_pdu.put(decoded)
 
-    def _deliver(self, body: bytes) -> None:
+    def _discard(self, sock: _FastSocket) -> None:
+        """Sta13 (A-ABORT or A-ASSOCIATE-RJ sent): what the peer still sends is ignored."""
+        self._reader.reset()
+        if self._scratch is None:
+            self._scratch = bytearray(_SCRATCH)
+        try:
+            got = sock.recv_into(memoryview(self._scratch))
+        except TimeoutError:
+            return
+        except OSError:
+            got = 0
+        if not got:
+            sock.close()  # Evt17: the connection is over
+
+    def _deliver(self, body: bytearray) -> None:
         try:
             values = presentation_data_values(body)
         except InvalidPDU as exc:
@@ -244,7 +318,9 @@ class EventDrivenDUL(DULServiceProvider):
     def _turn(self) -> bool:
         """Send one queued primitive or read one PDU; False once the association is dead."""
         try:
-            if not self._process_recv_primitive() and self._is_transport_event():
+            if self._process_recv_primitive():
+                return True
+            if not self._transport_ended.is_set() and self._is_transport_event():
                 self._idle_timer.restart()
         except Exception:  # as pynetdicom: an upper-layer failure aborts the association
             logger.exception("upper-layer failure; aborting the association")
@@ -294,12 +370,38 @@ _DEBUG_HANDLERS = (
 """pynetdicom's message dumps: they only write DEBUG lines but format every PDU and message."""
 
 
-class EventDrivenAssociation(Association):
-    """An acceptor association whose thread waits for messages instead of polling."""
+class _LimitedACSE(ACSE):
+    """ACSE that takes one of the node's association slots before it negotiates."""
 
-    def __init__(self, ae: Any, mode: str) -> None:
+    def _negotiate_as_acceptor(self) -> None:
+        assoc = cast(EventDrivenAssociation, self.assoc)
+        if not assoc.take_slot():
+            logger.warning(
+                "association from %s rejected: the node serves %d associations already",
+                _peer(assoc.dul.socket),
+                assoc.limits.associations.limit,
+            )
+            self.send_reject(0x02, 0x03, 0x02)  # transient, presentation: local limit exceeded
+            evt.trigger(assoc, evt.EVT_REJECTED, {})
+            assoc.kill()
+            return
+        super()._negotiate_as_acceptor()
+
+
+class EventDrivenAssociation(Association):
+    """An acceptor association whose thread waits for messages instead of polling.
+
+    ``ticket`` is the connection's admission (released when the thread ends); ``limits`` the
+    server's, whose association slot it takes once its A-ASSOCIATE-RQ arrives.
+    """
+
+    def __init__(self, ae: Any, mode: str, limits: NodeLimits, ticket: Ticket) -> None:
         super().__init__(ae, mode)
+        self.limits = limits
+        self.ticket = ticket
+        self._holds_slot = False
         self._work = threading.Event()
+        self.acse = _LimitedACSE(self)
         self.dul = EventDrivenDUL(self)
         self.dul.to_user_queue = _WakingQueue(self._work.set)
         self.dimse = FastResponseDIMSE(self)
@@ -311,18 +413,23 @@ class EventDrivenAssociation(Association):
             for event, handler in _DEBUG_HANDLERS:
                 self.unbind(event, handler)
 
+    def take_slot(self) -> bool:
+        self._holds_slot = self._holds_slot or self.limits.associations.take()
+        return self._holds_slot
+
     def kill(self) -> None:
         self._work.set()
         super().kill()
 
     def run(self) -> None:
-        """The association's thread; tells its server (when it asks to know) that it ended."""
+        """The association's thread; gives its slot and its connection's admission back."""
         try:
             super().run()
         finally:
-            ended = getattr(self._server, "association_ended", None)
-            if ended is not None:
-                ended()
+            if self._holds_slot:
+                self._holds_slot = False
+                self.limits.associations.give_back()
+            self.ticket.release()
 
     def _run_reactor(self) -> None:
         """Serve DIMSE messages until the association is released, aborted or times out."""
@@ -373,33 +480,60 @@ class EventDrivenAssociation(Association):
 
 
 class _FastSocket(AssociationSocket):
-    """The peer's socket: no Nagle delay, and whole PDUs read into one buffer."""
+    """The peer's socket: no Nagle delay, and every read and write bounded in time.
 
-    def __init__(self, assoc: Association, client_socket: socket.socket) -> None:
+    A read waits at most :data:`READ_SLICE_S` (the reactor then looks at its timers and reads
+    on); a write at most the network timeout (a peer that stops reading is dropped).
+    """
+
+    def __init__(
+        self, assoc: Association, client_socket: socket.socket, send_timeout: float | None
+    ) -> None:
         super().__init__(assoc, client_socket=client_socket)
         with contextlib.suppress(OSError):  # not a TCP socket: nothing to tune
             client_socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self._send_timeout = send_timeout
+        self._timeout: float | None = -1.0  # none set yet
 
-    def recv(self, nr_bytes: int) -> bytearray:
-        sock = cast(socket.socket, self.socket)
-        buffer = bytearray(nr_bytes)
-        got = 0
-        with memoryview(buffer) as view:
-            while got < nr_bytes:
-                n = sock.recv_into(view[got:], nr_bytes - got)
-                if not n:  # the peer closed: return what arrived, as pynetdicom does
-                    break
-                got += n
-        del buffer[got:]
-        return buffer
+    def _use_timeout(self, sock: socket.socket, timeout: float | None) -> None:
+        if timeout != self._timeout:  # each change is a system call
+            sock.settimeout(timeout)
+            self._timeout = timeout
+
+    def recv_into(self, view: memoryview) -> int:
+        """Read what has arrived into ``view``; 0 once the peer closed.
+
+        Raises
+        ------
+        TimeoutError
+            Nothing arrived within :data:`READ_SLICE_S`.
+        """
+        sock = self.socket
+        if sock is None:
+            raise ConnectionAbortedError("the connection is closed")
+        self._use_timeout(sock, READ_SLICE_S)
+        return sock.recv_into(view)
+
+    def send(self, bytestream: bytes) -> None:
+        sock = self.socket
+        if sock is not None:
+            with contextlib.suppress(OSError):  # closed: pynetdicom's send reports it
+                self._use_timeout(sock, self._send_timeout)
+        super().send(bytestream)
 
 
 class NodeServer(ThreadedAssociationServer):
-    """pynetdicom's threaded server; a TLS handshake happens on the association's thread.
+    """pynetdicom's threaded server with the node's limits.
 
-    pynetdicom shakes hands in its accept loop, so one silent client would hold up every
-    connection after it.
+    Connections are admitted per peer address and in total before anything is read
+    (:meth:`verify_request`; socketserver closes a refused one). A TLS handshake happens on
+    the association's thread: pynetdicom shakes hands in its accept loop, so one silent client
+    would hold up every connection after it.
     """
+
+    def __init__(self, *args: Any, limits: NodeLimits, **kwargs: Any) -> None:
+        self.limits = limits
+        super().__init__(*args, **kwargs)
 
     def get_request(self) -> tuple[socket.socket, tuple[str, int]]:
         client, address = cast(socket.socket, self.socket).accept()
@@ -409,23 +543,52 @@ class NodeServer(ThreadedAssociationServer):
             )
         return client, address
 
+    def verify_request(self, request: Any, client_address: Any) -> bool:
+        connections = self.limits.connections
+        return connections is None or connections.admit(_host(client_address))
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request(request, client_address)
+        except BaseException:  # no thread for it (the caller closes the connection)
+            self.connection_ended(client_address)
+            raise
+
+    def connection_ended(self, client_address: Any) -> None:
+        """An admitted connection closed (called once for each)."""
+        if self.limits.connections is not None:
+            self.limits.connections.release(_host(client_address))
+
 
 class NodeRequestHandler(RequestHandler):
     """Create each accepted association with the event-driven reactors."""
 
-    def handle(self) -> None:
-        if isinstance(self.request, ssl.SSLSocket) and not _handshake(
-            self.request, self.ae.acse_timeout
-        ):
-            return
-        super().handle()
+    server: NodeServer
 
-    def _create_association(self) -> Association:
+    def handle(self) -> None:
+        server, address = self.server, self.client_address
+        ticket = Ticket(lambda: server.connection_ended(address))
+        started = False
+        try:
+            if isinstance(self.request, ssl.SSLSocket) and not _handshake(
+                self.request, self.ae.acse_timeout
+            ):
+                return
+            assoc = self._create(ticket)
+            evt.trigger(assoc, evt.EVT_CONN_OPEN, {"address": address})
+            assoc.start()
+            started = True  # the association's thread releases the ticket now
+        finally:
+            if not started:
+                ticket.release()
+
+    def _create(self, ticket: Ticket) -> Association:
         ae = self.ae
-        assoc = EventDrivenAssociation(ae, MODE_ACCEPTOR)
+        assoc = EventDrivenAssociation(ae, MODE_ACCEPTOR, self.server.limits, ticket)
         assoc._server = self.server
         assoc.name = f"AcceptorThread@{datetime.now():%Y%m%d%H%M%S}"
-        assoc.set_socket(_FastSocket(assoc, cast(socket.socket, self.request)))
+        sock = cast(socket.socket, self.request)
+        assoc.set_socket(_FastSocket(assoc, sock, ae.network_timeout))
         acceptor = assoc.acceptor
         acceptor.maximum_length = ae.maximum_pdu_size
         acceptor.ae_title = self.server.ae_title
@@ -456,12 +619,21 @@ def _handshake(connection: ssl.SSLSocket, timeout: float | None) -> bool:
     return True
 
 
-def _peer(connection: socket.socket) -> str:
+def _peer(connection: socket.socket | AssociationSocket | None) -> str:
+    if isinstance(connection, AssociationSocket):
+        connection = connection.socket
+    if connection is None:
+        return "a closed connection"
     try:
         host, port = connection.getpeername()[:2]
         return f"{host}:{port}"
     except OSError:
         return "a closed connection"
+
+
+def _host(client_address: Any) -> str:
+    """The peer's address without its port (what the per-peer limit counts)."""
+    return str(client_address[0]) if isinstance(client_address, tuple) else str(client_address)
 
 
 def _copy(context: PresentationContext) -> PresentationContext:

@@ -28,8 +28,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, cast
 
-from pynetdicom.transport import ThreadedAssociationServer
-
 from imaging import rpc
 from imaging.backend import CALL_TIMEOUT_S
 from imaging.devices import DeviceInfo
@@ -37,6 +35,7 @@ from imaging.dimse import Handlers
 from imaging.entity import (
     NodeConfig,
     application_entity,
+    node_limits,
     prepare_pynetdicom,
     supported_contexts,
     tls_context,
@@ -45,7 +44,7 @@ from imaging.files import FileStore
 from imaging.header import InstanceHeader
 from imaging.matching import Level
 from imaging.query import InstanceRef
-from imaging.reactor import NodeRequestHandler
+from imaging.reactor import NodeRequestHandler, NodeServer
 from imaging.receiver import Origin, Received, Receiver
 from imaging.service import UidSelection
 
@@ -159,8 +158,9 @@ class RemoteBackend:
         return cast(list[InstanceRef], self.channel.call("instances", device, uids))
 
 
-class AttachedAssociationServer(ThreadedAssociationServer):
-    """pynetdicom's server without a listening socket: connections are handed to it."""
+class AttachedAssociationServer(NodeServer):
+    """The node's server without a listening socket: connections are handed to it (the server
+    process admitted them; this worker enforces its share of the associations)."""
 
     def __init__(self, *args: Any, channel: Channel, **kwargs: Any) -> None:
         self._channel = channel
@@ -172,9 +172,9 @@ class AttachedAssociationServer(ThreadedAssociationServer):
     def server_activate(self) -> None:
         pass
 
-    def association_ended(self) -> None:
-        """Called by each association's thread as it ends (the pool balances on this)."""
-        self._channel.notify("ended")
+    def connection_ended(self, client_address: Any) -> None:
+        """Each connection handed over ends once: the pool balances and admits on this."""
+        self._channel.notify("ended", str(client_address[0]))
 
 
 def serve(settings: WorkerSettings, control: socket.socket, channel: Channel) -> None:
@@ -186,13 +186,14 @@ def serve(settings: WorkerSettings, control: socket.socket, channel: Channel) ->
         aet=settings.node.aet,
     )
     server = AttachedAssociationServer(
-        application_entity(settings.node, settings.per_worker),
+        application_entity(settings.node),
         (settings.node.host, settings.node.port),
         settings.node.aet,
         supported_contexts(),
         evt_handlers=cast(Any, handlers.bindings()),
         request_handler=NodeRequestHandler,
         channel=channel,
+        limits=node_limits(settings.node, associations=settings.per_worker, admit=False),
     )
     gc.collect()
     gc.freeze()  # the imported modules stay out of every later collection's scan
@@ -219,7 +220,11 @@ def _take_connections(
                 connection = tls.wrap_socket(
                     connection, server_side=True, do_handshake_on_connect=False
                 )
-            server.process_request(connection, (host, port))
+            try:
+                server.process_request(connection, (host, port))
+            except RuntimeError as exc:  # no thread to serve it
+                logger.error("connection from %s:%s dropped: %s", host, port, exc)
+                connection.close()
 
 
 def _stop(server: AttachedAssociationServer) -> None:

@@ -22,11 +22,13 @@ import math
 import socket
 import sys
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from imaging import rpc
+from imaging.admission import ConnectionLimits
 from imaging.entity import NodeConfig, tls_context
 from imaging.matching import QueryError
 from imaging.ownership import UidConflict
@@ -63,6 +65,8 @@ class _Worker:
     writer: asyncio.StreamWriter
     ready: asyncio.Event = field(default_factory=asyncio.Event)
     active: int = 0
+    peers: Counter[str] = field(default_factory=Counter)
+    """The addresses of the connections handed to it and not yet ended."""
     alive: bool = True
     started: float = field(default_factory=time.monotonic)
 
@@ -80,6 +84,7 @@ class WorkerPool:
         self._listeners: dict[bool, socket.socket] = {}
         """The plain port (False) and the TLS port (True)."""
         self._workers: dict[int, _Worker] = {}
+        self._connections = ConnectionLimits(config.max_per_peer, config.max_connections)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._accepting: list[asyncio.Task[None]] = []
         self._stopping = False
@@ -208,7 +213,7 @@ class WorkerPool:
                 if message[0] == "call":
                     self._call(worker, message[1], message[2], message[3])
                 elif message[1] == "ended":
-                    worker.active = max(0, worker.active - 1)
+                    self._ended(worker, str(message[2][0]))
                 elif message[1] == "ready":
                     worker.ready.set()
         except rpc.ChannelClosed:
@@ -216,6 +221,10 @@ class WorkerPool:
         finally:
             worker.alive = False
             worker.writer.close()
+            for host, count in worker.peers.items():  # its connections died with it
+                for _ in range(count):
+                    self._connections.release(host)
+            worker.peers.clear()
         code = await worker.process.wait()
         if self._stopping or not self._accepting:  # stopping, or failed to start
             return
@@ -228,6 +237,12 @@ class WorkerPool:
         await asyncio.sleep(delay)
         if not self._stopping:
             await self._spawn(worker.slot)
+
+    def _ended(self, worker: _Worker, host: str) -> None:
+        worker.active = max(0, worker.active - 1)
+        if worker.peers[host] > 0:
+            worker.peers[host] -= 1
+            self._connections.release(host)
 
     def _call(self, worker: _Worker, call_id: int, method: str, args: tuple[Any, ...]) -> None:
         if method in ("index", "release"):  # answered at once: queued ahead of later calls
@@ -278,6 +293,9 @@ class WorkerPool:
         if not ready:
             logger.error("no DICOM worker is running: connection from %s closed", address)
             return
+        host = str(address[0])
+        if not self._connections.admit(host):  # closed unread by the caller
+            return
         connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         for worker in sorted(ready, key=lambda w: w.active):
             try:
@@ -287,7 +305,9 @@ class WorkerPool:
                 logger.warning("%s did not take a connection: %s", worker.name, exc)
                 continue
             worker.active += 1
+            worker.peers[host] += 1
             return
+        self._connections.release(host)
         logger.error("no DICOM worker took the connection from %s", address)
 
 

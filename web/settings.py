@@ -51,6 +51,18 @@ class Settings(BaseModel):
     dicom_workers: int | None = Field(None, ge=0, le=32)
     """Node worker processes (0: associations on threads of the server process; unset: one per
     CPU, up to four, or none on a single CPU)."""
+    dicom_max_associations: int = Field(16, ge=1, le=1024)
+    """Associations the node serves at once (counted from their A-ASSOCIATE-RQ)."""
+    dicom_max_associations_per_peer: int = Field(8, ge=1, le=1024)
+    """Connections one address may hold open at once (associated, or still negotiating)."""
+    dicom_max_connections: int = Field(64, ge=1, le=4096)
+    """Connections open at once in all, associated or still negotiating."""
+    dicom_artim_seconds: float = Field(10.0, gt=0, le=600)
+    """ARTIM timer (PS3.8): a connection whose A-ASSOCIATE-RQ is not whole this long after it
+    opened is closed; also how long an aborted or rejected peer gets to close."""
+    dicom_network_timeout_seconds: float = Field(60.0, gt=0, le=3600)
+    """An association idle this long is aborted, and so is one whose PDU is not whole this long
+    after its first byte."""
     dicom_tls_port: int = Field(0, ge=0, le=65535)
     """A second DICOM port speaking TLS (PS3.15 Annex B; 2762 by convention); 0: none."""
     dicom_tls_cert: Path | None = None
@@ -137,6 +149,12 @@ class Settings(BaseModel):
         if not 1 <= len(value) <= 16 or not value.isascii() or "\\" in value:
             raise ValueError("an AE title is 1-16 ASCII characters without backslash")
         return value
+
+    @model_validator(mode="after")
+    def _dicom_limits(self) -> Settings:
+        if self.dicom_max_connections < self.dicom_max_associations:
+            raise ValueError("dicom_max_connections must be at least dicom_max_associations")
+        return self
 
     @model_validator(mode="after")
     def _tls(self) -> Settings:
