@@ -514,6 +514,11 @@ class _FastSocket(AssociationSocket):
         self._use_timeout(sock, READ_SLICE_S)
         return sock.recv_into(view)
 
+    def close(self) -> None:
+        """Close the connection; its admission is given back at once (the thread ends next)."""
+        cast(EventDrivenAssociation, self.assoc).ticket.release()
+        super().close()
+
     def send(self, bytestream: bytes) -> None:
         sock = self.socket
         if sock is not None:
@@ -530,6 +535,9 @@ class NodeServer(ThreadedAssociationServer):
     the association's thread: pynetdicom shakes hands in its accept loop, so one silent client
     would hold up every connection after it.
     """
+
+    request_queue_size = 128
+    """The listen backlog (socketserver's 5 drops the SYNs of a burst: each waits 1 s more)."""
 
     def __init__(self, *args: Any, limits: NodeLimits, **kwargs: Any) -> None:
         self.limits = limits
