@@ -21,8 +21,9 @@ FIXED_LENGTHS = {0x05: 4, 0x06: 4, 0x07: 4}
 ASSOCIATION_PDU_MAX = 256 * 1024
 """The largest A-ASSOCIATE PDU taken: 128 presentation contexts (every odd context ID) each
 proposing all 45 transfer syntaxes pynetdicom knows encode to 148 KB."""
-FIRST_CHUNK = 64 * 1024
-"""A body buffer starts at most this large and doubles as the bytes arrive."""
+FIRST_CHUNK = 256 * 1024
+"""A body buffer starts at most this large and doubles as the bytes arrive (the PDUs most
+devices send fit in it whole: no copy while they arrive)."""
 
 RecvInto = Callable[[memoryview], int]
 """Fill the view with what the peer sent; 0 once it closed; ``TimeoutError`` if nothing came."""
