@@ -41,7 +41,7 @@ class Peer:
 
 
 def _limit(pdu_type: int) -> int:
-    return 1024 * 1024
+    return 16 * 1024 * 1024
 
 
 def _pdu(pdu_type: int, body: bytes) -> bytes:
