@@ -17,10 +17,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Union
 
+from consult import jsonguard
+
 MAX_TEXT = 64 * 1024  # a frame larger than this is refused before parsing
 MAX_CHAT = 2000
 MAX_SDP = 32 * 1024
 MAX_NAME = 200
+MAX_DEPTH = 8  # no message nests deeper
 
 
 class ProtocolError(ValueError):
@@ -359,8 +362,13 @@ def decode(text: str | bytes) -> Message:
         body = json.loads(text)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ProtocolError(ErrorCode.MALFORMED.value, f"not JSON: {exc}") from None
+    except RecursionError:
+        raise ProtocolError(ErrorCode.MALFORMED.value, "JSON nested too deep") from None
     if not isinstance(body, dict):
         raise ProtocolError(ErrorCode.MALFORMED.value, "a message is a JSON object")
+    problem = jsonguard.walk_problem(body, "message", max_depth=MAX_DEPTH)
+    if problem:
+        raise ProtocolError(ErrorCode.MALFORMED.value, f"{problem[0]}: {problem[1]}")
     kind = body.pop("type", None)
     cls = MESSAGE_TYPES.get(kind) if isinstance(kind, str) else None
     if cls is None:

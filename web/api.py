@@ -17,6 +17,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
+from consult import jsonguard
 from consult.center import Center, Work
 from consult.principal import Principal
 from web import keys
@@ -45,7 +46,10 @@ class Call:
         return self.request.app[keys.CENTER]
 
     def path_int(self, name: str) -> int:
-        return int(self.request.match_info[name])
+        value = int(self.request.match_info[name])
+        if not jsonguard.INT_MIN <= value <= jsonguard.INT_MAX:
+            raise ApiError(404, "not_found", f"no such {name}: out of range", name)
+        return value
 
     @property
     def client(self) -> str:
@@ -126,16 +130,53 @@ async def _parse_body(request: web.Request, model: type[BaseModel]) -> BaseModel
         data = json.loads(raw or b"{}")
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ApiError(400, "invalid_json", f"body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise ApiError(422, "invalid_input", "body: JSON nested too deep") from None
     return _validate(model, data)
 
 
 def _validate(model: type[BaseModel], data: Any) -> BaseModel:
     try:
-        return model.model_validate(data)
+        validated = model.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or None
         raise ApiError(422, "invalid_input", f"{where or 'body'}: {first['msg']}", where) from None
+    problem = _model_problem(validated, "")
+    if problem:
+        where, reason = problem
+        raise ApiError(422, "invalid_input", f"{where}: {reason}", where.split(".")[0])
+    return validated
+
+
+def _model_problem(model: BaseModel, prefix: str) -> jsonguard.Problem | None:
+    """The first value of a validated input that the database or the encoder would refuse.
+
+    Every free-form dict or list is bounded (depth, items, bytes); every text, integer and date
+    anywhere is checked (NUL, lone surrogates, 64-bit range, plausible years).
+    """
+    for name in type(model).model_fields:
+        value = getattr(model, name)
+        path = f"{prefix}{name}"
+        if isinstance(value, BaseModel):
+            problem = _model_problem(value, f"{path}.")
+        elif isinstance(value, list | tuple) and value and isinstance(value[0], BaseModel):
+            problem = next(
+                (
+                    p
+                    for i, item in enumerate(value)
+                    if (p := _model_problem(item, f"{path}.{i}.")) is not None
+                ),
+                None,
+            )
+        elif isinstance(value, dict | list | tuple):
+            problem = jsonguard.free_json_problem(value, path)
+        else:
+            text = jsonguard.scalar_problem(value)
+            problem = (path, text) if text else None
+        if problem:
+            return problem
+    return None
 
 
 def handler_for(endpoint: Endpoint) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:

@@ -77,8 +77,13 @@ class StaticFiles:
         return digest.hexdigest()[:12]
 
     def get(self, name: str) -> StaticFile | None:
-        path = (self.root / name).resolve()
-        if not path.is_relative_to(self.root) or not path.is_file():
+        if "\x00" in name or len(name) > 1024:
+            return None  # no file has such a name; the OS would raise on it
+        try:
+            path = (self.root / name).resolve()
+            if not path.is_relative_to(self.root) or not path.is_file():
+                return None
+        except (OSError, ValueError):
             return None
         mtime = path.stat().st_mtime
         cached = self._cache.get(name)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+import logging
+from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 
+from consult import jsonguard
 from consult.vocab import (
     ConsentScope,
     InstitutionLevel,
@@ -18,6 +20,22 @@ from consult.vocab import (
     Role,
     Sex,
 )
+
+logger = logging.getLogger(__name__)
+
+OMITTED = {"_omitted": "stored value could not be shown"}
+
+
+def _shown(value: Any) -> Any:
+    """A stored free field as answered: one that cannot be encoded is replaced, and logged."""
+    if jsonguard.showable(value):
+        return value
+    logger.warning("a stored free JSON field could not be shown; answered without it")
+    return dict(OMITTED)
+
+
+ShownJson = Annotated[dict[str, Any], BeforeValidator(_shown)]
+"""A free JSON field read from the database: never lets one old row break a list."""
 
 
 class In(BaseModel):
@@ -240,7 +258,7 @@ class RequestOut(BaseModel):
     critical: bool
     critical_reason: str
     critical_reason_zh: str
-    details: dict[str, Any]
+    details: ShownJson
     created_at: dt.datetime
     due_at: dt.datetime
     accepted_at: dt.datetime | None
@@ -274,7 +292,7 @@ class ReportOut(Out):
     status: ReportStatus
     findings: str
     impression: str
-    data: dict[str, Any]
+    data: ShownJson
     author_id: int
     author_name: str
     created_at: dt.datetime
@@ -319,7 +337,7 @@ class NotificationOut(Out):
     title: str
     title_en: str
     request_id: int | None
-    payload: dict[str, Any]
+    payload: ShownJson
     created_at: dt.datetime
     read_at: dt.datetime | None
 
@@ -351,7 +369,7 @@ class AuditOut(Out):
     object_id: str
     client: str
     outcome: Outcome
-    detail: dict[str, Any]
+    detail: ShownJson
     hash: str | None
 
 

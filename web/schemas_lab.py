@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from consult.vocab import Priority, RequestStatus
 from lab.vocab import AckMethod, OrderStatus, RejectionReason, ResultStatus, SpecimenStatus
+from web.schemas import ShownJson
 
 
 class In(BaseModel):
@@ -213,4 +213,4 @@ class ReleaseOut(BaseModel):
     report_id: int
     report_version: int
     report_status: str
-    data: dict[str, Any]
+    data: ShownJson
