@@ -48,11 +48,9 @@ function connectSocket() {
     ws.onclose = (closed) => {
       setLive(false);
       if (stopped) return;
-      if (closed.code === SESSION_ENDED) {
-        // signed out elsewhere, password changed or account disabled: sign in again
-        location.assign(`/login?next=${encodeURIComponent(location.pathname + location.search)}`);
-        return;
-      }
+      // the sign-in ended (signed out, password changed, account disabled): no reconnecting;
+      // the page's next call answers 401 and goes to the sign-in page
+      if (closed.code === SESSION_ENDED) return;
       setTimeout(connect, delay);
       delay = Math.min(delay * 2, 30000);
     };
