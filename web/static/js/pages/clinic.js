@@ -10,7 +10,8 @@ import {
 } from "../ui.js";
 
 const user = frame("clinic");
-const state = { patient: null, tests: [], departments: [] };
+// redrawTests: set by the request form; the catalogue's late arrival refreshes only the test list.
+const state = { patient: null, tests: [], departments: [], redrawTests: null };
 
 const patientBox = h("section.card#patients");
 const requestBox = h("section.card#new-request");
@@ -54,7 +55,8 @@ async function loadCatalogues() {
   } catch (e) {
     state.departments = [];
   }
-  drawRequestForm();
+  // Only the lab-test list depends on the catalogue: what the doctor already chose or typed stays.
+  if (state.redrawTests) state.redrawTests();
 }
 
 // --- patients --------------------------------------------------------------------------------
@@ -181,6 +183,12 @@ function drawRequestForm() {
   };
   kind.addEventListener("change", drawExtra);
   drawExtra();
+  state.redrawTests = () => {
+    if (kind.value !== "lab_test") return;
+    const checked = new Set([...form.querySelectorAll("input[name=tests]:checked")].map((x) => x.value));
+    drawExtra();
+    form.querySelectorAll("input[name=tests]").forEach((x) => { x.checked = checked.has(x.value); });
+  };
   form.addEventListener("submit", action(async () => {
     if (!state.patient) { toast(t("selectPatient"), "error"); return; }
     const pid = state.patient.id;
