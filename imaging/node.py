@@ -40,6 +40,7 @@ class DicomNode:
         self.config = config
         self.service = service
         self._servers: list[ThreadedAssociationServer] = []
+        self._acceptors: list[threading.Thread] = []
         self._pool: WorkerPool | None = None
 
     @property
@@ -59,6 +60,15 @@ class DicomNode:
         if len(self._servers) > 1:
             return int(self._servers[1].server_address[1])
         return 0
+
+    def listening(self) -> bool:
+        """Whether every port is open and accepted on (by a worker pool with a worker ready)."""
+        if self._pool is not None:
+            return self._pool.listening()
+        return bool(self._servers) and all(
+            server.socket is not None and server.socket.fileno() >= 0 and thread.is_alive()
+            for server, thread in zip(self._servers, self._acceptors, strict=True)
+        )
 
     def workers(self) -> list[WorkerState]:
         """The node worker processes (none when associations run on threads)."""
@@ -105,7 +115,9 @@ class DicomNode:
                 limits=limits,
             )
             name = "dicom-acceptor-tls" if context else "dicom-acceptor"
-            threading.Thread(target=server.serve_forever, name=name, daemon=True).start()
+            acceptor = threading.Thread(target=server.serve_forever, name=name, daemon=True)
+            acceptor.start()
+            self._acceptors.append(acceptor)
             ae._servers.append(server)  # as start_server does: shutdown() takes it out again
             servers.append(server)
         return servers
@@ -118,4 +130,5 @@ class DicomNode:
         servers, self._servers = self._servers, []
         for server in servers:
             await asyncio.to_thread(server.shutdown)
+        self._acceptors = []
         logger.info("DICOM node %s stopped", self.config.aet)

@@ -109,6 +109,16 @@ class WorkerPool:
         listener = self._listeners.get(tls)
         return 0 if listener is None else int(listener.getsockname()[1])
 
+    def listening(self) -> bool:
+        """Whether every port is open and accepted on, with a worker ready to take over."""
+        return (
+            bool(self._accepting)
+            and not self._stopping
+            and all(listener.fileno() >= 0 for listener in self._listeners.values())
+            and not any(task.done() for task in self._accepting)
+            and any(w.alive and w.ready.is_set() for w in self._workers.values())
+        )
+
     def state(self) -> list[WorkerState]:
         """The running workers."""
         return [

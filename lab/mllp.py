@@ -204,6 +204,10 @@ class MllpServer:
         assert self._server.sockets
         return int(self._server.sockets[0].getsockname()[1])
 
+    def listening(self) -> bool:
+        """Whether the listener is accepting connections."""
+        return self._server is not None and self._server.is_serving()
+
     async def start(self, host: str, port: int) -> None:
         loop = asyncio.get_running_loop()
 
