@@ -17,6 +17,7 @@ from typing import Any, cast
 from pynetdicom.transport import ThreadedAssociationServer
 
 from imaging.backend import LoopBackend
+from imaging.counts import NodeCounts
 from imaging.dimse import Handlers
 from imaging.entity import (
     NodeConfig,
@@ -36,9 +37,10 @@ logger = logging.getLogger(__name__)
 class DicomNode:
     """Start and stop the listener (and the worker processes, if any)."""
 
-    def __init__(self, config: NodeConfig, service: NodeService) -> None:
+    def __init__(self, config: NodeConfig, service: NodeService, counts: NodeCounts) -> None:
         self.config = config
         self.service = service
+        self.counts = counts
         self._servers: list[ThreadedAssociationServer] = []
         self._acceptors: list[threading.Thread] = []
         self._pool: WorkerPool | None = None
@@ -76,7 +78,7 @@ class DicomNode:
 
     async def start(self) -> None:
         if self.config.workers > 0:
-            pool = WorkerPool(self.config, self.service)
+            pool = WorkerPool(self.config, self.service, self.counts)
             await pool.start()
             self._pool = pool
         else:
@@ -96,6 +98,7 @@ class DicomNode:
             backend=LoopBackend(self.service, asyncio.get_running_loop()),
             receiver=self.service.archive.receiver,
             aet=self.config.aet,
+            counts=self.counts,
         )
         ae = application_entity(self.config)
         limits = node_limits(self.config)  # one count over both ports
