@@ -15,7 +15,7 @@ import logging
 import time
 from concurrent.futures import Executor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -90,6 +90,18 @@ class Analysed:
     elapsed_ms: float
 
 
+class AnalysisCounts(Protocol):
+    """Where the analyses are counted (:class:`web.metrics.EcgMetrics`)."""
+
+    def analysed(self, outcome: str, seconds: float) -> None:
+        """One read-and-analyse: ``ok``, ``rejected`` (the file was refused) or ``failed``."""
+
+
+class _NoCounts:
+    def analysed(self, outcome: str, seconds: float) -> None:
+        pass
+
+
 @dataclass(frozen=True)
 class Ingested:
     recording: EcgRecording
@@ -136,11 +148,13 @@ class EcgIngest:
         files: ContentStore,
         executor: Executor,
         thresholds: CriticalThresholds | None = None,
+        counts: AnalysisCounts | None = None,
     ) -> None:
         self.center = center
         self.files = files
         self.executor = executor
         self.thresholds = thresholds or CriticalThresholds()
+        self.counts = counts or _NoCounts()
 
     async def ingest(self, principal: Principal, upload: Upload, *, client: str = "") -> Ingested:
         """Match, store, analyse and triage one ECG; the same file for the same patient is one
@@ -200,6 +214,19 @@ class EcgIngest:
             return found
 
     async def _analyse(self, upload: Upload, age: int | None, sex: str | None) -> Analysed:
+        """Read and analyse in the executor; counted with its outcome and the time waited."""
+        start, outcome = time.perf_counter(), "failed"
+        try:
+            analysed = await self._read_and_analyse(upload, age, sex)
+            outcome = "ok"
+            return analysed
+        except InvalidInput:
+            outcome = "rejected"
+            raise
+        finally:
+            self.counts.analysed(outcome, time.perf_counter() - start)
+
+    async def _read_and_analyse(self, upload: Upload, age: int | None, sex: str | None) -> Analysed:
         loop = asyncio.get_running_loop()
         try:
             return await loop.run_in_executor(

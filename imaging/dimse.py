@@ -13,7 +13,7 @@ import socket
 import threading
 import weakref
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from io import BytesIO
 from typing import Any, cast
 
@@ -27,6 +27,7 @@ from pynetdicom.presentation import build_context
 
 from imaging import query, transcode
 from imaging.backend import NodeBackend
+from imaging.counts import ABORTED, ACCEPTED, REJECTED, NoCounts, NodeCounts
 from imaging.devices import DeviceInfo, Operation
 from imaging.files import FileStore, is_uid
 from imaging.header import MalformedDataset, encode_file_meta
@@ -76,12 +77,14 @@ class Handlers:
     backend: NodeBackend
     receiver: Receiver
     aet: str
+    counts: NodeCounts = field(default_factory=NoCounts)
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
         self._devices: weakref.WeakKeyDictionary[Association, DeviceInfo] = (
             weakref.WeakKeyDictionary()
         )
+        self._aborted: weakref.WeakSet[Association] = weakref.WeakSet()
 
     @property
     def files(self) -> FileStore:
@@ -90,6 +93,9 @@ class Handlers:
     def bindings(self) -> list[tuple[Any, Any]]:
         return [
             (evt.EVT_REQUESTED, self.on_requested),
+            (evt.EVT_ACCEPTED, self.on_accepted),
+            (evt.EVT_REJECTED, self.on_rejected),
+            (evt.EVT_ABORTED, self.on_aborted),
             (evt.EVT_C_ECHO, self.on_echo),
             (evt.EVT_C_STORE, self.on_store),
             (evt.EVT_C_FIND, self.on_find),
@@ -118,6 +124,20 @@ class Handlers:
         with self._lock:
             self._devices[assoc] = device
 
+    def on_accepted(self, event: evt.Event) -> None:
+        self.counts.association(ACCEPTED)
+
+    def on_rejected(self, event: evt.Event) -> None:
+        self.counts.association(REJECTED)
+
+    def on_aborted(self, event: evt.Event) -> None:
+        """Counted once per association (an abort may be told more than once)."""
+        with self._lock:
+            if event.assoc in self._aborted:
+                return
+            self._aborted.add(event.assoc)
+        self.counts.association(ABORTED)
+
     def device(self, event: evt.Event) -> DeviceInfo | None:
         with self._lock:
             return self._devices.get(event.assoc)
@@ -137,6 +157,16 @@ class Handlers:
         return SUCCESS
 
     def on_store(self, event: evt.Event) -> int | Dataset:
+        """Store one instance; counted as stored or failed with its status."""
+        answer = self._store(event)
+        status = answer if isinstance(answer, int) else int(answer.Status)
+        if status == SUCCESS:
+            self.counts.stored()
+        else:
+            self.counts.store_failed(status)
+        return answer
+
+    def _store(self, event: evt.Event) -> int | Dataset:
         device = self._allowed(event, Operation.STORE)
         if device is None:
             return NOT_AUTHORIZED
@@ -363,9 +393,10 @@ def _failure(status: int, exc: Exception) -> Dataset:
 
 def _reject(assoc: Association, result: int) -> None:
     """A-ASSOCIATE-RJ: service user, calling AE title not recognised; then wait for the DUL
-    to have sent it (as pynetdicom's own rejections do)."""
+    to have sent it (as pynetdicom's own rejections do, telling EVT_REJECTED)."""
     assoc.acse.send_reject(result, 0x01, 0x03)
     assoc.is_rejected = True
+    evt.trigger(assoc, evt.EVT_REJECTED, {})
     assoc.kill()
 
 

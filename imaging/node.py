@@ -17,6 +17,7 @@ from typing import Any, cast
 from pynetdicom.transport import ThreadedAssociationServer
 
 from imaging.backend import LoopBackend
+from imaging.counts import NodeCounts
 from imaging.dimse import Handlers
 from imaging.entity import (
     NodeConfig,
@@ -36,10 +37,12 @@ logger = logging.getLogger(__name__)
 class DicomNode:
     """Start and stop the listener (and the worker processes, if any)."""
 
-    def __init__(self, config: NodeConfig, service: NodeService) -> None:
+    def __init__(self, config: NodeConfig, service: NodeService, counts: NodeCounts) -> None:
         self.config = config
         self.service = service
+        self.counts = counts
         self._servers: list[ThreadedAssociationServer] = []
+        self._acceptors: list[threading.Thread] = []
         self._pool: WorkerPool | None = None
 
     @property
@@ -60,13 +63,22 @@ class DicomNode:
             return int(self._servers[1].server_address[1])
         return 0
 
+    def listening(self) -> bool:
+        """Whether every port is open and accepted on (by a worker pool with a worker ready)."""
+        if self._pool is not None:
+            return self._pool.listening()
+        return bool(self._servers) and all(
+            server.socket is not None and server.socket.fileno() >= 0 and thread.is_alive()
+            for server, thread in zip(self._servers, self._acceptors, strict=True)
+        )
+
     def workers(self) -> list[WorkerState]:
         """The node worker processes (none when associations run on threads)."""
         return self._pool.state() if self._pool is not None else []
 
     async def start(self) -> None:
         if self.config.workers > 0:
-            pool = WorkerPool(self.config, self.service)
+            pool = WorkerPool(self.config, self.service, self.counts)
             await pool.start()
             self._pool = pool
         else:
@@ -86,6 +98,7 @@ class DicomNode:
             backend=LoopBackend(self.service, asyncio.get_running_loop()),
             receiver=self.service.archive.receiver,
             aet=self.config.aet,
+            counts=self.counts,
         )
         ae = application_entity(self.config)
         limits = node_limits(self.config)  # one count over both ports
@@ -105,7 +118,9 @@ class DicomNode:
                 limits=limits,
             )
             name = "dicom-acceptor-tls" if context else "dicom-acceptor"
-            threading.Thread(target=server.serve_forever, name=name, daemon=True).start()
+            acceptor = threading.Thread(target=server.serve_forever, name=name, daemon=True)
+            acceptor.start()
+            self._acceptors.append(acceptor)
             ae._servers.append(server)  # as start_server does: shutdown() takes it out again
             servers.append(server)
         return servers
@@ -118,4 +133,5 @@ class DicomNode:
         servers, self._servers = self._servers, []
         for server in servers:
             await asyncio.to_thread(server.shutdown)
+        self._acceptors = []
         logger.info("DICOM node %s stopped", self.config.aet)

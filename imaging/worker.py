@@ -158,6 +158,22 @@ class RemoteBackend:
         return cast(list[InstanceRef], self.channel.call("instances", device, uids))
 
 
+class ChannelCounts:
+    """A :class:`imaging.counts.NodeCounts` that tells the server process (from any thread)."""
+
+    def __init__(self, channel: Channel) -> None:
+        self.channel = channel
+
+    def association(self, outcome: str) -> None:
+        self.channel.notify("count", "association", outcome)
+
+    def stored(self) -> None:
+        self.channel.notify("count", "stored")
+
+    def store_failed(self, status: int) -> None:
+        self.channel.notify("count", "store_failed", status)
+
+
 class AttachedAssociationServer(NodeServer):
     """The node's server without a listening socket: connections are handed to it (the server
     process admitted them; this worker enforces its share of the associations)."""
@@ -184,6 +200,7 @@ def serve(settings: WorkerSettings, control: socket.socket, channel: Channel) ->
         backend=RemoteBackend(channel),
         receiver=Receiver(FileStore(Path(settings.root), durable=settings.durable)),
         aet=settings.node.aet,
+        counts=ChannelCounts(channel),
     )
     server = AttachedAssociationServer(
         application_entity(settings.node),

@@ -27,6 +27,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from imaging import counts as node_counts
 from imaging import rpc
 from imaging.admission import ConnectionLimits
 from imaging.entity import NodeConfig, tls_context
@@ -78,9 +79,12 @@ class _Worker:
 class WorkerPool:
     """Listen on the DICOM port and hand each connection to a worker process."""
 
-    def __init__(self, config: NodeConfig, service: NodeService) -> None:
+    def __init__(
+        self, config: NodeConfig, service: NodeService, counts: node_counts.NodeCounts
+    ) -> None:
         self.config = config
         self.service = service
+        self.counts = counts
         self._listeners: dict[bool, socket.socket] = {}
         """The plain port (False) and the TLS port (True)."""
         self._workers: dict[int, _Worker] = {}
@@ -108,6 +112,16 @@ class WorkerPool:
     def _bound(self, *, tls: bool) -> int:
         listener = self._listeners.get(tls)
         return 0 if listener is None else int(listener.getsockname()[1])
+
+    def listening(self) -> bool:
+        """Whether every port is open and accepted on, with a worker ready to take over."""
+        return (
+            bool(self._accepting)
+            and not self._stopping
+            and all(listener.fileno() >= 0 for listener in self._listeners.values())
+            and not any(task.done() for task in self._accepting)
+            and any(w.alive and w.ready.is_set() for w in self._workers.values())
+        )
 
     def state(self) -> list[WorkerState]:
         """The running workers."""
@@ -212,6 +226,8 @@ class WorkerPool:
                 message = await rpc.read_message(worker.reader)
                 if message[0] == "call":
                     self._call(worker, message[1], message[2], message[3])
+                elif message[1] == "count":
+                    self._count(worker, message[2])
                 elif message[1] == "ended":
                     self._ended(worker, str(message[2][0]))
                 elif message[1] == "ready":
@@ -237,6 +253,14 @@ class WorkerPool:
         await asyncio.sleep(delay)
         if not self._stopping:
             await self._spawn(worker.slot)
+
+    def _count(self, worker: _Worker, args: tuple[Any, ...]) -> None:
+        """What a worker counted (its associations, its C-STOREs), into the node's counts."""
+        method, *rest = args
+        if method not in node_counts.METHODS:
+            logger.warning("%s: no count %r", worker.name, method)
+            return
+        getattr(self.counts, method)(*rest)
 
     def _ended(self, worker: _Worker, host: str) -> None:
         worker.active = max(0, worker.active - 1)

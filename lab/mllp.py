@@ -19,6 +19,7 @@ import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from lab.mllp_peers import PeerGate
 
@@ -34,8 +35,41 @@ Handler = Callable[[bytes, str], Awaitable[bytes | None]]
 None for no answer."""
 
 
+ACK_CODES = frozenset({"AA", "AE", "AR", "CA", "CE", "CR"})
+
+
 def frame(message: bytes) -> bytes:
     return START + message + END
+
+
+def ack_code(reply: bytes | None) -> str:
+    """MSA-1 of an ACK (``none``: no answer; ``other``: no acknowledgment code in it)."""
+    if reply is None:
+        return "none"
+    for segment in reply.split(b"\r"):
+        if segment.startswith(b"MSA") and len(segment) > 3:
+            fields = segment.split(segment[3:4])
+            code = fields[1].decode("ascii", "replace").strip() if len(fields) > 1 else ""
+            return code if code in ACK_CODES else "other"
+    return "other"
+
+
+class MllpCounts(Protocol):
+    """Where the listener counts (:class:`web.metrics.MllpMetrics`)."""
+
+    def message(self, ack: str) -> None:
+        """A message was answered with the ACK code ``ack`` (see :func:`ack_code`)."""
+
+    def connection(self, outcome: str) -> None:
+        """A connection was ``accepted``, ``refused`` (at once) or ``dropped`` (a limit)."""
+
+
+class _NoCounts:
+    def message(self, ack: str) -> None:
+        pass
+
+    def connection(self, outcome: str) -> None:
+        pass
 
 
 class FrameTooLarge(ValueError):
@@ -188,8 +222,10 @@ class MllpServer:
         limits: MllpLimits | None = None,
         gate: PeerGate | None = None,
         tls: ssl.SSLContext | None = None,
+        counts: MllpCounts | None = None,
     ) -> None:
         self.handler = handler
+        self.counts = counts or _NoCounts()
         self.reject = reject
         self.limits = limits or MllpLimits()
         self.gate = gate or PeerGate()
@@ -203,6 +239,14 @@ class MllpServer:
         assert self._server is not None
         assert self._server.sockets
         return int(self._server.sockets[0].getsockname()[1])
+
+    def open_connections(self) -> int:
+        """Connections admitted and not yet closed."""
+        return len(self._connections)
+
+    def listening(self) -> bool:
+        """Whether the listener is accepting connections."""
+        return self._server is not None and self._server.is_serving()
 
     async def start(self, host: str, port: int) -> None:
         loop = asyncio.get_running_loop()
@@ -234,12 +278,14 @@ class MllpServer:
         refusal = self.gate.admit(host)
         if refusal:  # no byte was read, no TLS handshake spent on it
             self.stats.refused += 1
+            self.counts.connection("refused")
             logger.warning("MLLP %s: connection refused (%s)", label, refusal)
             writer.transport.abort()
             return
         task = asyncio.current_task()
         assert task is not None
         self._connections.add(task)
+        self.counts.connection("accepted")
         conn = _Connection(reader, writer, label, Deframer(self.limits.max_message_bytes))
         try:
             if self.tls is not None:
@@ -251,6 +297,7 @@ class MllpServer:
             await self._converse(conn)
         except _Closed:
             self.stats.dropped += 1
+            self.counts.connection("dropped")
         except (TimeoutError, ConnectionError, asyncio.IncompleteReadError) as exc:
             logger.info("MLLP %s: connection ended (%s)", label, type(exc).__name__)
         except asyncio.CancelledError:  # the listener stops; end this connection quietly
@@ -294,6 +341,7 @@ class MllpServer:
                     await self._send_reject(conn, str(item))
                     raise _Closed
                 reply = await self._answer(item, conn.label)
+                self.counts.message(ack_code(reply))
                 if reply is not None:
                     await self._send(conn, reply)
             if deframer.junk_bytes > self.limits.max_message_bytes:
@@ -338,9 +386,12 @@ class MllpServer:
 
     async def _send_reject(self, conn: _Connection, reason: str) -> None:
         if self.reject is None:
+            self.counts.message("none")
             return
+        reply = self.reject(reason)
+        self.counts.message(ack_code(reply))
         with contextlib.suppress(_Closed, ConnectionError, OSError):
-            await self._send(conn, self.reject(reason))
+            await self._send(conn, reply)
 
     async def _answer(self, message: bytes, label: str) -> bytes | None:
         try:

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import logging
 import uuid
+from typing import Protocol
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from consult.center import Center, Work
 from consult.institutions import get_institution
@@ -20,6 +21,24 @@ from lab.tables import LabOrder, LisOutbound, Specimen
 logger = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 20
+OUTBOX = "lis"
+
+
+class OutboxCounts(Protocol):
+    """Where failed deliveries are counted (:class:`web.metrics.OutboxMetrics`)."""
+
+    def failed(self, outbox: str) -> None: ...
+
+
+async def pending_count(center: Center) -> int:
+    """Messages waiting for the LIS (not yet accepted, attempts left)."""
+    async with center.work(SYSTEM, client="lis-outbox") as work:
+        count = await work.session.scalar(
+            select(func.count())
+            .select_from(LisOutbound)
+            .where(LisOutbound.sent_at.is_(None), LisOutbound.attempts < MAX_ATTEMPTS)
+        )
+    return int(count or 0)
 
 
 async def enqueue(work: Work, order: LabOrder) -> LisOutbound:
@@ -56,9 +75,11 @@ async def enqueue(work: Work, order: LabOrder) -> LisOutbound:
     return row
 
 
-async def deliver_pending(center: Center, client: MllpClient, *, limit: int = 50) -> int:
+async def deliver_pending(
+    center: Center, client: MllpClient, *, limit: int = 50, counts: OutboxCounts | None = None
+) -> int:
     """Send queued messages in order (no transaction held while on the wire); return how many
-    the LIS accepted."""
+    the LIS accepted. Each failed attempt is counted in ``counts``."""
     async with center.work(SYSTEM, client="lis-outbox") as work:
         pending = [
             (row.id, row.message)
@@ -88,6 +109,8 @@ async def deliver_pending(center: Center, client: MllpClient, *, limit: int = 50
                 sent += 1
         if error:
             logger.warning("LIS delivery of outbound %s failed: %s", row_id, error)
+            if counts is not None:
+                counts.failed(OUTBOX)
             if error.startswith("unreachable"):
                 break
     return sent

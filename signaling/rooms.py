@@ -190,6 +190,11 @@ class Room:
     def recording(self) -> bool:
         return self._recording
 
+    @property
+    def size(self) -> int:
+        """Participants in the room, admitted or waiting in the lobby."""
+        return len(self._participants)
+
     def participant(self, participant_id: str) -> Participant | None:
         return self._participants.get(participant_id)
 
@@ -452,6 +457,14 @@ class RoomRegistry:
 
     def get(self, room_id: str) -> Room | None:
         return self._rooms.get(room_id)
+
+    def room_count(self) -> int:
+        """Rooms open in this process (for the metrics)."""
+        return len(self._rooms)
+
+    def participant_count(self) -> int:
+        """Participants of the open rooms, those in a lobby included."""
+        return sum(room.size for room in self._rooms.values())
 
     def get_or_create(self, room_id: str) -> Room:
         room = self._rooms.get(room_id)

@@ -32,9 +32,10 @@ from web.errors import error_middleware
 from web.imaging_wiring import imaging_ctx
 from web.lab_wiring import lab_ctx
 from web.login_throttle import LoginThrottle
-from web.metrics import Metrics
+from web.metrics import METRICS, Metrics
 from web.openapi import build_openapi
 from web.pages import add_pages
+from web.readiness import readyz
 from web.redis_bus import RedisEventBus, make_bus
 from web.rooms_wiring import room_ws, rooms_ctx
 from web.routes import admin, audit, auth, notifications, patients, referrals, reports, requests
@@ -50,7 +51,6 @@ from web.waveforms import bridge_ctx
 
 logger = logging.getLogger(__name__)
 
-METRICS = web.AppKey("metrics", Metrics)
 OPENAPI = web.AppKey("openapi", dict)
 TABLES: list[Endpoints] = [
     auth.endpoints,
@@ -82,9 +82,11 @@ def app_version() -> str:
 async def bus_ctx(app: web.Application) -> AsyncIterator[None]:
     """The event bus: in-process, or over Redis when the center runs on several nodes."""
     settings = app[keys.SETTINGS]
-    bus = make_bus(settings.events_url, settings.events_channel)
+    outbox = app[METRICS].outbox
+    bus = make_bus(settings.events_url, settings.events_channel, counts=outbox)
     app[keys.BUS] = bus
     if isinstance(bus, RedisEventBus):
+        outbox.pending.labels("events").set_function(bus.pending)
         await bus.start()
     yield
     if isinstance(bus, RedisEventBus):
@@ -173,7 +175,7 @@ def create_app(settings: Settings) -> web.Application:
     """Build the application for ``settings``."""
     metrics = Metrics()
     app = web.Application(
-        middlewares=[error_middleware, metrics.middleware(), auth_middleware],
+        middlewares=[metrics.middleware(), error_middleware, auth_middleware],
         client_max_size=settings.max_upload_mb * 1024 * 1024,
     )
     app[keys.SETTINGS] = settings
@@ -197,6 +199,7 @@ def create_app(settings: Settings) -> web.Application:
     app[OPENAPI] = build_openapi(endpoints, title="telecenter API", version=app_version())
     app.router.add_get(r"/api/v1/rooms/{id:\d+}/ws", room_ws)
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics.handle)
     app.router.add_get("/api/openapi.json", openapi_json)
     add_pages(app)

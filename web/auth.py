@@ -35,7 +35,7 @@ logger = logging.getLogger(__name__)
 
 PUBLIC_PREFIXES = (
     "/healthz",
-    "/metrics",
+    "/readyz",
     "/api/openapi.json",
     "/api/v1/auth/login",
     "/static",
@@ -46,6 +46,11 @@ CSRF_COOKIE = "tc_csrf"
 CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 BY_COOKIE = web.RequestKey("by_cookie", bool)
+PROBES = ("/healthz", "/readyz")
+"""Unauthenticated probes: a token sent to them is not even looked up."""
+METRICS_PATH = "/metrics"
+COOKIE_PATHS = ("/api", "/dicom-web", METRICS_PATH)
+"""Where the session cookie stands for its user (pages and static files need no principal)."""
 
 
 def bearer_token(request: web.Request) -> str | None:
@@ -106,17 +111,28 @@ def check_cookie_request(request: web.Request, token: str) -> None:
         raise ApiError(403, "csrf_failed", f"the {CSRF_HEADER} header is missing or wrong")
 
 
+def is_metrics_token(request: web.Request) -> bool:
+    """Whether ``Authorization: Bearer`` carries the settings' ``metrics_token`` (compared in
+    constant time; never taken from the URL, where logs would keep it)."""
+    expected = request.app[keys.SETTINGS].metrics_token
+    header = request.headers.get("Authorization", "")
+    if not expected or header[:7].lower() != "bearer ":
+        return False
+    return hmac.compare_digest(header[7:].strip().encode(), expected.encode())
+
+
 @web.middleware
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     explicit = bearer_token(request)
+    if request.path == METRICS_PATH and is_metrics_token(request):
+        request[keys.METRICS_READER] = True
+        return await handler(request)
     if explicit is not None:
         token: str | None = explicit
-        if request.path.startswith(PUBLIC_PREFIXES[:2]):
+        if request.path.startswith(PROBES):
             return await handler(request)
-    elif request.path.startswith(("/api", "/dicom-web")) and not request.path.startswith(
-        PUBLIC_PREFIXES
-    ):
-        token = cookie_token(request)  # pages and static files need no principal
+    elif request.path.startswith(COOKIE_PATHS) and not request.path.startswith(PUBLIC_PREFIXES):
+        token = cookie_token(request)
         if token is not None:
             check_cookie_request(request, token)
     else:

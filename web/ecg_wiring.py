@@ -12,6 +12,7 @@ from ecg.pipeline import EcgIngest
 from ecg.reading import require_seen
 from ecg.tracings import Tracings
 from web import keys
+from web.metrics import METRICS
 
 ECG_INGEST = web.AppKey("ecg_ingest", EcgIngest)
 TRACINGS = web.AppKey("ecg_tracings", Tracings)  # -- long ECG reading --
@@ -26,7 +27,11 @@ async def ecg_ctx(app: web.Application) -> AsyncIterator[None]:
         af_rvr_bpm=settings.ecg_af_rvr_bpm,
     )
     app[ECG_INGEST] = EcgIngest(
-        app[keys.CENTER], ContentStore(settings.data_dir / "ecg"), app[keys.EXECUTOR], thresholds
+        app[keys.CENTER],
+        ContentStore(settings.data_dir / "ecg"),
+        app[keys.EXECUTOR],
+        thresholds,
+        counts=app[METRICS].ecg,
     )
     # -- long ECG reading: decoded tracings, and no report signed on an unseen tracing --
     app[TRACINGS] = Tracings(

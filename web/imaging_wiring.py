@@ -14,6 +14,7 @@ from imaging.node import DicomNode
 from imaging.recovery import recover_unindexed
 from imaging.service import NodeService
 from web import keys
+from web.metrics import METRICS
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +54,7 @@ async def imaging_ctx(app: web.Application) -> AsyncIterator[None]:
                 tls_ca=str(settings.dicom_tls_ca or ""),
             ),
             NodeService(center, archive),
+            app[METRICS].dicom,
         )
         await node.start()
         app[NODE] = node

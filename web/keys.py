@@ -21,3 +21,5 @@ BUS: web.AppKey[EventBus] = web.AppKey("bus")
 EXECUTOR = web.AppKey("executor", Executor)
 PRINCIPAL = web.RequestKey("principal", Principal)
 TOKEN = web.RequestKey("token", str)
+METRICS_READER = web.RequestKey("metrics_reader", bool)
+"""Set by the auth middleware on a request that presented the settings' ``metrics_token``."""

@@ -15,10 +15,11 @@ from aiohttp import web
 from consult.center import Center
 from lab import catalogue, outbound
 from lab.inbound import ResultsInbox
-from lab.mllp import MllpClient, MllpLimits, MllpServer, tls_server_context
+from lab.mllp import MllpClient, MllpCounts, MllpLimits, MllpServer, tls_server_context
 from lab.mllp_peers import PeerGate, parse_networks
 from web import keys
 from web.background import every
+from web.metrics import METRICS, OutboxMetrics
 from web.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -40,7 +41,9 @@ def lis_enabled(app: web.Application) -> bool:
     return bool(settings.lis_host and settings.lis_port)
 
 
-def results_listener(settings: Settings, inbox: ResultsInbox) -> MllpServer:
+def results_listener(
+    settings: Settings, inbox: ResultsInbox, counts: MllpCounts | None = None
+) -> MllpServer:
     """The MLLP listener as the settings configure it: the LIS peers it serves, its limits, TLS."""
     tls = None
     if settings.mllp_tls_cert and settings.mllp_tls_key:
@@ -61,6 +64,7 @@ def results_listener(settings: Settings, inbox: ResultsInbox) -> MllpServer:
             max_per_peer=settings.mllp_max_connections_per_peer,
         ),
         tls=tls,
+        counts=counts,
     )
 
 
@@ -70,22 +74,30 @@ async def _prepare(center: Center) -> None:
         await catalogue.seed(work)
 
 
+async def _outbox_depth(center: Center, gauges: OutboxMetrics) -> None:
+    gauges.pending.labels("lis").set(await outbound.pending_count(center))
+
+
 async def lab_ctx(app: web.Application) -> AsyncIterator[None]:
     settings: Settings = app[keys.SETTINGS]
     center = app[keys.CENTER]
     await _prepare(center)
     runtime = LabRuntime()
     app[LAB] = runtime
+    metrics = app[METRICS]
     if settings.mllp_port:
-        runtime.listener = results_listener(settings, ResultsInbox(center))
-        await runtime.listener.start(settings.mllp_host, settings.mllp_port)
+        listener = results_listener(settings, ResultsInbox(center), metrics.mllp)
+        runtime.listener = listener
+        metrics.mllp.open.set_function(listener.open_connections)
+        await listener.start(settings.mllp_host, settings.mllp_port)
+    metrics.refreshers.append(lambda: _outbox_depth(center, metrics.outbox))
     client: MllpClient | None = None
     if lis_enabled(app):
         client = MllpClient(settings.lis_host, settings.lis_port, retries=2)
 
         async def deliver() -> None:
             assert client is not None
-            await outbound.deliver_pending(center, client)
+            await outbound.deliver_pending(center, client, counts=metrics.outbox)
 
         retry = settings.lis_retry_seconds
         runtime.tasks.append(every(retry, "lis-outbox", deliver, app[keys.ENGINE]))

@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Iterable
+from typing import Protocol
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
@@ -29,17 +30,38 @@ OUTBOX_LIMIT = 10_000
 BROKER_ERRORS = (RedisError, OSError)
 
 
+class OutboxCounts(Protocol):
+    """Where failed deliveries are counted (:class:`web.metrics.OutboxMetrics`)."""
+
+    def failed(self, outbox: str) -> None: ...
+
+
+class _NoCounts:
+    def failed(self, outbox: str) -> None:
+        pass
+
+
 class RedisEventBus:
     """An :class:`~consult.events.EventBus` whose fan-out crosses nodes through Redis."""
 
-    def __init__(self, url: str, *, channel: str = CHANNEL, retry_seconds: float = 1.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        channel: str = CHANNEL,
+        retry_seconds: float = 1.0,
+        counts: OutboxCounts | None = None,
+    ) -> None:
         self._url = url
         self._channel = channel
         self._retry = retry_seconds
+        self._counts = counts or _NoCounts()
         self._local = LocalEventBus()
         self._outbox: asyncio.Queue[Event] = asyncio.Queue(maxsize=OUTBOX_LIMIT)
         self._listening = asyncio.Event()
         self._sending = asyncio.Event()
+        self._refused = asyncio.Event()
+        """Set when a connection to the broker failed (start need not wait any longer)."""
         self._tasks: list[asyncio.Task[None]] = []
 
     # -- the EventBus protocol --------------------------------------------------------------
@@ -62,7 +84,12 @@ class RedisEventBus:
                 self._outbox.put_nowait(event)
             except asyncio.QueueFull:
                 logger.warning("event outbox full; %s delivered on this node only", event.kind)
+                self._counts.failed("events")
                 self._local.publish([event])
+
+    def pending(self) -> int:
+        """Events waiting to be published to the broker."""
+        return self._outbox.qsize()
 
     def health(self) -> str:
         return "ok" if self.connected else "unreachable"
@@ -79,12 +106,19 @@ class RedisEventBus:
             asyncio.create_task(self._listen(), name="events-listen"),
             asyncio.create_task(self._send(), name="events-send"),
         ]
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(wait_seconds):
-                await self._listening.wait()
-                await self._sending.wait()
+        connected = asyncio.ensure_future(self._connected())
+        refused = asyncio.ensure_future(self._refused.wait())
+        await asyncio.wait(
+            {connected, refused}, timeout=wait_seconds, return_when=asyncio.FIRST_COMPLETED
+        )
+        connected.cancel()
+        refused.cancel()
         if not self.connected:
             logger.warning("event broker %s unreachable; events stay on this node", self._url)
+
+    async def _connected(self) -> None:
+        await self._listening.wait()
+        await self._sending.wait()
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -107,6 +141,7 @@ class RedisEventBus:
                 if self._listening.is_set():
                     logger.warning("event broker lost (%s); reconnecting", exc)
                 self._listening.clear()
+                self._refused.set()
             finally:
                 await client.aclose()
             await asyncio.sleep(self._retry)
@@ -135,12 +170,14 @@ class RedisEventBus:
                     try:
                         await client.publish(self._channel, encode_event(event))
                     except BROKER_ERRORS:
+                        self._counts.failed("events")
                         self._local.publish([event])  # this node's users still hear of it
                         raise
             except BROKER_ERRORS as exc:
                 if self._sending.is_set():
                     logger.warning("event broker lost for publishing (%s); reconnecting", exc)
                 self._sending.clear()
+                self._refused.set()
                 self._drain_locally()
             finally:
                 await client.aclose()
@@ -152,8 +189,10 @@ class RedisEventBus:
             self._local.publish([self._outbox.get_nowait()])
 
 
-def make_bus(events_url: str, channel: str = CHANNEL) -> EventBus:
+def make_bus(
+    events_url: str, channel: str = CHANNEL, counts: OutboxCounts | None = None
+) -> EventBus:
     """The bus the settings ask for: in-process unless ``events_url`` names a Redis server."""
     if not events_url:
         return LocalEventBus()
-    return RedisEventBus(events_url, channel=channel)
+    return RedisEventBus(events_url, channel=channel, counts=counts)

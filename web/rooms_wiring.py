@@ -32,6 +32,7 @@ from signaling.turn import IceConfig
 from signaling.ws import Admission, WsTimeouts, bearer_token, make_room_ws_handler
 from web import keys
 from web.coview_items import share
+from web.metrics import METRICS
 from web.room_nodes import RELAYED, RoomLeases, relay
 from web.session_watch import session_end
 
@@ -208,6 +209,8 @@ async def rooms_ctx(app: web.Application) -> AsyncIterator[None]:
     ) as registry:
         observer.registry = registry
         app[ROOMS] = registry
+        app[METRICS].rooms.set_function(registry.room_count)
+        app[METRICS].participants.set_function(registry.participant_count)
         app[ICE] = ice
         app[ROOM_WS] = make_room_ws_handler(
             authenticator=CenterAuthenticator(center),

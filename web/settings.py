@@ -85,6 +85,9 @@ class Settings(BaseModel):
     mllp_frame_timeout_seconds: float = Field(10.0, gt=0, le=600)
     """From a message's first byte to its end block (and for a TLS handshake)."""
     mllp_idle_timeout_seconds: float = Field(300.0, gt=0)
+    metrics_token: str = Field("", repr=False)
+    """The bearer token a Prometheus scraper presents on ``/metrics`` (16 characters or more);
+    empty: only a signed-in administrator may read the metrics."""
     demo: bool = False
     log_level: str = "INFO"
     token_ttl_minutes: int = Field(720, ge=1)
@@ -198,6 +201,14 @@ class Settings(BaseModel):
     def node_address(self) -> str:
         """The URL other nodes use to reach this one."""
         return self.node_url or f"http://{self.host}:{self.port}"
+
+    @field_validator("metrics_token")
+    @classmethod
+    def _metrics_token(cls, value: str) -> str:
+        value = value.strip()
+        if value and (len(value) < 16 or not value.isascii() or not value.isprintable()):
+            raise ValueError("metrics_token must be 16 or more printable ASCII characters")
+        return value
 
     @field_validator("log_level")
     @classmethod

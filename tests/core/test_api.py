@@ -128,7 +128,8 @@ async def test_openapi_health_metrics(api: Api) -> None:
     assert "PatientOut" in spec["components"]["schemas"]
     health = await api.anonymous("GET", "/healthz")
     assert health.status == 200 and health.body["status"] == "ok"
-    metrics = await api.anonymous("GET", "/metrics")
+    assert (await api.anonymous("GET", "/metrics")).status == 401  # see test_metrics.py
+    metrics = await (await api.login("admin")).get("/metrics")
     assert metrics.status == 200
     assert b"telecenter_http_requests_total" in metrics.body
     assert b'route="/api/openapi.json"' in metrics.body
