@@ -46,6 +46,7 @@ from web.routes import lab as lab_routes
 from web.routes import ownership as ownership_routes  # -- consult: one owner --
 from web.routes import rooms as rooms_routes
 from web.settings import Settings
+from web.shutdown import stop_serving
 from web.waveforms import bridge_ctx
 
 logger = logging.getLogger(__name__)
@@ -179,6 +180,8 @@ def create_app(settings: Settings) -> web.Application:
     app[keys.SETTINGS] = settings
     app[keys.LOGIN_THROTTLE] = LoginThrottle(limit=settings.login_failures_per_minute)
     app[METRICS] = metrics
+    app[keys.STOPPING] = asyncio.Event()
+    app.on_shutdown.append(stop_serving)
     app.cleanup_ctx.extend(
         [
             bus_ctx,
