@@ -55,6 +55,8 @@ class NodeConfig:
     tls_key: str = ""
     tls_ca: str = ""
     """If set, a device must present a certificate signed by this authority."""
+    stop_grace_s: float = 5.0
+    """A stopping node lets running associations finish this long, then aborts them."""
 
 
 def application_entity(config: NodeConfig) -> AE:

@@ -27,7 +27,7 @@ from imaging.entity import (
     supported_contexts,
     tls_context,
 )
-from imaging.reactor import NodeRequestHandler, NodeServer
+from imaging.reactor import NodeRequestHandler, NodeServer, finish_associations
 from imaging.service import NodeService
 from imaging.workers import WorkerPool, WorkerState
 
@@ -126,12 +126,20 @@ class DicomNode:
         return servers
 
     async def stop(self) -> None:
-        """Shut the listener down off the loop (handlers may be waiting on the loop)."""
+        """Stop accepting, let running associations finish for ``stop_grace_s``, abort the rest.
+
+        Off the loop (handlers may be waiting on the loop); calling it again does nothing."""
+        if self._pool is None and not self._servers:
+            return
         if self._pool is not None:
             pool, self._pool = self._pool, None
             await pool.stop()
         servers, self._servers = self._servers, []
         for server in servers:
-            await asyncio.to_thread(server.shutdown)
+            await asyncio.to_thread(server.shutdown)  # no new connection from here on
         self._acceptors = []
+        grace = self.config.stop_grace_s
+        await asyncio.gather(
+            *(asyncio.to_thread(finish_associations, server, grace) for server in servers)
+        )
         logger.info("DICOM node %s stopped", self.config.aet)

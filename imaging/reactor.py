@@ -655,3 +655,16 @@ def _copy(context: PresentationContext) -> PresentationContext:
     twin.__dict__.update(context.__dict__)
     twin._transfer_syntax = list(context._transfer_syntax)
     return twin
+
+
+def finish_associations(server: ThreadedAssociationServer, grace_s: float) -> None:
+    """Let the server's running associations finish for ``grace_s``, abort the rest, close it.
+
+    Blocking (it polls the acceptor threads): call it from a thread of its own."""
+    deadline = time.monotonic() + grace_s
+    while server.active_associations and time.monotonic() < deadline:
+        time.sleep(0.05)
+    for assoc in server.active_associations:
+        logger.warning("stopping: aborting the association with %s", assoc.requestor.ae_title)
+        assoc.abort()
+    server.server_close()

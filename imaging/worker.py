@@ -22,7 +22,6 @@ import socket
 import ssl
 import sys
 import threading
-import time
 from concurrent.futures import Future
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -44,14 +43,11 @@ from imaging.files import FileStore
 from imaging.header import InstanceHeader
 from imaging.matching import Level
 from imaging.query import InstanceRef
-from imaging.reactor import NodeRequestHandler, NodeServer
+from imaging.reactor import NodeRequestHandler, NodeServer, finish_associations
 from imaging.receiver import Origin, Received, Receiver
 from imaging.service import UidSelection
 
 logger = logging.getLogger(__name__)
-
-STOP_GRACE_S = 10.0
-"""How long a stopping worker lets running associations finish before aborting them."""
 
 
 @dataclass(frozen=True)
@@ -218,7 +214,7 @@ def serve(settings: WorkerSettings, control: socket.socket, channel: Channel) ->
     try:
         _take_connections(control, server, tls_context(settings.node))
     finally:
-        _stop(server)
+        finish_associations(server, settings.node.stop_grace_s)
 
 
 def _take_connections(
@@ -242,16 +238,6 @@ def _take_connections(
             except RuntimeError as exc:  # no thread to serve it
                 logger.error("connection from %s:%s dropped: %s", host, port, exc)
                 connection.close()
-
-
-def _stop(server: AttachedAssociationServer) -> None:
-    deadline = time.monotonic() + STOP_GRACE_S
-    while server.active_associations and time.monotonic() < deadline:
-        time.sleep(0.05)
-    for assoc in server.active_associations:
-        logger.warning("stopping: aborting the association with %s", assoc.requestor.ae_title)
-        assoc.abort()
-    server.server_close()
 
 
 def main(argv: list[str] | None = None) -> int:

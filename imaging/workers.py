@@ -34,7 +34,7 @@ from imaging.entity import NodeConfig, tls_context
 from imaging.matching import QueryError
 from imaging.ownership import UidConflict
 from imaging.service import NodeService
-from imaging.worker import STOP_GRACE_S, WorkerSettings
+from imaging.worker import WorkerSettings
 
 logger = logging.getLogger(__name__)
 
@@ -165,7 +165,7 @@ class WorkerPool:
             worker.control.close()  # the worker's signal to stop
         for worker in list(self._workers.values()):
             try:
-                async with asyncio.timeout(STOP_GRACE_S + 5):
+                async with asyncio.timeout(self.config.stop_grace_s + 2):
                     await worker.process.wait()
             except TimeoutError:
                 logger.error("%s did not stop: killing it", worker.name)

@@ -16,7 +16,14 @@ from signaling.rooms import (
 )
 from signaling.sfu import ForwardingMode, MediaConfig, Sfu
 from signaling.turn import IceConfig, mint_credentials, verify_credentials
-from signaling.ws import Admission, Authenticator, RoomAccess, WsTimeouts, make_room_ws_handler
+from signaling.ws import (
+    Admission,
+    Authenticator,
+    RoomAccess,
+    RoomSockets,
+    WsTimeouts,
+    make_room_ws_handler,
+)
 
 __all__ = [
     "Admission",
@@ -33,6 +40,7 @@ __all__ = [
     "RoomError",
     "RoomObserver",
     "RoomRegistry",
+    "RoomSockets",
     "RoomState",
     "Sfu",
     "WsTimeouts",

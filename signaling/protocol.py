@@ -27,11 +27,13 @@ MAX_DEPTH = 8  # no message nests deeper
 
 
 class ProtocolError(ValueError):
-    """A frame that is not a valid message; ``code`` is the error code sent back."""
+    """A frame that is not a valid message; ``code`` is the error code sent back, ``ref`` the
+    type of the message when the frame names a known one (else None)."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: str, message: str, ref: str | None = None) -> None:
         super().__init__(message)
         self.code = code
+        self.ref = ref
 
 
 class Role(enum.Enum):
@@ -56,6 +58,7 @@ class ErrorCode(enum.Enum):
     FORBIDDEN = "forbidden"
     NOT_FOUND = "not_found"
     ROOM_FULL = "room_full"
+    ROOM_ENDED = "room_ended"  # the host ended it; only a host's join opens the next one
     MEDIA_FAILED = "media_failed"
     CONNECT_TIMEOUT = "connect_timeout"
     INTERNAL = "internal"  # the server failed; it is logged there
@@ -66,7 +69,8 @@ class ByeReason(enum.Enum):
     REMOVED = "removed"
     ENDED = "ended"
     REPLACED = "replaced"  # the same person connected again elsewhere
-    TIMEOUT = "timeout"
+    TIMEOUT = "timeout"  # no ``join`` in time
+    SHUTDOWN = "shutdown"  # the server is stopping; the room did not end
     SESSION_ENDED = "session_ended"  # the sign-in the socket was opened with ended
 
 
@@ -178,7 +182,8 @@ class Candidate(Message):
         fields = self.candidate.removeprefix("candidate:").split()
         well_formed = not self.candidate or (len(fields) >= 8 and fields[6] == "typ")
         _check(len(self.candidate) <= 1024 and well_formed, "candidate", self.candidate[:40])
-        _check(self.sdp_mline_index is None or self.sdp_mline_index >= 0, "index", self)
+        index = self.sdp_mline_index
+        _check(index is None or index >= 0, "sdp_mline_index", index)
 
 
 @dataclass(frozen=True)
@@ -188,24 +193,26 @@ class Leave(Message):
 
 @dataclass(frozen=True)
 class Mute(Message):
+    """Your own mute state; not relayed: the others see it in the next ``roster``."""
+
     type: ClassVar[str] = "mute"
     audio_muted: bool
     video_muted: bool
-    participant_id: str | None = None  # filled in by the server when relayed
 
 
 @dataclass(frozen=True)
 class AudioOnly(Message):
+    """Stop (or resume) receiving video; shown to the others in the next ``roster``."""
+
     type: ClassVar[str] = "audio_only"
     enabled: bool
-    participant_id: str | None = None
 
 
 @dataclass(frozen=True)
 class Chat(Message):
     type: ClassVar[str] = "chat"
     text: str
-    participant_id: str | None = None
+    participant_id: str | None = None  # filled in by the server when relayed
 
     def __post_init__(self) -> None:
         _check_text(self.text, "chat text", MAX_CHAT)
@@ -213,9 +220,10 @@ class Chat(Message):
 
 @dataclass(frozen=True)
 class RaiseHand(Message):
+    """Raise or lower your hand; shown to the others in the next ``roster``."""
+
     type: ClassVar[str] = "raise_hand"
     raised: bool
-    participant_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -332,10 +340,7 @@ SERVER_MESSAGES: tuple[type[Message], ...] = (
     Roster,
     MediaMap,
     Connected,
-    Mute,
-    AudioOnly,
     Chat,
-    RaiseHand,
     CoView,
     Error,
     Bye,
@@ -374,9 +379,9 @@ def decode(text: str | bytes) -> Message:
     if cls is None:
         raise ProtocolError(ErrorCode.UNKNOWN_TYPE.value, f"unknown message type {kind!r}")
     try:
-        return typing.cast(Message, _from_json(cls, body))
+        return typing.cast(Message, _from_json(cls, body, kind))
     except (TypeError, ValueError) as exc:
-        raise ProtocolError(ErrorCode.MALFORMED.value, f"{kind}: {exc}") from None
+        raise ProtocolError(ErrorCode.MALFORMED.value, f"{kind}: {exc}", ref=kind) from None
 
 
 def _to_json(value: object) -> Any:
@@ -389,16 +394,24 @@ def _to_json(value: object) -> Any:
     return value
 
 
-def _from_json(cls: type, body: object) -> object:
+def _from_json(cls: type, body: object, where: str) -> object:
+    """Build ``cls`` from checked fields only: every error names the field (``where``)."""
     if not isinstance(body, dict):
-        raise TypeError(f"{cls.__name__} must be an object")
+        raise TypeError(f"{where} must be an object")
     hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = set(body) - names
+    fields = dataclasses.fields(cls)
+    unknown = set(body) - {f.name for f in fields}
     if unknown:
         raise ValueError(f"unknown fields {sorted(unknown)}")
+    missing = [f.name for f in fields if f.name not in body and _required(f)]
+    if missing:
+        raise ValueError(f"missing field{'s' if len(missing) > 1 else ''} {', '.join(missing)}")
     args = {name: _convert(hints[name], value, name) for name, value in body.items()}
     return cls(**args)
+
+
+def _required(field: dataclasses.Field[Any]) -> bool:
+    return field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING
 
 
 def _convert(hint: Any, value: object, name: str) -> object:
@@ -413,12 +426,20 @@ def _convert(hint: Any, value: object, name: str) -> object:
         if not isinstance(value, list):
             raise TypeError(f"{name} must be a list")
         item_hint = typing.get_args(hint)[0]
-        return tuple(_convert(item_hint, item, name) for item in value)
+        return tuple(_convert(item_hint, item, f"{name}[{i}]") for i, item in enumerate(value))
     if isinstance(hint, type) and issubclass(hint, enum.Enum):
-        return hint(value)
+        return _member(hint, value, name)
     if dataclasses.is_dataclass(hint):
-        return _from_json(typing.cast(type, hint), value)
+        return _from_json(typing.cast(type, hint), value, name)
     return _scalar(hint, value, name)
+
+
+def _member(enum_type: type[enum.Enum], value: object, name: str) -> enum.Enum:
+    for member in enum_type:
+        if isinstance(value, str) and member.value == value:
+            return member
+    allowed = ", ".join(str(m.value) for m in enum_type)
+    raise ValueError(f"{name} must be one of {allowed}")
 
 
 def _scalar(hint: type, value: object, name: str) -> object:

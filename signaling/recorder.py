@@ -94,6 +94,11 @@ class Recorder:
         """
         return _Sink(self, (participant_id, kind), request_keyframe)
 
+    def frames(self, participant_id: str, kind: str) -> int:
+        """Frames of ``participant_id``'s ``kind`` written so far."""
+        track = self._tracks.get((participant_id, kind))
+        return track.frames if track is not None else 0
+
     def track(self, key: tuple[str, str], frame: EncodedFrame) -> _Track | None:
         if self._closed:
             return None

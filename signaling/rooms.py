@@ -42,6 +42,10 @@ class RoomState(enum.Enum):
     ENDED = "ended"  # over for good; the registry forgets it
 
 
+ENDED_BY_HOST = "ended by host"
+SHUTTING_DOWN = "server shutting down"
+
+
 @dataclass(frozen=True)
 class ParticipantIdentity:
     """Who is on the other end of a socket, as the authenticator established it."""
@@ -166,7 +170,10 @@ class Room:
         max_participants: int,
         on_ended: Callable[[Room], None],
         idle_seconds: float | None = None,
+        host_reopens: bool = False,
     ) -> None:
+        """``host_reopens``: the host ended this consult's last room; only a host's join opens
+        it again (anyone else is told it has ended)."""
         self.room_id = room_id
         self.media = media
         self.max_participants = max_participants
@@ -181,10 +188,17 @@ class Room:
         self._idle_timer: asyncio.TimerHandle | None = None
         self._idle_end: asyncio.Task[None] | None = None
         self._ending: asyncio.Future[None] | None = None
+        self._host_reopens = host_reopens
+        self.end_reason: str | None = None
 
     @property
     def state(self) -> RoomState:
         return self._state
+
+    @property
+    def awaiting_host(self) -> bool:
+        """The host ended the consult's last room and no host has opened this one yet."""
+        return self._host_reopens
 
     @property
     def recording(self) -> bool:
@@ -205,6 +219,11 @@ class Room:
         """Add a participant: admitted at once unless a guest. The same user replaces themself."""
         async with self._lock:
             self._require_open()
+            if self._host_reopens and role is not Role.HOST:
+                if not self._participants:
+                    self._start_idle()  # an unopened room is forgotten in time
+                raise RoomError(ErrorCode.ROOM_ENDED, "the host has ended this room")
+            self._host_reopens = False
             old = self._participants.pop(identity.user_id, None)
             if old is not None:
                 await self._drop(old, ByeReason.REPLACED)
@@ -251,25 +270,27 @@ class Room:
 
     async def end_by(self, by: str) -> None:
         self._require_host(by)
-        await self.end("ended by host")
+        await self.end(ENDED_BY_HOST)
 
-    async def end(self, reason: str) -> None:
-        """End the room for everyone. Runs to completion even when the caller is cancelled (the
-        host's own socket closes halfway through), and concurrent calls share one ending."""
+    async def end(self, reason: str, bye: ByeReason = ByeReason.ENDED) -> None:
+        """End the room for everyone (each gets ``bye``). Runs to completion even when the
+        caller is cancelled (the host's own socket closes halfway through), and concurrent calls
+        share one ending."""
         if self._ending is None:
-            self._ending = asyncio.ensure_future(self._end(reason))
+            self._ending = asyncio.ensure_future(self._end(reason, bye))
         await asyncio.shield(self._ending)
 
-    async def _end(self, reason: str) -> None:
+    async def _end(self, reason: str, bye: ByeReason) -> None:
         async with self._lock:
             if self._state is RoomState.ENDED:
                 return
+            self.end_reason = reason
             self._set_state(RoomState.ENDED)
             self._cancel_idle()
             everyone = list(self._participants.values())
             self._participants.clear()
             for participant in everyone:
-                await self._drop(participant, ByeReason.ENDED)
+                await self._drop(participant, bye)
             await self._finish_recording()
             await self.media.close()
             await self._call("room_ended", self._observer.room_ended(self.room_id, reason))
@@ -399,7 +420,7 @@ class Room:
 
     def _require_open(self) -> None:
         if self._state is RoomState.ENDED:
-            raise RoomError(ErrorCode.NOT_FOUND, "the room has ended")
+            raise RoomError(ErrorCode.ROOM_ENDED, "the room has ended")
 
     def _require(self, participant_id: str) -> Participant:
         participant = self._participants.get(participant_id)
@@ -430,8 +451,12 @@ class RoomRegistry:
     """All live rooms of this process.
 
     In a cleanup_ctx: ``async with RoomRegistry(...) as registry: app[KEY] = registry; yield``;
-    leaving ends every room (participants get ``bye``, the observer ``room_ended``).
+    leaving ends every room (participants get ``bye`` ``shutdown``, the observer ``room_ended``).
+    A room its host ended is remembered (the last ``MAX_ENDED`` of them): a new join there is
+    refused, ``room_ended``, until a host joins and opens the consult's next room.
     """
+
+    MAX_ENDED = 10_000
 
     def __init__(
         self,
@@ -448,6 +473,7 @@ class RoomRegistry:
         self._max_participants = max_participants
         self._idle_seconds = idle_seconds
         self._rooms: dict[str, Room] = {}
+        self._ended_by_host: dict[str, None] = {}  # insertion-ordered: the oldest go first
 
     async def __aenter__(self) -> RoomRegistry:
         return self
@@ -476,6 +502,7 @@ class RoomRegistry:
                 max_participants=self._max_participants,
                 on_ended=self._forget,
                 idle_seconds=self._idle_seconds,
+                host_reopens=room_id in self._ended_by_host,
             )
             self._rooms[room_id] = room
             logger.info("room %s: created", room_id)
@@ -487,9 +514,18 @@ class RoomRegistry:
             await room.end(reason)
 
     async def close(self) -> None:
-        for room in list(self._rooms.values()):
-            await room.end("server shutting down")
+        """The server is stopping: every room ends at once, its participants get ``bye``
+        ``shutdown`` (they may come back to the consult later); no new room opens."""
+        rooms = list(self._rooms.values())
+        await asyncio.gather(*(room.end(SHUTTING_DOWN, ByeReason.SHUTDOWN) for room in rooms))
 
     def _forget(self, room: Room) -> None:
         if self._rooms.get(room.room_id) is room:
             del self._rooms[room.room_id]
+        if room.end_reason == ENDED_BY_HOST:
+            self._ended_by_host.pop(room.room_id, None)
+            self._ended_by_host[room.room_id] = None
+            while len(self._ended_by_host) > self.MAX_ENDED:
+                del self._ended_by_host[next(iter(self._ended_by_host))]
+        elif not room.awaiting_host:  # a host opened the consult's next room
+            self._ended_by_host.pop(room.room_id, None)

@@ -101,6 +101,10 @@ class Sfu:
             peer.audio_only = enabled
             _apply_audio_only(peer)
 
+    def recorded_frames(self, participant_id: str, kind: str) -> int:
+        """Frames of ``participant_id``'s ``kind`` in the running recording (0: none)."""
+        return self._recorder.frames(participant_id, kind) if self._recorder else 0
+
     async def start_recording(self, path: Path) -> None:
         if self._recorder is not None:
             return

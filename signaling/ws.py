@@ -48,7 +48,7 @@ from signaling.protocol import (
     decode,
     encode,
 )
-from signaling.rooms import ParticipantIdentity, Room, RoomError, RoomRegistry
+from signaling.rooms import SHUTTING_DOWN, ParticipantIdentity, Room, RoomError, RoomRegistry
 
 logger = logging.getLogger(__name__)
 
@@ -82,10 +82,31 @@ class RoomAccess(Protocol):
 class WsTimeouts:
     join: float = 15.0  # from the socket opening to the ``join`` message
     heartbeat: float = 20.0  # WebSocket ping interval
+    close: float = 2.0  # how long a closing socket waits for the client's close frame
 
     def __post_init__(self) -> None:
-        if self.join <= 0 or self.heartbeat <= 0:
+        if self.join <= 0 or self.heartbeat <= 0 or self.close <= 0:
             raise ValueError(f"invalid timeouts: {self!r}")
+
+
+class RoomSockets:
+    """The open room sockets of this process, so that a stopping server can say goodbye to
+    those that are in no room yet (the registry's :meth:`~RoomRegistry.close` tells the rest)."""
+
+    def __init__(self) -> None:
+        self._sessions: set[Session] = set()
+
+    def __len__(self) -> int:
+        return len(self._sessions)
+
+    def add(self, session: Session) -> None:
+        self._sessions.add(session)
+
+    def discard(self, session: Session) -> None:
+        self._sessions.discard(session)
+
+    async def close_all(self, reason: ByeReason = ByeReason.SHUTDOWN) -> None:
+        await asyncio.gather(*(session.close(reason) for session in list(self._sessions)))
 
 
 def bearer_token(request: web.Request) -> str | None:
@@ -106,10 +127,13 @@ def make_room_ws_handler(
     room_id_param: str = "id",
     token_of: Callable[[web.Request], str | None] = bearer_token,
     credential_end: CredentialEnd | None = None,
+    sockets: RoomSockets | None = None,
 ) -> Handler:
     """The aiohttp handler for a room's WebSocket; ``slots`` must match the media config;
     ``token_of`` finds the caller's token in the upgrade request (header or query by default);
-    ``credential_end`` (when given) tells when that token stops being valid."""
+    ``credential_end`` (when given) tells when that token stops being valid; ``sockets`` (when
+    given) holds every open session while it runs."""
+    tracked = sockets if sockets is not None else RoomSockets()
 
     async def handle(request: web.Request) -> web.StreamResponse:
         token = token_of(request)
@@ -120,12 +144,18 @@ def make_room_ws_handler(
         admission = await access.admission(room_id, identity)
         if admission is None:
             raise web.HTTPForbidden()
-        ws = web.WebSocketResponse(heartbeat=timeouts.heartbeat, max_msg_size=256 * 1024)
+        ws = web.WebSocketResponse(
+            heartbeat=timeouts.heartbeat, max_msg_size=256 * 1024, timeout=timeouts.close
+        )
         await ws.prepare(request)
         room = registry.get_or_create(room_id)
         session = Session(ws, room, identity, admission, slots)
         ended = credential_end(token, identity) if credential_end and token else None
-        await session.run(timeouts.join, ended)
+        tracked.add(session)
+        try:
+            await session.run(timeouts.join, ended)
+        finally:
+            tracked.discard(session)
         return ws
 
     return handle
@@ -226,7 +256,7 @@ class Session:
         try:
             msg = decode(text)
         except ProtocolError as exc:
-            await self.send(Error(code=ErrorCode(exc.code), message=str(exc)))
+            await self.send(Error(code=ErrorCode(exc.code), message=str(exc), ref=exc.ref))
             return
         if type(msg) not in CLIENT_MESSAGES:
             await self._error(ErrorCode.OUT_OF_ORDER, f"{msg.type} is sent by the server", msg)
@@ -276,7 +306,15 @@ class Session:
         if msg.display_name and not identity.display_name:
             identity = ParticipantIdentity(identity.user_id, msg.display_name)
         self._joined.set()
-        participant = await self._room.join(identity, self._admission.role, self)
+        try:
+            participant = await self._room.join(identity, self._admission.role, self)
+        except RoomError as exc:
+            if exc.code is not ErrorCode.ROOM_ENDED:
+                raise
+            await self._error(exc.code, str(exc), msg)
+            stopping = self._room.end_reason == SHUTTING_DOWN
+            await self.close(ByeReason.SHUTDOWN if stopping else ByeReason.ENDED)
+            return
         if participant.in_lobby:
             self._state = SessionState.LOBBY
             await self.send(Lobby(participant_id=self.participant_id))

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 import multiprocessing
+import os
 from collections.abc import AsyncIterator
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from importlib.metadata import PackageNotFoundError, version
@@ -47,6 +48,7 @@ from web.routes import lab as lab_routes
 from web.routes import ownership as ownership_routes  # -- consult: one owner --
 from web.routes import rooms as rooms_routes
 from web.settings import Settings
+from web.shutdown import stop_serving
 from web.waveforms import bridge_ctx
 
 logger = logging.getLogger(__name__)
@@ -127,9 +129,18 @@ async def executor_ctx(app: web.Application) -> AsyncIterator[None]:
             ["numpy", "scipy.signal", "ecg.analysis", "ecg.readers", "imaging.render"]
         )
         pool = ProcessPoolExecutor(max_workers=settings.worker_processes, mp_context=context)
+        await asyncio.to_thread(start_workers, pool, settings.worker_processes)
     app[keys.EXECUTOR] = pool
     yield
     pool.shutdown(wait=False, cancel_futures=True)
+
+
+def start_workers(pool: ProcessPoolExecutor, count: int) -> None:
+    """Start the pool's workers now, off the loop: a process pool starts them on first use,
+    in the submitting thread, and the first start waits for the fork server to import the
+    numerical stack (0.7 s): the first ECG upload would stall the whole loop that long."""
+    for started in [pool.submit(os.getpid) for _ in range(count)]:
+        started.result()
 
 
 async def overdue_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -181,6 +192,8 @@ def create_app(settings: Settings) -> web.Application:
     app[keys.SETTINGS] = settings
     app[keys.LOGIN_THROTTLE] = LoginThrottle(limit=settings.login_failures_per_minute)
     app[METRICS] = metrics
+    app[keys.STOPPING] = asyncio.Event()
+    app.on_shutdown.append(stop_serving)
     app.cleanup_ctx.extend(
         [
             bus_ctx,

@@ -216,7 +216,8 @@ async def _audit_verify(center: Center) -> int:
 
 
 def serve(settings: Settings) -> None:
-    """Run until SIGINT/SIGTERM; aiohttp closes listeners and runs every cleanup context."""
+    """Run until SIGINT/SIGTERM; then :func:`web.shutdown.stop_serving` says goodbye on every
+    socket and stops the listeners, and aiohttp runs every cleanup context."""
     from web.access_log import access_log_options
     from web.app import create_app
 
@@ -227,7 +228,7 @@ def serve(settings: Settings) -> None:
         app,
         host=settings.host,
         port=settings.port,
-        shutdown_timeout=10,
+        shutdown_timeout=settings.http_stop_grace_seconds,
         **access_log_options(),
     )
 

@@ -52,6 +52,7 @@ async def imaging_ctx(app: web.Application) -> AsyncIterator[None]:
                 tls_cert=str(settings.dicom_tls_cert or ""),
                 tls_key=str(settings.dicom_tls_key or ""),
                 tls_ca=str(settings.dicom_tls_ca or ""),
+                stop_grace_s=settings.dicom_stop_grace_seconds,
             ),
             NodeService(center, archive),
             app[METRICS].dicom,

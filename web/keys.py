@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from concurrent.futures import Executor
 
 from aiohttp import web
@@ -19,6 +20,8 @@ CENTER = web.AppKey("center", Center)
 LOGIN_THROTTLE = web.AppKey("login_throttle", LoginThrottle)
 BUS: web.AppKey[EventBus] = web.AppKey("bus")
 EXECUTOR = web.AppKey("executor", Executor)
+STOPPING = web.AppKey("stopping", asyncio.Event)
+"""Set when the server begins to stop (see :mod:`web.shutdown`)."""
 PRINCIPAL = web.RequestKey("principal", Principal)
 TOKEN = web.RequestKey("token", str)
 METRICS_READER = web.RequestKey("metrics_reader", bool)

@@ -29,7 +29,7 @@ from signaling.protocol import IceServer, Role
 from signaling.rooms import ParticipantIdentity, RoomRegistry
 from signaling.sfu import MediaConfig, Sfu
 from signaling.turn import IceConfig
-from signaling.ws import Admission, WsTimeouts, bearer_token, make_room_ws_handler
+from signaling.ws import Admission, RoomSockets, WsTimeouts, bearer_token, make_room_ws_handler
 from web import keys
 from web.coview_items import share
 from web.metrics import METRICS
@@ -43,6 +43,7 @@ ICE = web.AppKey("ice", IceConfig)
 RoomHandler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 ROOM_WS: web.AppKey[RoomHandler] = web.AppKey("room_ws")
 ROOM_LEASES = web.AppKey("room_leases", RoomLeases)
+ROOM_SOCKETS = web.AppKey("room_sockets", RoomSockets)
 USER, GUEST = "user", "guest"
 
 
@@ -208,9 +209,11 @@ async def rooms_ctx(app: web.Application) -> AsyncIterator[None]:
         observer=observer, media_factory=lambda room_id: Sfu(room_id, media)
     ) as registry:
         observer.registry = registry
+        sockets = RoomSockets()
         app[ROOMS] = registry
         app[METRICS].rooms.set_function(registry.room_count)
         app[METRICS].participants.set_function(registry.participant_count)
+        app[ROOM_SOCKETS] = sockets
         app[ICE] = ice
         app[ROOM_WS] = make_room_ws_handler(
             authenticator=CenterAuthenticator(center),
@@ -220,6 +223,7 @@ async def rooms_ctx(app: web.Application) -> AsyncIterator[None]:
             slots=media.max_slots,
             token_of=room_token,
             credential_end=CenterCredentialEnd(center),
+            sockets=sockets,
         )
         if not settings.events_url:
             yield

@@ -69,6 +69,12 @@ class Settings(BaseModel):
     dicom_tls_key: Path | None = None
     dicom_tls_ca: Path | None = None
     """If set, devices on the TLS port must present a certificate this authority signed."""
+    dicom_stop_grace_seconds: float = Field(5.0, ge=0, le=60)
+    """On shutdown, running associations get this long to finish; the rest are aborted."""
+    http_stop_grace_seconds: float = Field(3.0, ge=0, le=60)
+    """On shutdown, HTTP requests still running after the rooms, sockets and listeners have
+    closed get this long to finish. With ``dicom_stop_grace_seconds`` it bounds how long a
+    stopping server takes (under 10 s with the defaults)."""
     mllp_port: int = Field(2575, ge=0, le=65535)
     mllp_host: str = "127.0.0.1"
     mllp_allowed_peers: list[str] = Field(default_factory=list)

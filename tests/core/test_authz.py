@@ -1,8 +1,11 @@
-"""Authorization: each role against each kind of route; cross-clinic isolation answers 404."""
+"""Authorization: each role against each kind of route, with the exact status of each refusal;
+cross-clinic isolation answers 404."""
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
 
@@ -21,51 +24,93 @@ ROLES = [
     "internist",
     "referral-desk",
 ]
-# (method, path template, body, {users allowed: expected status}) — everyone else is refused.
-# {p}: a patient of dr-village's clinic (with consent), {r}: its ECG-read request.
+OUT_OF_SCOPE, FORBIDDEN = 404, 403
+
+
+@dataclass(frozen=True)
+class Route:
+    """One route against every role. ``allowed``: role -> status; every other role is refused
+    with ``refused``, except those in ``otherwise`` (role -> status).
+
+    The rule the statuses pin (README, "Access rules"): scope comes first, so a record the
+    caller cannot see answers 404 (``not_found``) whatever is asked of it; a record in scope, or
+    no record at all, with an action the caller's role may never take answers 403
+    (``forbidden``).
+    """
+
+    method: str
+    path: str  # {p}: a patient of dr-village's clinic (with consent), {r}: its ECG-read request
+    body: dict[str, Any] | None
+    allowed: dict[str, int]
+    refused: int
+    otherwise: dict[str, int] = field(default_factory=dict)
+
+    def expected(self, username: str) -> int:
+        if username in self.allowed:
+            return self.allowed[username]
+        return self.otherwise.get(username, self.refused)
+
+    def order(self) -> list[str]:
+        """The refused first: ``accept`` changes the request, and then others would get 409."""
+        return sorted(ROLES, key=lambda username: username in self.allowed)
+
+
+READERS = {"dr-village": 200, "ecg-reader": 200}
 MATRIX = [
-    ("GET", "/api/v1/patients/{p}", None, {"dr-village": 200, "ecg-reader": 200}),
-    ("GET", "/api/v1/requests/{r}", None, {"dr-village": 200, "ecg-reader": 200}),
-    ("GET", "/api/v1/patients/{p}/consents", None, {"dr-village": 200, "ecg-reader": 200}),
-    (
+    Route("GET", "/api/v1/patients/{p}", None, READERS, OUT_OF_SCOPE),
+    Route("GET", "/api/v1/requests/{r}", None, READERS, OUT_OF_SCOPE),
+    Route("GET", "/api/v1/patients/{p}/consents", None, READERS, OUT_OF_SCOPE),
+    Route(
         "POST",
         "/api/v1/patients",
         {"name": "新患者", "sex": "F"},
         {"dr-village": 201, "dr-township": 201},
+        FORBIDDEN,
     ),
-    ("POST", "/api/v1/requests", {"patient_id": "{p}", "kind": "lab_test"}, {"dr-village": 201}),
-    ("POST", "/api/v1/requests/{r}/accept", None, {"ecg-reader": 200}),
-    (
+    Route(
+        "POST",
+        "/api/v1/requests",
+        {"patient_id": "{p}", "kind": "lab_test"},
+        {"dr-village": 201},
+        FORBIDDEN,
+        {"dr-township": OUT_OF_SCOPE},  # a clinic, but not this patient's
+    ),
+    Route(
+        "POST",
+        "/api/v1/requests/{r}/accept",
+        None,
+        {"ecg-reader": 200},
+        OUT_OF_SCOPE,
+        {"dr-village": FORBIDDEN},  # sees the request, may never accept one
+    ),
+    Route(
         "GET",
         "/api/v1/worklist",
         None,
-        {
-            "ecg-reader": 200,
-            "radiologist": 200,
-            "lab-tech": 200,
-            "lab-supervisor": 200,
-            "internist": 200,
-        },
+        dict.fromkeys(
+            ["ecg-reader", "radiologist", "lab-tech", "lab-supervisor", "internist"], 200
+        ),
+        FORBIDDEN,
     ),
-    ("GET", "/api/v1/inbox", None, {"dr-village": 200, "dr-township": 200}),
-    ("GET", "/api/v1/users", None, {"admin": 200}),
-    (
+    Route("GET", "/api/v1/inbox", None, {"dr-village": 200, "dr-township": 200}, FORBIDDEN),
+    Route("GET", "/api/v1/users", None, {"admin": 200}, FORBIDDEN),
+    Route(
         "POST",
         "/api/v1/institutions",
         {"code": "vc-new", "name": "新村卫生室", "level": "village", "parent_id": 2},
         {"admin": 201},
+        FORBIDDEN,
     ),
-    ("GET", "/api/v1/audit", None, {"auditor": 200}),
-    ("GET", "/api/v1/audit/verify", None, {"auditor": 200}),
-    ("GET", "/api/v1/institutions", None, dict.fromkeys(ROLES, 200)),
-    ("GET", "/api/v1/notifications", None, dict.fromkeys(ROLES, 200)),
+    Route("GET", "/api/v1/audit", None, {"auditor": 200}, FORBIDDEN),
+    Route("GET", "/api/v1/audit/verify", None, {"auditor": 200}, FORBIDDEN),
+    Route("GET", "/api/v1/institutions", None, dict.fromkeys(ROLES, 200), FORBIDDEN),
+    Route("GET", "/api/v1/notifications", None, dict.fromkeys(ROLES, 200), FORBIDDEN),
 ]
-REFUSED = {403, 404}
+ERROR_CODES = {OUT_OF_SCOPE: "not_found", FORBIDDEN: "forbidden"}
 
 
-@pytest.mark.parametrize("route", MATRIX, ids=[f"{m} {p}" for m, p, _, _ in MATRIX])
-async def test_role_matrix(api: Api, route: tuple) -> None:
-    method, template, body, allowed = route
+@pytest.mark.parametrize("route", MATRIX, ids=[f"{r.method} {r.path}" for r in MATRIX])
+async def test_role_matrix(api: Api, route: Route) -> None:
     village = await api.login("dr-village")
     patient = await new_patient(village)
     request = await new_request(village, patient["id"])
@@ -78,22 +123,18 @@ async def test_role_matrix(api: Api, route: tuple) -> None:
             return {k: fill(v) for k, v in value.items()}
         return value
 
-    path = fill(template)
-    for username in ROLES:
+    path = fill(route.path)
+    body = fill(route.body) if route.body is not None else ({} if route.method == "POST" else None)
+    tried = []
+    for username in route.order():
         user = await api.login(username)
-        r = await user.call(
-            method,
-            path,
-            json=fill(body) if body is not None else ({} if method == "POST" else None),
-        )
-        if username in allowed:
-            assert r.status == allowed[username], f"{username} {method} {path}: {r.status} {r.body}"
-            if method == "POST" and "accept" in path:
-                break  # the transition happened; nobody else can repeat it
-        else:
-            assert r.status in REFUSED, (
-                f"{username} may not {method} {path}, got {r.status} {r.body}"
-            )
+        r = await user.call(route.method, path, json=body)
+        expected = route.expected(username)
+        assert r.status == expected, f"{username} {route.method} {path}: {r.status} {r.body}"
+        if expected in ERROR_CODES:
+            assert r.body["error"]["code"] == ERROR_CODES[expected], (username, r.body)
+        tried.append(username)
+    assert sorted(tried) == sorted(ROLES)
 
 
 async def test_every_api_route_needs_a_token(api: Api) -> None:

@@ -18,6 +18,7 @@ from signaling import (
     ParticipantIdentity,
     Role,
     RoomRegistry,
+    RoomSockets,
     Sfu,
     WsTimeouts,
     make_room_ws_handler,
@@ -83,6 +84,7 @@ class RoomServer:
     http: aiohttp.ClientSession
     registry: RoomRegistry
     events: Events
+    sockets: RoomSockets
     clients: list[RoomClient] = field(default_factory=list)
 
     def url(self, room: str = ROOM) -> str:
@@ -106,22 +108,29 @@ def media_config() -> MediaConfig:
 
 
 @pytest.fixture
-async def rooms(media_config: MediaConfig) -> AsyncIterator[RoomServer]:
+def ws_timeouts() -> WsTimeouts:
+    return WsTimeouts(join=5.0)
+
+
+@pytest.fixture
+async def rooms(media_config: MediaConfig, ws_timeouts: WsTimeouts) -> AsyncIterator[RoomServer]:
     events = Events()
     registry = RoomRegistry(observer=events, media_factory=lambda rid: Sfu(rid, media_config))
+    sockets = RoomSockets()
     handler = make_room_ws_handler(
         authenticator=TableAuth(),
         access=TableAccess(),
         registry=registry,
-        timeouts=WsTimeouts(join=5.0),
+        timeouts=ws_timeouts,
         slots=SLOTS,
+        sockets=sockets,
     )
     app = web.Application()
     app.router.add_get("/api/v1/rooms/{id}/ws", handler)
     server = TestServer(app)
     await server.start_server()
     http = aiohttp.ClientSession()
-    room_server = RoomServer(server, http, registry, events)
+    room_server = RoomServer(server, http, registry, events, sockets)
     yield room_server
     for client in room_server.clients:
         await client.close()

@@ -170,17 +170,19 @@ async def test_audio_only_stops_video_forwarding(rooms: RoomServer) -> None:
     assert await specialist.wait_received("doctor", "video", 5) >= 5
 
     await specialist.send(p.AudioOnly(enabled=True))
-    await asyncio.sleep(0.5)  # frames already on the wire drain
+    await specialist.send(p.Chat(text="audio only"))  # handled in order: applied once echoed
+    assert (await specialist.expect(p.Chat)).text == "audio only"
     peer = rooms.sfu().peer("specialist")
     assert peer is not None
     video_slots = [s.track for s in peer.slots if s.kind == "video"]
+    # the audio that keeps arriving is the clock: 25 frames (0.5 s) for what was on the wire
+    await specialist.wait_received("doctor", "audio", specialist.received("doctor", "audio") + 25)
     forwarded = [t.forwarded for t in video_slots]
     decoded = specialist.received("doctor", "video")
     audio = specialist.received("doctor", "audio")
-    await asyncio.sleep(1.0)
+    assert await specialist.wait_received("doctor", "audio", audio + 50) > audio + 10  # 1 s more
     assert [t.forwarded for t in video_slots] == forwarded
     assert specialist.received("doctor", "video") <= decoded + 2
-    assert specialist.received("doctor", "audio") > audio + 10  # audio still flows
     assert await doctor.wait_received("specialist", "video", decoded + 5)  # and its own video
 
     await specialist.send(p.AudioOnly(enabled=False))
@@ -209,8 +211,7 @@ async def test_pli_from_subscriber_reaches_publisher(rooms: RoomServer) -> None:
         original()
 
     publisher._send_keyframe = counted  # type: ignore[method-assign]
-    await asyncio.sleep(0.5)  # let keyframe requests from joining settle
-    requests.clear()
+    await until_quiet(specialist, requests)  # the keyframe requests of joining are over
 
     slot = next(
         mid
@@ -221,6 +222,17 @@ async def test_pli_from_subscriber_reaches_publisher(rooms: RoomServer) -> None:
     ssrc = receiver.getSynchronizationSources()[0].source
     await receiver._send_rtcp_pli(ssrc)  # what a subscriber's decoder does after a loss
     await eventually(lambda: bool(requests))
+
+
+async def until_quiet(client: RoomClient, requests: list[float], within: float = 10.0) -> None:
+    """Until 15 more video frames from the doctor arrive with no keyframe request among them
+    (the received video is the clock); ``requests`` is left empty."""
+    async with asyncio.timeout(within):
+        while True:
+            requests.clear()
+            await client.wait_received("doctor", "video", client.received("doctor", "video") + 15)
+            if not requests:
+                return
 
 
 async def test_garbage_candidate_is_answered_and_media_still_flows(rooms: RoomServer) -> None:

@@ -12,7 +12,7 @@ SAMPLES: list[p.Message] = [
     p.Answer(sdp="v=0\r\n"),
     p.Candidate(candidate="candidate:1 1 UDP 1 192.0.2.1 5000 typ host", sdp_mid="0"),
     p.Leave(),
-    p.Mute(audio_muted=True, video_muted=False, participant_id="a"),
+    p.Mute(audio_muted=True, video_muted=False),
     p.AudioOnly(enabled=True),
     p.Chat(text="你好"),
     p.RaiseHand(raised=True),

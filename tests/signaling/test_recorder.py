@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import av
@@ -29,7 +28,7 @@ async def test_recording_from_room_start_includes_late_joiners(
         roster = await doctor.expect(p.Roster)
 
     await with_media(doctor)
-    await asyncio.sleep(1.0)
+    await eventually(lambda: rooms.sfu().recorded_frames("doctor", "video") >= 20, within=10)
     specialist = await with_media(await joined(rooms, "tok-specialist"))  # joins later
     assert await doctor.wait_received("specialist", "video", 30) >= 30
     if finish == "stop_recording":

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import aiohttp
 import pytest
 
@@ -92,7 +90,8 @@ async def test_a_late_joiner_sees_what_is_being_co_viewed(rooms: RoomServer) -> 
             action=p.CoViewAction.PAN_ZOOM, resource="ecg/7", params=(p.CoViewParam("zoom", 3),)
         )
     )
-    await asyncio.sleep(0.2)  # the room has taken them before the specialist arrives
+    await doctor.send(p.Chat(text="shared"))  # handled in order: once echoed, so are the above
+    assert (await doctor.expect(p.Chat)).text == "shared"
     assert isinstance(await specialist.join(), p.Joined)
     first = await specialist.expect(p.CoView)
     latest = await specialist.expect(p.CoView)

@@ -50,13 +50,14 @@ async def events(call: Call) -> web.WebSocketResponse:
     ended = asyncio.create_task(
         session_end(call.center, call.request[keys.TOKEN], principal.user_id)
     )
+    stopping = asyncio.create_task(call.request.app[keys.STOPPING].wait())
     await ws.send_str(json.dumps({"type": "hello", "user": principal.username}))
     reader = asyncio.create_task(_drain(ws))
     try:
         while not ws.closed:
             getter = asyncio.create_task(queue.get())
             done, _ = await asyncio.wait(
-                {getter, reader, ended}, return_when=asyncio.FIRST_COMPLETED
+                {getter, reader, ended, stopping}, return_when=asyncio.FIRST_COMPLETED
             )
             if getter not in done:
                 getter.cancel()
@@ -71,15 +72,22 @@ async def events(call: Call) -> web.WebSocketResponse:
     finally:
         bus.unsubscribe(principal.user_id, queue)
         reader.cancel()
-        code, reason = _close_reason(ended)
+        code, reason = _close_reason(ended, stopping)
         await ws.close(code=code, message=reason)
     return ws
 
 
-def _close_reason(ended: asyncio.Task[SessionEnd]) -> tuple[int, bytes]:
+def _close_reason(
+    ended: asyncio.Task[SessionEnd], stopping: asyncio.Task[bool]
+) -> tuple[int, bytes]:
+    """Session ended: 4xxx with the reason; server stopping: 1001 (going away); else 1000."""
+    going_away = stopping.done() and not stopping.cancelled()
+    stopping.cancel()
     if ended.done() and not ended.cancelled() and ended.exception() is None:
         return CLOSE_SESSION_ENDED, f"session {ended.result().value}".encode()
     ended.cancel()
+    if going_away:
+        return WSCloseCode.GOING_AWAY, b"server shutting down"
     return WSCloseCode.OK, b""
 
 

@@ -245,6 +245,8 @@ Object.assign(TEXT, {
   "room.connect_timeout": ["音视频连接超时，正在重试", "Media connection timed out; retrying"],
   "room.internal": ["服务器出错", "Server error"],
   "room.session_ended": ["登录已失效，请重新登录", "Your sign-in ended; please sign in again"],
+  "room.shutdown": ["服务器正在重启，请稍后重新进入", "The server is restarting; join again in a moment"],
+  "room.room_ended": ["主持人已结束本次会诊", "The host has ended this room"],
   "obj.consent": ["知情同意", "Consent"], "obj.department": ["科室", "Department"], "obj.device": ["设备", "Device"],
   "obj.ecg": ["心电图", "ECG"], "obj.institution": ["机构", "Institution"], "obj.lab_alert": ["危急值", "Critical value"],
   "obj.lab_order": ["检验单", "Lab order"], "obj.lab_result": ["检验结果", "Lab result"], "obj.lab_test": ["检验项目", "Lab test"],
