@@ -2,7 +2,8 @@
 
 Browsers' WebSockets cannot send headers, so the events socket takes ``?access_token=`` and a
 room socket ``?token=``; neither may reach the log file in clear (nor may a password or a CSRF
-token that a client put in a URL by mistake).
+token that a client put in a URL by mistake). The address logged is the client's as
+:func:`web.proxies.client_address` sees it.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from typing import Any
 from aiohttp.abc import BaseRequest
 from aiohttp.web import StreamResponse
 from aiohttp.web_log import AccessLogger
+
+from web.proxies import client_address
 
 SECRET_PARAMETER = re.compile(
     r"(?i)((?:^|[?&;\s])(?:access_token|token|password|passwd|csrf_token|secret)=)[^&;\s\"]*"
@@ -34,9 +37,15 @@ class RedactingAccessLogger(AccessLogger):
         self, request: BaseRequest, response: StreamResponse, time: float
     ) -> Iterable[tuple[str | tuple[str, str], str]]:
         return [
-            (key, redact(value) if isinstance(value, str) else value)
+            (key, _value(key, value, request))
             for key, value in super()._format_line(request, response, time)
         ]
+
+
+def _value(key: str | tuple[str, str], value: Any, request: BaseRequest) -> Any:
+    if key == "remote_address" and request is not None:
+        return client_address(request)  # the client behind trusted proxies, not the proxy
+    return redact(value) if isinstance(value, str) else value
 
 
 def access_log_options() -> dict[str, Any]:

@@ -22,6 +22,7 @@ from consult.center import Center, Work
 from consult.principal import Principal
 from web import keys
 from web.errors import ApiError
+from web.proxies import client_address
 
 MAX_JSON_BYTES = 1 << 20
 
@@ -53,7 +54,7 @@ class Call:
 
     @property
     def client(self) -> str:
-        return self.request.remote or ""
+        return client_address(self.request)
 
     @asynccontextmanager
     async def work(self) -> AsyncIterator[Work]:

@@ -36,6 +36,7 @@ from web.login_throttle import LoginThrottle
 from web.metrics import METRICS, Metrics
 from web.openapi import build_openapi
 from web.pages import add_pages
+from web.proxies import TRUSTED_PROXIES, add_hsts
 from web.readiness import readyz
 from web.redis_bus import RedisEventBus, make_bus
 from web.rooms_wiring import room_ws, rooms_ctx
@@ -190,6 +191,8 @@ def create_app(settings: Settings) -> web.Application:
         client_max_size=settings.max_upload_mb * 1024 * 1024,
     )
     app[keys.SETTINGS] = settings
+    app[TRUSTED_PROXIES] = settings.proxy_networks()
+    app.on_response_prepare.append(add_hsts)
     app[keys.LOGIN_THROTTLE] = LoginThrottle(limit=settings.login_failures_per_minute)
     app[METRICS] = metrics
     app[keys.STOPPING] = asyncio.Event()

@@ -30,6 +30,7 @@ from consult import people
 from consult.errors import AuthenticationFailed
 from web import keys
 from web.errors import ApiError, Handler
+from web.proxies import client_address, is_secure
 
 logger = logging.getLogger(__name__)
 
@@ -69,11 +70,6 @@ def csrf_token(session_token: str) -> str:
     """The CSRF token of a session: derived from the (secret, HttpOnly) session token, so a page
     can only know it by being given it, and a cookie planted by someone else never matches."""
     return hmac.new(session_token.encode(), b"telecenter-csrf", hashlib.sha256).hexdigest()[:43]
-
-
-def is_secure(request: web.Request) -> bool:
-    """Whether the browser reached us over TLS (directly, or through a proxy that says so)."""
-    return request.secure or request.headers.get("X-Forwarded-Proto", "").lower() == "https"
 
 
 def set_session_cookies(
@@ -139,7 +135,7 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
         token = None
     if token is not None:
         center = request.app[keys.CENTER]
-        async with center.work(client=request.remote or "") as work:
+        async with center.work(client=client_address(request)) as work:
             try:
                 request[keys.PRINCIPAL] = await people.authenticate(work, token)
             except AuthenticationFailed:

@@ -220,7 +220,9 @@ def serve(settings: Settings) -> None:
     socket and stops the listeners, and aiohttp runs every cleanup context."""
     from web.access_log import access_log_options
     from web.app import create_app
+    from web.tls import server_context
 
+    tls = server_context(settings)  # before anything starts: a bad certificate stops here
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     app = create_app(settings)
     app.on_startup.append(_freeze_startup_heap)  # after every cleanup context has started
@@ -228,6 +230,7 @@ def serve(settings: Settings) -> None:
         app,
         host=settings.host,
         port=settings.port,
+        ssl_context=tls,
         shutdown_timeout=settings.http_stop_grace_seconds,
         **access_log_options(),
     )
@@ -256,6 +259,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         return _dispatch(args, settings)
+    except SettingsError as exc:
+        sys.stderr.write(f"telecenter: {exc}\n")
+        return 2
     except DomainError as exc:
         sys.stderr.write(f"telecenter: {exc.message}\n")
         return 1

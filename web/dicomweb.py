@@ -37,6 +37,7 @@ from imaging.senders import stow_origin
 from web import keys
 from web.api import Call, Endpoints
 from web.imaging_wiring import ARCHIVE
+from web.proxies import is_secure
 
 logger = logging.getLogger(__name__)
 
@@ -72,7 +73,8 @@ def _uid(call: Call, name: str) -> str:
 
 
 def _base_url(call: Call) -> str:
-    return f"{call.request.scheme}://{call.request.host}{ROOT}"
+    scheme = "https" if is_secure(call.request) else "http"
+    return f"{scheme}://{call.request.host}{ROOT}"
 
 
 def _json(payload: Any, status: int = 200) -> web.Response:

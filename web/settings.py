@@ -24,7 +24,7 @@ from pydantic import (
 
 from consult.policy import DEFAULT_TURNAROUND_MINUTES, PasswordHashing, Policy
 from consult.vocab import Priority, RequestKind
-from lab.mllp_peers import parse_networks
+from lab.mllp_peers import Network, parse_networks
 
 ENV_PREFIX = "TELECENTER_"
 
@@ -43,6 +43,12 @@ class Settings(BaseModel):
     database_schema: str = ""
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)
+    tls_cert: Path | None = None
+    """With ``tls_key``: the HTTP port speaks HTTPS only (TLS 1.2 or later), with HSTS."""
+    tls_key: Path | None = None
+    trusted_proxies: list[str] = Field(default_factory=list)
+    """Addresses or networks of the reverse proxies in front of the server; only a request from
+    one of them has its ``X-Forwarded-For`` and ``X-Forwarded-Proto`` believed. Empty: none."""
     dicom_aet: str = "TELECENTER"
     dicom_port: int = Field(11112, ge=0, le=65535)
     dicom_host: str = "127.0.0.1"
@@ -169,13 +175,15 @@ class Settings(BaseModel):
     def _tls(self) -> Settings:
         if self.dicom_tls_port and not (self.dicom_tls_cert and self.dicom_tls_key):
             raise ValueError("dicom_tls_port needs dicom_tls_cert and dicom_tls_key")
+        if bool(self.tls_cert) != bool(self.tls_key):
+            raise ValueError("tls_cert and tls_key go together")
         if bool(self.mllp_tls_cert) != bool(self.mllp_tls_key):
             raise ValueError("mllp_tls_cert and mllp_tls_key go together")
         if self.mllp_tls_ca and not self.mllp_tls_cert:
             raise ValueError("mllp_tls_ca needs mllp_tls_cert and mllp_tls_key")
         return self
 
-    @field_validator("mllp_allowed_peers")
+    @field_validator("mllp_allowed_peers", "trusted_proxies")
     @classmethod
     def _peers(cls, value: list[str]) -> list[str]:
         entries = [v.strip() for v in value if v.strip()]
@@ -206,7 +214,8 @@ class Settings(BaseModel):
     @property
     def node_address(self) -> str:
         """The URL other nodes use to reach this one."""
-        return self.node_url or f"http://{self.host}:{self.port}"
+        scheme = "https" if self.tls_cert else "http"
+        return self.node_url or f"{scheme}://{self.host}:{self.port}"
 
     @field_validator("metrics_token")
     @classmethod
@@ -230,6 +239,10 @@ class Settings(BaseModel):
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.data_dir / 'telecenter.db').resolve()}"
+
+    def proxy_networks(self) -> tuple[Network, ...]:
+        """The parsed ``trusted_proxies``."""
+        return parse_networks(self.trusted_proxies)
 
     def dicom_worker_count(self) -> int:
         """How many node worker processes serve the DICOM associations."""
