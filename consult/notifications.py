@@ -1,14 +1,20 @@
-"""Notifications: stored per user and pushed live through the event bus after commit."""
+"""Notifications: stored per user and pushed live through the event bus after commit.
+
+Their titles and payloads can name a patient (a critical result, a referral), so reading them is
+a read of patient data: the list and every live event delivered are audited with the patient as
+a column, one record per patient (see :meth:`consult.center.Work.audit_patients`).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from sqlalchemy import select, update
 
 from consult.center import Work
 from consult.errors import NotFound
-from consult.models import DiagnosticRequest, Notification, User
+from consult.models import DiagnosticRequest, Notification, Referral, User
 from consult.vocab import SPECIALIST_KINDS, RequestKind, Role
 
 
@@ -89,7 +95,43 @@ async def list_mine(
     query = select(Notification).where(Notification.user_id == work.principal.user_id)
     if unread_only:
         query = query.where(Notification.read_at.is_(None))
-    return list(await work.session.scalars(query.order_by(Notification.id.desc()).limit(limit)))
+    rows = list(await work.session.scalars(query.order_by(Notification.id.desc()).limit(limit)))
+    patients = await patients_in(work, [{"request_id": r.request_id, **r.payload} for r in rows])
+    work.audit_patients("notification.list", patients)
+    return rows
+
+
+async def audit_delivery(work: Work, kind: str, payload: Mapping[str, Any]) -> None:
+    """Audit a live event delivered to the caller, when it concerns patients (one record each;
+    none for an event about no patient)."""
+    notification = payload.get("notification_id")
+    obj = ("notification", notification) if notification else None
+    for patient_id in sorted(await patients_in(work, [payload])):
+        work.audit("event.deliver", patient_id=patient_id, obj=obj, kind=kind)
+
+
+async def patients_in(work: Work, payloads: Iterable[Mapping[str, Any]]) -> set[int]:
+    """The patients that notification or event payloads concern: named directly (a critical
+    alert), or through their request or referral."""
+    patients: set[int] = set()
+    request_ids: set[int] = set()
+    referral_ids: set[int] = set()
+    for payload in payloads:
+        alert = payload.get("alert")
+        for source in (payload, alert if isinstance(alert, Mapping) else {}):
+            if isinstance(source.get("patient_id"), int):
+                patients.add(source["patient_id"])
+        if isinstance(payload.get("request_id"), int):
+            request_ids.add(payload["request_id"])
+        if isinstance(payload.get("referral_id"), int):
+            referral_ids.add(payload["referral_id"])
+    if request_ids:
+        query = select(DiagnosticRequest.patient_id).where(DiagnosticRequest.id.in_(request_ids))
+        patients.update(await work.session.scalars(query))
+    if referral_ids:
+        query = select(Referral.patient_id).where(Referral.id.in_(referral_ids))
+        patients.update(await work.session.scalars(query))
+    return patients
 
 
 async def mark_read(work: Work, notification_id: int) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from typing import Any
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
@@ -64,6 +65,7 @@ async def events(call: Call) -> web.WebSocketResponse:
                 break
             event = getter.result()
             if event.kind != people.SESSION_ENDED:  # for the server's sockets, not the page
+                await _audit_delivery(call, event.kind, event.payload)  # audited, then sent
                 await ws.send_str(
                     json.dumps({"type": event.kind, **event.payload}, ensure_ascii=False)
                 )
@@ -75,6 +77,12 @@ async def events(call: Call) -> web.WebSocketResponse:
         code, reason = _close_reason(ended, stopping)
         await ws.close(code=code, message=reason)
     return ws
+
+
+async def _audit_delivery(call: Call, kind: str, payload: dict[str, Any]) -> None:
+    """The event reached the caller: a read of the patients it names, audited like the list."""
+    async with call.center.work(call.principal, client=call.client) as work:
+        await notifications.audit_delivery(work, kind, payload)
 
 
 def _close_reason(
