@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from ecg.errors import EcgFormatError
+from ecg.errors import EcgFormatError, EcgTooLarge
 from ecg.readers._common import build_record
 from ecg.record import EcgRecord, PatientInfo
 
@@ -22,6 +22,7 @@ logger = logging.getLogger(__name__)
 MAX_ZIP_BYTES = 256 * 1024 * 1024
 MAX_ZIP_MEMBERS = 64
 MAX_DURATION_S = 48 * 3600.0
+_TOO_LARGE = f"心电图文件解压后过大 / the zip expands to more than {MAX_ZIP_BYTES >> 20} MiB"
 _ZIP_METHODS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
 _UNIT_TO_MV = {"mv": 1.0, "uv": 1e-3, "µv": 1e-3, "v": 1e3, "nv": 1e-6}
 _BYTES_PER_SAMPLE = {"16": 2.0, "61": 2.0, "80": 1.0, "160": 2.0, "212": 1.5, "24": 3.0, "32": 4.0}
@@ -236,7 +237,7 @@ def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, budget: int) -
         while chunk := member.read(1 << 20):
             total += len(chunk)
             if total > budget:
-                raise EcgFormatError("zip archive is too large once uncompressed")
+                raise EcgTooLarge(_TOO_LARGE)
             chunks.append(chunk)
     return b"".join(chunks)
 
@@ -253,7 +254,7 @@ def read_wfdb_zip(data: bytes, max_duration_s: float = MAX_DURATION_S) -> EcgRec
         for info in infos:
             _check_member(info)
         if sum(i.file_size for i in infos) > MAX_ZIP_BYTES:
-            raise EcgFormatError("zip archive is too large once uncompressed")
+            raise EcgTooLarge(_TOO_LARGE)
         headers = [i for i in infos if i.filename.lower().endswith(".hea")]
         if not headers:
             raise EcgFormatError("zip archive holds no WFDB header (.hea)")

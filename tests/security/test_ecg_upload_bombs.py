@@ -86,3 +86,15 @@ async def test_a_valid_zipped_record_is_still_accepted(api: Api) -> None:
     patient = await new_patient(village)
     status, body = await upload(village, patient["id"], normal_zip(), "normal.zip")
     assert status == 201, body
+
+
+async def test_a_zip_declaring_a_huge_member_is_413_before_reading(api: Api) -> None:
+    village = await api.login("dr-village")
+    patient = await new_patient(village)
+    data = bytearray(_zip(_record()))
+    central = data.find(b"PK\x01\x02", data.find(b"r.dat"))
+    data[central + 24 : central + 28] = (0xFFFFFFF0).to_bytes(4, "little")  # uncompressed size
+    status, body = await upload(village, patient["id"], bytes(data), "bomb.zip")
+    assert status == 413, body
+    assert "MiB" in body["error"]["message"] and "解压" in body["error"]["message"]
+    assert (await village.get(f"/api/v1/requests?patient_id={patient['id']}")).ok() == []
