@@ -67,3 +67,9 @@ class AccountLocked(AuthenticationFailed):
     """Too many failed logins; the account is locked for a while."""
 
     code = "account_locked"
+
+
+class TooLarge(DomainError):
+    """What was sent is larger than accepted (once expanded, for compressed files)."""
+
+    code = "payload_too_large"

@@ -6,3 +6,7 @@ class EcgFormatError(ValueError):
 
     The message names the problem so that a clinic user can act on it.
     """
+
+
+class EcgTooLarge(EcgFormatError):
+    """The file expands to more than the reader accepts (a zip bomb, or simply too big)."""

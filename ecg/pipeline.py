@@ -25,14 +25,14 @@ from consult import critical as critical_
 from consult import requests as requests_
 from consult.access import known_patient, readable_child, readable_request
 from consult.center import Center, Work
-from consult.errors import Conflict, InvalidInput, NotFound
+from consult.errors import Conflict, InvalidInput, NotFound, TooLarge
 from consult.filestore import ContentStore
 from consult.identity import Identity, acting_for, match, may_send_for, request_named
 from consult.models import DiagnosticRequest, Institution, Patient
 from consult.principal import Principal
 from consult.vocab import Priority, RequestKind
 from ecg import reconcile
-from ecg.errors import EcgFormatError
+from ecg.errors import EcgFormatError, EcgTooLarge
 from ecg.interpret import CriticalThresholds
 from ecg.readers import CsvProfile, read_ecg
 from ecg.reconcile import EcgReconciliation, HeldItem
@@ -239,6 +239,8 @@ class EcgIngest:
                 sex,
                 self.thresholds,
             )
+        except EcgTooLarge as exc:
+            raise TooLarge(f"ECG file not accepted: {exc}", field="file") from None
         except EcgFormatError as exc:
             raise InvalidInput(f"ECG file not accepted: {exc}", field="file") from None
         except ValueError as exc:  # EcgRecord's own checks (implausible values, bad shapes)

@@ -22,7 +22,7 @@ from consult import demo, migrate
 from consult import requests as requests_
 from consult.center import Center
 from consult.db import make_engine, make_session_factory
-from web import keys
+from web import keys, lifeline
 from web.api import Endpoints, add_endpoints
 from web.auth import auth_middleware
 from web.background import every
@@ -129,7 +129,12 @@ async def executor_ctx(app: web.Application) -> AsyncIterator[None]:
         context.set_forkserver_preload(
             ["numpy", "scipy.signal", "ecg.analysis", "ecg.readers", "imaging.render"]
         )
-        pool = ProcessPoolExecutor(max_workers=settings.worker_processes, mp_context=context)
+        pool = ProcessPoolExecutor(
+            max_workers=settings.worker_processes,
+            mp_context=context,
+            initializer=lifeline.bind_to_server,  # no orphans after kill -9 of the server
+            initargs=(os.getpid(),),
+        )
         await asyncio.to_thread(start_workers, pool, settings.worker_processes)
     app[keys.EXECUTOR] = pool
     yield

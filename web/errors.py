@@ -25,6 +25,7 @@ STATUS: tuple[tuple[type[e.DomainError], int], ...] = (
     (e.InvalidTransition, 409),
     (e.Conflict, 409),
     (e.InvalidInput, 422),
+    (e.TooLarge, 413),
 )
 
 

@@ -6,19 +6,24 @@ import io
 import logging
 import re
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 
-from ecg.errors import EcgFormatError
+from ecg.errors import EcgFormatError, EcgTooLarge
 from ecg.readers._common import build_record
 from ecg.record import EcgRecord, PatientInfo
 
 logger = logging.getLogger(__name__)
 
 MAX_ZIP_BYTES = 256 * 1024 * 1024
+MAX_ZIP_MEMBERS = 64
+MAX_DURATION_S = 48 * 3600.0
+_TOO_LARGE = f"心电图文件解压后过大 / the zip expands to more than {MAX_ZIP_BYTES >> 20} MiB"
+_ZIP_METHODS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
 _UNIT_TO_MV = {"mv": 1.0, "uv": 1e-3, "µv": 1e-3, "v": 1e3, "nv": 1e-6}
 _BYTES_PER_SAMPLE = {"16": 2.0, "61": 2.0, "80": 1.0, "160": 2.0, "212": 1.5, "24": 3.0, "32": 4.0}
 _INVALID = {"16": -32768, "61": -32768, "80": -128, "160": -32768, "212": -2048, "24": -(2**23)}
@@ -208,26 +213,74 @@ def read_wfdb_files(header_text: str, files: dict[str, bytes]) -> EcgRecord:
     )
 
 
-def read_wfdb_zip(data: bytes) -> EcgRecord:
-    """Read the first WFDB record inside a zip archive."""
+def _check_member(info: zipfile.ZipInfo) -> None:
+    name = info.filename
+    if name.startswith(("/", "\\")) or "\\" in name or ".." in name.split("/") or ":" in name:
+        raise EcgFormatError(f"zip member name {name!r} is not a plain relative path")
+    if info.flag_bits & 0x1:
+        raise EcgFormatError(f"zip member {name!r} is encrypted")
+    if info.compress_type not in _ZIP_METHODS:
+        raise EcgFormatError(
+            f"zip member {name!r} uses compression method {info.compress_type}: "
+            "only stored or deflated members are read"
+        )
+    if name.lower().endswith(".zip"):
+        raise EcgFormatError(
+            f"zip member {name!r} is itself a zip: zip the record's files directly"
+        )
+
+
+def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, budget: int) -> bytes:
+    """The member's bytes, counted while they inflate (never trusting its declared size)."""
+    chunks, total = [], 0
+    with archive.open(info) as member:
+        while chunk := member.read(1 << 20):
+            total += len(chunk)
+            if total > budget:
+                raise EcgTooLarge(_TOO_LARGE)
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def read_wfdb_zip(data: bytes, max_duration_s: float = MAX_DURATION_S) -> EcgRecord:
+    """Read the first WFDB record inside a zip archive (only the files its header names)."""
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
         infos = [i for i in archive.infolist() if not i.is_dir()]
+        if len(infos) > MAX_ZIP_MEMBERS:
+            raise EcgFormatError(
+                f"zip archive holds {len(infos)} files (at most {MAX_ZIP_MEMBERS})"
+            )
+        for info in infos:
+            _check_member(info)
         if sum(i.file_size for i in infos) > MAX_ZIP_BYTES:
-            raise EcgFormatError("zip archive is too large once uncompressed")
+            raise EcgTooLarge(_TOO_LARGE)
         headers = [i for i in infos if i.filename.lower().endswith(".hea")]
         if not headers:
             raise EcgFormatError("zip archive holds no WFDB header (.hea)")
         head = headers[0]
         folder = head.filename.rpartition("/")[0]
-        files = {
-            i.filename.rpartition("/")[2]: archive.read(i)
+        text = _read_member(archive, head, MAX_ZIP_BYTES).decode("latin-1")
+        header = parse_header(text)
+        if header.n_samples is not None and header.n_samples / header.fs > max_duration_s:
+            raise EcgFormatError(
+                f"WFDB header declares {header.n_samples / header.fs / 3600:.1f} h: "
+                f"at most {max_duration_s / 3600:g} h are read"
+            )
+        wanted = {s.file_name for s in header.signals}
+        members = {
+            i.filename.rpartition("/")[2]: i
             for i in infos
-            if i.filename.rpartition("/")[0] == folder and i is not head
+            if i.filename.rpartition("/")[0] == folder and i.filename.rpartition("/")[2] in wanted
         }
-        text = archive.read(head).decode("latin-1")
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError) as exc:
+        budget, files = MAX_ZIP_BYTES - len(text), {}
+        for name, info in members.items():
+            files[name] = _read_member(archive, info, budget)
+            budget -= len(files[name])
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, zlib.error) as exc:
         raise EcgFormatError(f"zip archive is damaged: {exc}") from exc
+    except (NotImplementedError, RuntimeError) as exc:  # methods or encryption zipfile refuses
+        raise EcgFormatError(f"zip archive cannot be read: {exc}") from exc
     return read_wfdb_files(text, files)
 
 
