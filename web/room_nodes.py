@@ -124,9 +124,16 @@ def upstream_url(request: web.Request, owner_url: str) -> str:
 
 
 async def relay(
-    request: web.Request, leases: RoomLeases, room_id: str, owner_url: str
+    request: web.Request,
+    leases: RoomLeases,
+    room_id: str,
+    owner_url: str,
+    stopping: asyncio.Event | None = None,
 ) -> web.WebSocketResponse:
-    """Serve ``request``'s room WebSocket by piping it to the room's owner node."""
+    """Serve ``request``'s room WebSocket by piping it to the room's owner node; when this node
+    begins to stop (``stopping``), the participant is told to rejoin (1012), and does so through
+    another node to the same room."""
+    stopping = stopping or asyncio.Event()
     headers = {h: request.headers[h] for h in FORWARDED_HEADERS if h in request.headers}
     headers[RELAYED] = leases.node_url
     down = web.WebSocketResponse(heartbeat=20.0, max_msg_size=MAX_MESSAGE)
@@ -140,9 +147,12 @@ async def relay(
                 max_msg_size=MAX_MESSAGE,
             ) as up:
                 logger.info("room %s relayed to its node %s", room_id, owner_url)
-                await _pipe(down, up)
+                await _pipe(down, up, stopping)
         except (aiohttp.ClientError, OSError) as exc:
             logger.warning("room %s: relay to %s failed (%s)", room_id, owner_url, exc)
+        if stopping.is_set():
+            await down.close(code=SERVICE_RESTART, message=b"node stopping; rejoin")
+            return down
         if not await _alive(http, owner_url):
             logger.warning("room %s: its node %s is gone; the room moves", room_id, owner_url)
             await leases.clear_dead_owner(room_id, owner_url)
@@ -174,9 +184,15 @@ async def _up_to_down(up: aiohttp.ClientWebSocketResponse, down: web.WebSocketRe
             await down.send_bytes(msg.data)
 
 
-async def _pipe(down: web.WebSocketResponse, up: aiohttp.ClientWebSocketResponse) -> None:
-    """Pipe both ways until either side closes."""
-    tasks = [asyncio.create_task(_down_to_up(down, up)), asyncio.create_task(_up_to_down(up, down))]
+async def _pipe(
+    down: web.WebSocketResponse, up: aiohttp.ClientWebSocketResponse, stopping: asyncio.Event
+) -> None:
+    """Pipe both ways until either side closes or this node begins to stop."""
+    tasks = [
+        asyncio.create_task(_down_to_up(down, up)),
+        asyncio.create_task(_up_to_down(up, down)),
+        asyncio.create_task(stopping.wait()),
+    ]
     try:
         await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     finally:

@@ -241,5 +241,5 @@ async def room_ws(request: web.Request) -> web.StreamResponse:
         room_id = request.match_info["id"]
         owner = await leases.owner_elsewhere(room_id)
         if owner is not None:
-            return await relay(request, leases, room_id, owner)
+            return await relay(request, leases, room_id, owner, request.app[keys.STOPPING])
     return await request.app[ROOM_WS](request)

@@ -1,5 +1,6 @@
-"""A real ``telecenter serve --demo`` stopped with SIGTERM while a consult room, an events socket
-and a DICOM association are open: everyone is told, and the process exits 0 within 10 s."""
+"""A real ``telecenter serve --demo`` stopped with SIGTERM while a consult room, an events socket,
+a DICOM association and an MLLP connection are open: everyone is told, and the process exits 0
+within 10 s."""
 
 from __future__ import annotations
 
@@ -117,6 +118,7 @@ async def test_sigterm_says_goodbye_everywhere_and_exits_in_time(tmp_path: Path)
             )
             assert (await events.receive_json(timeout=5))["type"] == "hello"
             assoc = await asyncio.to_thread(held_association, dicom_port)
+            lis, _ = await asyncio.open_connection("127.0.0.1", mllp_port)  # an idle LIS link
 
             proc.send_signal(signal.SIGTERM)
             stopped = time.monotonic()
@@ -127,6 +129,7 @@ async def test_sigterm_says_goodbye_everywhere_and_exits_in_time(tmp_path: Path)
             gone = await events.receive(timeout=EXIT_WITHIN)
             assert gone.type is aiohttp.WSMsgType.CLOSE
             assert gone.data == aiohttp.WSCloseCode.GOING_AWAY
+            assert await asyncio.wait_for(lis.read(), EXIT_WITHIN) == b""  # MLLP closed it
             assert await exit_code(proc, EXIT_WITHIN - (time.monotonic() - stopped)) == 0
         assert assoc.is_aborted  # the held association was cut at the bound
         log = (tmp_path / "server.log").read_text()

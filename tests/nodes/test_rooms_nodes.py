@@ -3,6 +3,7 @@ video, and meet again on the surviving node after the room's node is killed."""
 
 from __future__ import annotations
 
+import asyncio
 import signal
 
 import aiohttp
@@ -66,4 +67,48 @@ async def test_room_across_nodes_and_after_its_node_dies(cluster: Cluster) -> No
         # both rejoin through B, which re-creates the room
         again = await _meet(http, request["id"], (b, village), (b, internist))
         for client in again:
+            await client.close()
+
+
+@needs_pg
+@needs_redis
+async def test_stopping_nodes_tell_their_participants(cluster: Cluster) -> None:
+    """SIGTERM on the relaying node: its participants get 1012 and rejoin elsewhere; SIGTERM on
+    the room's node: everyone gets ``bye`` ``shutdown``; each node exits 0 within 10 s."""
+    a = await cluster.start("a", "--demo")
+    await a.wait_healthy()
+    b = await cluster.start("b")
+    await b.wait_healthy()
+    village, internist = await a.login("dr-village"), await b.login("internist")
+    patient = await new_patient(village, "停机患者")
+    request = (
+        await village.post(
+            "/api/v1/requests",
+            {"patient_id": patient["id"], "kind": "video_consult", "clinical_question": "胸闷"},
+        )
+    ).ok()
+    (await internist.post(f"/api/v1/requests/{request['id']}/accept")).ok()
+    path = f"/api/v1/rooms/{request['id']}/ws"
+    async with aiohttp.ClientSession() as http:
+        host = RoomClient(http, a.url + path, village.token)
+        member = RoomClient(http, b.url + path, internist.token)  # relayed to A
+        for client in (host, member):
+            await client.open()
+            assert isinstance(await client.join(), p.Joined)
+
+        b.proc.send_signal(signal.SIGTERM)
+        async with asyncio.timeout(10):
+            await member.closed.wait()
+            assert await b.proc.wait() == 0
+        assert member.ws is not None and member.ws.close_code == 1012
+        again = RoomClient(http, a.url + path, internist.token)
+        await again.open()
+        assert isinstance(await again.join(), p.Joined)
+
+        a.proc.send_signal(signal.SIGTERM)
+        async with asyncio.timeout(10):
+            for client in (host, again):
+                assert (await client.expect(p.Bye)).reason is p.ByeReason.SHUTDOWN
+            assert await a.proc.wait() == 0
+        for client in (host, member, again):
             await client.close()
