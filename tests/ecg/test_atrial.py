@@ -23,8 +23,9 @@ FLUTTER_BPM = (250, 300, 330)
 RATE_TOLERANCE_BPM = 20
 FAST_2_TO_1_MISS = pytest.mark.xfail(
     strict=True,
-    reason="issue 13, open: 2:1 flutter at 330/min (ventricles at 165/min) is missed since the "
-    "global T end moved to ecg/fiducials.py; the atrial T-Q windows were tuned on the old one",
+    reason="issue 13, open: 2:1 flutter at 330/min (ventricles at 165/min) is missed: the half-RR "
+    "test masks only QRS onset to R + 80 ms, so in its 3-20 Hz band the T wave, half an RR before "
+    "the next QRS, outweighs the F waves",
 )
 
 
