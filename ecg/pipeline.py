@@ -35,6 +35,7 @@ from ecg import reconcile
 from ecg.errors import EcgFormatError, EcgTooLarge
 from ecg.interpret import CriticalThresholds
 from ecg.readers import CsvProfile, read_ecg
+from ecg.readers.wfdb import MAX_DURATION_S
 from ecg.reconcile import EcgReconciliation, HeldItem
 from ecg.store import EcgRecording
 
@@ -116,12 +117,13 @@ def read_and_analyse(
     age: int | None,
     sex: str | None,
     thresholds: CriticalThresholds,
+    max_duration_s: float,
 ) -> Analysed:
     """Parse and analyse (runs in a worker process)."""
     from ecg.analysis import analyze
 
     start = time.perf_counter()
-    record = read_ecg(data, filename, profile)
+    record = read_ecg(data, filename, profile, max_duration_s)
     result = analyze(record, age=age, sex=sex, thresholds=thresholds)
     return Analysed(
         format=record.source_format,
@@ -149,8 +151,10 @@ class EcgIngest:
         executor: Executor,
         thresholds: CriticalThresholds | None = None,
         counts: AnalysisCounts | None = None,
+        max_duration_s: float = MAX_DURATION_S,
     ) -> None:
         self.center = center
+        self.max_duration_s = max_duration_s
         self.files = files
         self.executor = executor
         self.thresholds = thresholds or CriticalThresholds()
@@ -238,6 +242,7 @@ class EcgIngest:
                 age,
                 sex,
                 self.thresholds,
+                self.max_duration_s,
             )
         except EcgTooLarge as exc:
             raise TooLarge(f"ECG file not accepted: {exc}", field="file") from None

@@ -32,6 +32,7 @@ async def ecg_ctx(app: web.Application) -> AsyncIterator[None]:
         app[keys.EXECUTOR],
         thresholds,
         counts=app[METRICS].ecg,
+        max_duration_s=settings.ecg_max_duration_hours * 3600,
     )
     # -- long ECG reading: decoded tracings, and no report signed on an unseen tracing --
     app[TRACINGS] = Tracings(

@@ -140,6 +140,8 @@ class Settings(BaseModel):
     ecg_tachy_bpm: float = Field(150.0, le=350)
     ecg_pause_s: float = Field(3.0, ge=1, le=20)
     ecg_af_rvr_bpm: float = Field(110.0, ge=60, le=250)
+    ecg_max_duration_hours: float = Field(48.0, gt=0, le=168)
+    """The longest recording an upload may hold (a 250 KB zip of zeros can declare 100 h)."""
     # -- ui --
     timezone: str = "Asia/Shanghai"
     """The center's time zone (IANA name): the pages show every time as local time there."""

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
+import math
 
-from ecg.errors import EcgFormatError
+from ecg.errors import EcgFormatError, EcgTooLong
 from ecg.readers.aecg import read_aecg
 from ecg.readers.csv import CsvProfile, read_csv
 from ecg.readers.dicom import read_dicom
@@ -59,7 +60,12 @@ def sniff_format(data: bytes, filename: str = "") -> str:
     raise EcgFormatError(f"unrecognised ECG format for {filename or 'upload'!r}")
 
 
-def read_ecg(data: bytes, filename: str = "", profile: CsvProfile | None = None) -> EcgRecord:
+def read_ecg(
+    data: bytes,
+    filename: str = "",
+    profile: CsvProfile | None = None,
+    max_duration_s: float | None = None,
+) -> EcgRecord:
     """Read an uploaded ECG in any supported format.
 
     Parameters
@@ -70,12 +76,25 @@ def read_ecg(data: bytes, filename: str = "", profile: CsvProfile | None = None)
         The uploaded file name, used as a hint when the content does not identify the format.
     profile:
         Required for CSV/text exports: the device's sampling rate, gain and lead order.
+    max_duration_s:
+        The longest recording accepted (an upload); ``None`` for a file already stored.
+        A WFDB header is checked before any sample is read, other formats once read.
 
     Raises
     ------
+    EcgTooLong
+        When the recording lasts longer than ``max_duration_s``.
     EcgFormatError
         When the data are empty, truncated, mis-declared or not an ECG.
     """
+    limit = math.inf if max_duration_s is None else max_duration_s
+    record = _read(data, filename, profile, limit)
+    if record.duration_s > limit:
+        raise EcgTooLong(record.duration_s, limit)
+    return record
+
+
+def _read(data: bytes, filename: str, profile: CsvProfile | None, limit: float) -> EcgRecord:
     if not data:
         raise EcgFormatError("empty file")
     fmt = sniff_format(data, filename)
@@ -87,7 +106,7 @@ def read_ecg(data: bytes, filename: str = "", profile: CsvProfile | None = None)
     if fmt == "scp":
         return read_scp(data)
     if fmt == "wfdb-zip":
-        return read_wfdb_zip(data)
+        return read_wfdb_zip(data, limit)
     if fmt == "wfdb-header":
         raise EcgFormatError("a WFDB header alone has no samples: upload a zip with its .dat file")
     if profile is None:

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from ecg.errors import EcgFormatError, EcgTooLarge
+from ecg.errors import EcgFormatError, EcgTooLarge, EcgTooLong
 from ecg.readers._common import build_record
 from ecg.record import EcgRecord, PatientInfo
 
@@ -263,10 +263,7 @@ def read_wfdb_zip(data: bytes, max_duration_s: float = MAX_DURATION_S) -> EcgRec
         text = _read_member(archive, head, MAX_ZIP_BYTES).decode("latin-1")
         header = parse_header(text)
         if header.n_samples is not None and header.n_samples / header.fs > max_duration_s:
-            raise EcgFormatError(
-                f"WFDB header declares {header.n_samples / header.fs / 3600:.1f} h: "
-                f"at most {max_duration_s / 3600:g} h are read"
-            )
+            raise EcgTooLong(header.n_samples / header.fs, max_duration_s)
         wanted = {s.file_name for s in header.signals}
         members = {
             i.filename.rpartition("/")[2]: i
