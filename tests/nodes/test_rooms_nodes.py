@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from typing import Any
 
 import aiohttp
 from aiortc.mediastreams import AudioStreamTrack
@@ -43,19 +44,7 @@ async def _meet(
 @needs_pg
 @needs_redis
 async def test_room_across_nodes_and_after_its_node_dies(cluster: Cluster) -> None:
-    a = await cluster.start("a", "--demo")
-    await a.wait_healthy()
-    b = await cluster.start("b")
-    await b.wait_healthy()
-    village, internist = await a.login("dr-village"), await b.login("internist")
-    patient = await new_patient(village, "视频会诊患者")
-    request = (
-        await village.post(
-            "/api/v1/requests",
-            {"patient_id": patient["id"], "kind": "video_consult", "clinical_question": "发热"},
-        )
-    ).ok()
-    (await internist.post(f"/api/v1/requests/{request['id']}/accept")).ok()
+    a, b, village, internist, request = await _accepted_consult(cluster, "视频会诊患者", "发热")
 
     async with aiohttp.ClientSession() as http:
         # the host joins through A (A hosts the room), the specialist through B (relayed to A)
@@ -75,19 +64,7 @@ async def test_room_across_nodes_and_after_its_node_dies(cluster: Cluster) -> No
 async def test_stopping_nodes_tell_their_participants(cluster: Cluster) -> None:
     """SIGTERM on the relaying node: its participants get 1012 and rejoin elsewhere; SIGTERM on
     the room's node: everyone gets ``bye`` ``shutdown``; each node exits 0 within 10 s."""
-    a = await cluster.start("a", "--demo")
-    await a.wait_healthy()
-    b = await cluster.start("b")
-    await b.wait_healthy()
-    village, internist = await a.login("dr-village"), await b.login("internist")
-    patient = await new_patient(village, "停机患者")
-    request = (
-        await village.post(
-            "/api/v1/requests",
-            {"patient_id": patient["id"], "kind": "video_consult", "clinical_question": "胸闷"},
-        )
-    ).ok()
-    (await internist.post(f"/api/v1/requests/{request['id']}/accept")).ok()
+    a, b, village, internist, request = await _accepted_consult(cluster, "停机患者", "胸闷")
     path = f"/api/v1/rooms/{request['id']}/ws"
     async with aiohttp.ClientSession() as http:
         host = RoomClient(http, a.url + path, village.token)
@@ -112,3 +89,24 @@ async def test_stopping_nodes_tell_their_participants(cluster: Cluster) -> None:
             assert await a.proc.wait() == 0
         for client in (host, member, again):
             await client.close()
+
+
+async def _accepted_consult(
+    cluster: Cluster, name: str, question: str
+) -> tuple[Node, Node, ApiUser, ApiUser, dict[str, Any]]:
+    """Nodes a (demo data) and b up; a village doctor on a asks for a video consult that an
+    internist on b accepts: (a, b, village, internist, request)."""
+    a = await cluster.start("a", "--demo")
+    await a.wait_healthy()
+    b = await cluster.start("b")
+    await b.wait_healthy()
+    village, internist = await a.login("dr-village"), await b.login("internist")
+    patient = await new_patient(village, name)
+    request = (
+        await village.post(
+            "/api/v1/requests",
+            {"patient_id": patient["id"], "kind": "video_consult", "clinical_question": question},
+        )
+    ).ok()
+    (await internist.post(f"/api/v1/requests/{request['id']}/accept")).ok()
+    return a, b, village, internist, request
