@@ -6,6 +6,7 @@ Timestamps are stored as UTC and always come back timezone-aware, on SQLite as o
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 from collections.abc import AsyncIterator
@@ -13,7 +14,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import JSON, DateTime, MetaData, event
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import Dialect, ExceptionContext
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -83,6 +84,22 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None
     cursor.close()
 
 
+def _sqlite_cancel_is_not_disconnect(context: ExceptionContext) -> None:
+    """On SQLite a statement whose task was cancelled leaves the connection sound: keep it.
+
+    SQLAlchemy takes an exception that is not an ``Exception`` (here ``CancelledError``: a request
+    whose client went away, a timeout, shutdown) for a lost connection and closes it without a
+    rollback. aiosqlite's worker thread still finishes the statement, and the cursor it leaves
+    keeps the closed connection alive, with its open write transaction, until garbage collection:
+    every other writer then waits out ``busy_timeout`` and fails with "database is locked". Kept,
+    the connection is rolled back as after any error (the thread runs the rollback after the
+    statement) and goes back to the pool. asyncpg connections are still discarded: PostgreSQL
+    rolls back a dropped connection itself.
+    """
+    if isinstance(context.original_exception, asyncio.CancelledError):
+        context.is_disconnect = False
+
+
 def make_engine(url: str, *, schema: str | None = None, echo: bool = False) -> AsyncEngine:
     """Create the async engine for ``url`` (``sqlite+aiosqlite://`` or ``postgresql+asyncpg://``).
 
@@ -102,6 +119,7 @@ def make_engine(url: str, *, schema: str | None = None, echo: bool = False) -> A
     engine = create_async_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "handle_error", _sqlite_cancel_is_not_disconnect)
     return engine
 
 
