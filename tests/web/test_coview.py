@@ -23,7 +23,9 @@ INK = """() => {
     if (!c || !c.width || !c.height) return 0;
     const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
     let ink = 0;
-    for (let i = 0; i < d.length; i += 4) if (d[i] < 80 && d[i + 1] < 80 && d[i + 2] < 80) ink++;
+    for (let i = 0; i < d.length; i += 4) {
+        if (d[i + 3] > 200 && d[i] < 80 && d[i + 1] < 80 && d[i + 2] < 80) ink++;  // opaque ink only
+    }
     return ink;
 }"""
 

@@ -26,7 +26,9 @@ DARK = """(() => {
   if (!c || !c.width) return 0;
   const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
   let n = 0;
-  for (let i = 0; i < d.length; i += 4) if (d[i] < 90 && d[i + 1] < 90 && d[i + 2] < 90) n++;
+  for (let i = 0; i < d.length; i += 4) {
+    if (d[i + 3] > 200 && d[i] < 90 && d[i + 1] < 90 && d[i + 2] < 90) n++;  // opaque ink only
+  }
   return n;
 })()"""
 BLUE = DARK.replace("d[i] < 90 && d[i + 1] < 90 && d[i + 2] < 90", "d[i] < 100 && d[i + 2] > 150")
