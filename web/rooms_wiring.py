@@ -228,7 +228,12 @@ async def rooms_ctx(app: web.Application) -> AsyncIterator[None]:
         if not settings.events_url:
             yield
             return
-        async with RoomLeases(settings.events_url, settings.node_address, registry) as leases:
+        async with RoomLeases(
+            settings.events_url,
+            settings.node_address,
+            registry,
+            prefix=f"{settings.events_channel}:room:",  # one center's rooms, not another's
+        ) as leases:
             app[ROOM_LEASES] = leases
             yield
 

@@ -126,7 +126,8 @@ class Settings(BaseModel):
     """A Redis URL (``redis://host:6379/0``) that carries live events between nodes; empty: one
     node, events stay in the process."""
     events_channel: str = Field("telecenter:events", min_length=1, max_length=200)
-    """The Redis channel of this center's events (one per center sharing a Redis server)."""
+    """The Redis channel of this center's events (one per center sharing a Redis server); also
+    the prefix of its room leases."""
     node_url: str = ""
     """This node's URL as the other nodes reach it (rooms are relayed to the node that hosts
     them); empty: ``http://host:port``."""
