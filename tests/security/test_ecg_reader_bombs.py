@@ -109,8 +109,8 @@ class Bomb:
 
 CSV = (("csv_fs", "500"), ("csv_leads", "I,II,III,aVR,aVL,aVF,V1,V2,V3,V4,V5,V6"))
 BOMBS = {
-    # 2**30 samples at 500 Hz: 596 h declared in a 300-byte file
-    "scp declares 596 h": Bomb(lambda: _scp(1, 2**30), "b.scp", 422, (TOO_LONG, "48 h"), 16),
+    # 2**30 samples at 500 Hz: 597 h declared in a 300-byte file
+    "scp declares 597 h": Bomb(lambda: _scp(1, 2**30), "b.scp", 422, (TOO_LONG, "48 h"), 16),
     # 12 leads x 400 000 samples (13 min): 4.8 M values, more than 4 MiB of 16-bit samples
     "scp declares 9 MiB": Bomb(lambda: _scp(12, 400_000), "b.scp", 413, ("采样", TOO_LARGE), 16),
     # 10**9 samples at 1000 Hz declared, 10 s present
