@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import logging
+import math
 import struct
 import zlib
 
@@ -50,7 +51,7 @@ def _not_file_meta(tag: BaseTag, vr: str | None, length: int) -> bool:
 def _inflate(deflated: bytes, limits: ReadLimits) -> bytes:
     """A deflated data set (PS3.5 A.5) inflated under ``limits.max_bytes``, never past it."""
     inflater = zlib.decompressobj(-zlib.MAX_WBITS)
-    cap = None if limits.max_bytes == float("inf") else int(limits.max_bytes)
+    cap = None if math.isinf(limits.max_bytes) else int(limits.max_bytes)
     out = inflater.decompress(deflated, 0 if cap is None else cap + 1)
     if cap is not None and len(out) > cap:
         raise EcgTooLarge.expanded("the deflated DICOM data set", limits.max_bytes)
