@@ -9,10 +9,12 @@ alert goes out the moment the upload is committed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import datetime as dt
 import logging
 import time
+from collections.abc import Iterator
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -27,7 +29,14 @@ from consult.access import known_patient, readable_child, readable_request
 from consult.center import Center, Work
 from consult.errors import Conflict, InvalidInput, NotFound, TooLarge
 from consult.filestore import ContentStore
-from consult.identity import Identity, acting_for, match, may_send_for, request_named
+from consult.identity import (
+    Identity,
+    Verdict,
+    acting_for,
+    match,
+    may_send_for,
+    request_named,
+)
 from consult.models import DiagnosticRequest, Institution, Patient
 from consult.principal import Principal
 from consult.vocab import Priority, RequestKind
@@ -35,7 +44,7 @@ from ecg import reconcile
 from ecg.errors import EcgFormatError, EcgTooLarge
 from ecg.interpret import CriticalThresholds
 from ecg.readers import CsvProfile, read_ecg
-from ecg.readers.wfdb import MAX_DURATION_S
+from ecg.readers.limits import DEFAULT_MAX_BYTES, DEFAULT_MAX_DURATION_S
 from ecg.reconcile import EcgReconciliation, HeldItem
 from ecg.store import EcgRecording
 
@@ -118,12 +127,13 @@ def read_and_analyse(
     sex: str | None,
     thresholds: CriticalThresholds,
     max_duration_s: float,
+    max_expanded_bytes: float = DEFAULT_MAX_BYTES,
 ) -> Analysed:
     """Parse and analyse (runs in a worker process)."""
     from ecg.analysis import analyze
 
     start = time.perf_counter()
-    record = read_ecg(data, filename, profile, max_duration_s)
+    record = read_ecg(data, filename, profile, max_duration_s, max_expanded_bytes)
     result = analyze(record, age=age, sex=sex, thresholds=thresholds)
     return Analysed(
         format=record.source_format,
@@ -133,6 +143,18 @@ def read_and_analyse(
         analysis=result.to_dict(),
         elapsed_ms=(time.perf_counter() - start) * 1000,
     )
+
+
+def check_readable(
+    data: bytes,
+    filename: str,
+    profile: CsvProfile | None,
+    max_duration_s: float,
+    max_expanded_bytes: float,
+) -> float:
+    """Read an upload under the limits and return its duration (runs in a worker process):
+    what a held upload must pass before it is kept."""
+    return read_ecg(data, filename, profile, max_duration_s, max_expanded_bytes).duration_s
 
 
 def age_at(birth: dt.date | None, when: dt.date) -> int | None:
@@ -151,10 +173,12 @@ class EcgIngest:
         executor: Executor,
         thresholds: CriticalThresholds | None = None,
         counts: AnalysisCounts | None = None,
-        max_duration_s: float = MAX_DURATION_S,
+        max_duration_s: float = DEFAULT_MAX_DURATION_S,
+        max_expanded_bytes: float = DEFAULT_MAX_BYTES,
     ) -> None:
         self.center = center
         self.max_duration_s = max_duration_s
+        self.max_expanded_bytes = max_expanded_bytes
         self.files = files
         self.executor = executor
         self.thresholds = thresholds or CriticalThresholds()
@@ -164,30 +188,23 @@ class EcgIngest:
         """Match, store, analyse and triage one ECG; the same file for the same patient is one
         ECG. Raises :class:`HeldForReconciliation` when the upload disagrees with its request."""
         digest = ContentStore.digest(upload.data)
-        held: HeldItem | None = None
         async with self.center.work(principal, client=client) as work:
-            identity = await identity_of_upload(work, upload)
-            verdict = await match(
-                work, identity, sender_id=principal.institution_id, kind=RequestKind.ECG_READ
-            )
-            if not verdict.filed:
-                await asyncio.to_thread(self.files.put, upload.data)
-                row = await reconcile.hold(
-                    work,
-                    verdict,
-                    identity,
-                    sha256=digest,
-                    filename=upload.filename,
-                    size=len(upload.data),
-                    source=upload.source,
-                    csv_profile=dataclasses.asdict(upload.profile) if upload.profile else None,
-                    priority=upload.priority.value,
-                    clinical_question=upload.clinical_question,
+            _, verdict = await _matched(work, upload)
+        if not verdict.filed:
+            # a held upload is read (not analysed) before it is kept: a hostile file is refused
+            # with nothing stored. Its file is written before the transaction that holds it (no
+            # database lock held while writing): a crash in between leaves an unreferenced
+            # content-addressed file, never a row without its file.
+            await self._check(upload)
+            await asyncio.to_thread(self.files.put, upload.data)
+            async with self.center.work(principal, client=client) as work:
+                identity, verdict = await _matched(work, upload)  # decided where it commits
+                held = (
+                    None if verdict.filed else await _hold(work, upload, digest, identity, verdict)
                 )
-                held = reconcile.item_of(row)
-        if held is not None:
-            logger.warning("ECG upload held for reconciliation: %s", held.detail)
-            raise HeldForReconciliation(held)
+            if held is not None:
+                logger.warning("ECG upload held for reconciliation: %s", held.detail)
+                raise HeldForReconciliation(held)
         assert verdict.patient_id is not None
         upload = dataclasses.replace(
             upload, patient_id=verdict.patient_id, request_id=verdict.request_id
@@ -232,7 +249,7 @@ class EcgIngest:
 
     async def _read_and_analyse(self, upload: Upload, age: int | None, sex: str | None) -> Analysed:
         loop = asyncio.get_running_loop()
-        try:
+        with _refusals():
             return await loop.run_in_executor(
                 self.executor,
                 read_and_analyse,
@@ -243,13 +260,22 @@ class EcgIngest:
                 sex,
                 self.thresholds,
                 self.max_duration_s,
+                self.max_expanded_bytes,
             )
-        except EcgTooLarge as exc:
-            raise TooLarge(f"ECG file not accepted: {exc}", field="file") from None
-        except EcgFormatError as exc:
-            raise InvalidInput(f"ECG file not accepted: {exc}", field="file") from None
-        except ValueError as exc:  # EcgRecord's own checks (implausible values, bad shapes)
-            raise InvalidInput(f"ECG file not accepted: {exc}", field="file") from None
+
+    async def _check(self, upload: Upload) -> None:
+        """Read ``upload`` under the limits in the executor (413/422 when it is refused)."""
+        loop = asyncio.get_running_loop()
+        with _refusals():
+            await loop.run_in_executor(
+                self.executor,
+                check_readable,
+                upload.data,
+                upload.filename,
+                upload.profile,
+                self.max_duration_s,
+                self.max_expanded_bytes,
+            )
 
     async def _existing(self, work: Work, patient_id: int, digest: str) -> Ingested | None:
         recording = await work.session.scalar(
@@ -368,6 +394,47 @@ class EcgIngest:
             raise
         async with self.center.work(principal, client=client) as work:
             return await reconcile.filed(work, item_id, patient.id, result.recording.id)
+
+
+@contextlib.contextmanager
+def _refusals() -> Iterator[None]:
+    """A file the readers refuse becomes 413 (too large once expanded) or 422."""
+    try:
+        yield
+    except EcgTooLarge as exc:
+        raise TooLarge(f"ECG file not accepted: {exc}", field="file") from None
+    except EcgFormatError as exc:
+        raise InvalidInput(f"ECG file not accepted: {exc}", field="file") from None
+    except ValueError as exc:  # EcgRecord's own checks (implausible values, bad shapes)
+        raise InvalidInput(f"ECG file not accepted: {exc}", field="file") from None
+
+
+async def _matched(work: Work, upload: Upload) -> tuple[Identity, Verdict]:
+    """What the upload says of its patient, and where the matching rule files it."""
+    identity = await identity_of_upload(work, upload)
+    verdict = await match(
+        work, identity, sender_id=work.principal.institution_id, kind=RequestKind.ECG_READ
+    )
+    return identity, verdict
+
+
+async def _hold(
+    work: Work, upload: Upload, digest: str, identity: Identity, verdict: Verdict
+) -> HeldItem:
+    """Keep an upload (its file already stored) in the reconciliation list."""
+    row = await reconcile.hold(
+        work,
+        verdict,
+        identity,
+        sha256=digest,
+        filename=upload.filename,
+        size=len(upload.data),
+        source=upload.source,
+        csv_profile=dataclasses.asdict(upload.profile) if upload.profile else None,
+        priority=upload.priority.value,
+        clinical_question=upload.clinical_question,
+    )
+    return reconcile.item_of(row)
 
 
 async def identity_of_upload(work: Work, upload: Upload) -> Identity:

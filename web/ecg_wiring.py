@@ -33,6 +33,7 @@ async def ecg_ctx(app: web.Application) -> AsyncIterator[None]:
         thresholds,
         counts=app[METRICS].ecg,
         max_duration_s=settings.ecg_max_duration_hours * 3600,
+        max_expanded_bytes=settings.ecg_max_expanded_mb << 20,
     )
     # -- long ECG reading: decoded tracings, and no report signed on an unseen tracing --
     app[TRACINGS] = Tracings(

@@ -143,6 +143,9 @@ class Settings(BaseModel):
     ecg_af_rvr_bpm: float = Field(110.0, ge=60, le=250)
     ecg_max_duration_hours: float = Field(48.0, gt=0, le=168)
     """The longest recording an upload may hold (a 250 KB zip of zeros can declare 100 h)."""
+    ecg_max_expanded_mb: int = Field(256, ge=1, le=4096)
+    """The most an ECG upload may expand to (a zip or a deflated DICOM data set once inflated),
+    and the size of its decoded samples counted at 16 bits each."""
     # -- ui --
     timezone: str = "Asia/Shanghai"
     """The center's time zone (IANA name): the pages show every time as local time there."""

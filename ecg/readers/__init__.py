@@ -9,6 +9,7 @@ from ecg.errors import EcgFormatError, EcgTooLong
 from ecg.readers.aecg import read_aecg
 from ecg.readers.csv import CsvProfile, read_csv
 from ecg.readers.dicom import read_dicom
+from ecg.readers.limits import NO_LIMITS, ReadLimits
 from ecg.readers.scp import read_scp
 from ecg.readers.wfdb import read_wfdb_files, read_wfdb_record, read_wfdb_zip
 from ecg.record import EcgRecord
@@ -16,7 +17,9 @@ from ecg.record import EcgRecord
 logger = logging.getLogger(__name__)
 
 __all__ = [
+    "NO_LIMITS",
     "CsvProfile",
+    "ReadLimits",
     "read_aecg",
     "read_csv",
     "read_dicom",
@@ -65,6 +68,7 @@ def read_ecg(
     filename: str = "",
     profile: CsvProfile | None = None,
     max_duration_s: float | None = None,
+    max_expanded_bytes: float | None = None,
 ) -> EcgRecord:
     """Read an uploaded ECG in any supported format.
 
@@ -78,37 +82,48 @@ def read_ecg(
         Required for CSV/text exports: the device's sampling rate, gain and lead order.
     max_duration_s:
         The longest recording accepted (an upload); ``None`` for a file already stored.
-        A WFDB header is checked before any sample is read, other formats once read.
+    max_expanded_bytes:
+        The most bytes a compressed upload may inflate to, and the size of its decoded samples
+        counted at 16 bits each (:class:`ReadLimits`); ``None`` for a file already stored.
+
+    Every reader checks both bounds before it decodes: against what the format declares (the
+    WFDB header, the SCP lead table, the DICOM multiplex group, the aECG digits counted), or row
+    by row where nothing is declared (CSV).
 
     Raises
     ------
     EcgTooLong
         When the recording lasts longer than ``max_duration_s``.
+    EcgTooLarge
+        When the file inflates, or its samples decode, past ``max_expanded_bytes``.
     EcgFormatError
         When the data are empty, truncated, mis-declared or not an ECG.
     """
-    limit = math.inf if max_duration_s is None else max_duration_s
-    record = _read(data, filename, profile, limit)
-    if record.duration_s > limit:
-        raise EcgTooLong(record.duration_s, limit)
+    limits = ReadLimits(
+        max_duration_s=math.inf if max_duration_s is None else max_duration_s,
+        max_bytes=math.inf if max_expanded_bytes is None else max_expanded_bytes,
+    )
+    record = _read(data, filename, profile, limits)
+    if record.duration_s > limits.max_duration_s:  # every reader checked already: a safety net
+        raise EcgTooLong(record.duration_s, limits.max_duration_s)
     return record
 
 
-def _read(data: bytes, filename: str, profile: CsvProfile | None, limit: float) -> EcgRecord:
+def _read(data: bytes, filename: str, profile: CsvProfile | None, limits: ReadLimits) -> EcgRecord:
     if not data:
         raise EcgFormatError("empty file")
     fmt = sniff_format(data, filename)
     logger.debug("reading %s as %s", filename, fmt)
     if fmt == "dicom":
-        return read_dicom(data)
+        return read_dicom(data, limits)
     if fmt == "aecg":
-        return read_aecg(data)
+        return read_aecg(data, limits)
     if fmt == "scp":
-        return read_scp(data)
+        return read_scp(data, limits)
     if fmt == "wfdb-zip":
-        return read_wfdb_zip(data, limit)
+        return read_wfdb_zip(data, limits)
     if fmt == "wfdb-header":
         raise EcgFormatError("a WFDB header alone has no samples: upload a zip with its .dat file")
     if profile is None:
         raise EcgFormatError("CSV/text ECG needs a device profile (sampling rate, gain, leads)")
-    return read_csv(data, profile)
+    return read_csv(data, profile, limits)

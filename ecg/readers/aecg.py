@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import warnings
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 
@@ -10,11 +11,13 @@ import numpy as np
 
 from ecg.errors import EcgFormatError
 from ecg.readers._common import build_record
+from ecg.readers.limits import NO_LIMITS, ReadLimits
 from ecg.record import DeviceInfo, EcgRecord, MachineMeasurements, PatientInfo
 
 logger = logging.getLogger(__name__)
 
 _NS = "{urn:hl7-org:v3}"
+_WHITESPACE = np.array([9, 10, 11, 12, 13, 32], dtype=np.uint8)
 _UNIT_TO_MV = {"uv": 1e-3, "mv": 1.0, "v": 1e3, "nv": 1e-6}
 _SECONDS = {"s": 1.0, "ms": 1e-3, "us": 1e-6}
 _MACHINE_CODES = {
@@ -75,22 +78,50 @@ def _sampling_rate(sequence: ET.Element) -> float:
     return 1.0 / step
 
 
-def _lead(sequence: ET.Element, name: str) -> np.ndarray:
+def _digits(sequence: ET.Element, name: str) -> str:
+    digits = sequence.find(f"{_tag('value')}/{_tag('digits')}")
+    text = digits.text if digits is not None else None
+    if not (text or "").strip():
+        raise EcgFormatError(f"aECG: lead {name} lacks scale or digits")
+    return text or ""
+
+
+def count_values(text: str) -> int:
+    """How many whitespace-separated values ``text`` holds, counted without splitting it."""
+    raw = np.frombuffer(text.encode("utf-8", "replace"), dtype=np.uint8)
+    if raw.size == 0:
+        return 0
+    blank = np.isin(raw, _WHITESPACE)
+    return int(np.count_nonzero(blank[:-1] & ~blank[1:])) + int(not blank[0])
+
+
+def _parse_values(text: str, n_values: int, name: str) -> np.ndarray:
+    """The ``n_values`` numbers of ``text`` (parsed in C: no list of strings on the way)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", DeprecationWarning)  # numpy's "unmatched data"
+            raw = np.fromstring(text, dtype=np.float64, sep=" ")
+    except (ValueError, DeprecationWarning) as exc:
+        raise EcgFormatError(f"aECG: lead {name} has non-numeric digits") from exc
+    if raw.size != n_values:
+        raise EcgFormatError(f"aECG: lead {name} has non-numeric digits")
+    return raw
+
+
+def _lead(sequence: ET.Element, name: str, n_values: int) -> np.ndarray:
     value = sequence.find(_tag("value"))
     origin = value.find(_tag("origin")) if value is not None else None
     scale = value.find(_tag("scale")) if value is not None else None
-    digits = value.find(_tag("digits")) if value is not None else None
-    if value is None or scale is None or digits is None or not (digits.text or "").strip():
+    if value is None or scale is None:
         raise EcgFormatError(f"aECG: lead {name} lacks scale or digits")
     try:
         unit = _UNIT_TO_MV[scale.get("unit", "uV").lower()]
         factor = float(scale.get("value", "")) * unit
         offset = float(origin.get("value", "0")) if origin is not None else 0.0
         offset *= _UNIT_TO_MV[origin.get("unit", "uV").lower()] if origin is not None else 1.0
-        raw = np.array((digits.text or "").split(), dtype=np.float64)
     except (ValueError, KeyError) as exc:
         raise EcgFormatError(f"aECG: lead {name} has bad scale, origin or digits") from exc
-    return raw * factor + offset
+    return _parse_values(_digits(sequence, name), n_values, name) * factor + offset
 
 
 def _patient(root: ET.Element) -> PatientInfo | None:
@@ -146,23 +177,31 @@ def _machine(root: ET.Element) -> MachineMeasurements | None:
     return MachineMeasurements(**values, statements=tuple(statements))
 
 
-def read_aecg(data: bytes) -> EcgRecord:
-    """Read the rhythm waveforms of an HL7 aECG document."""
+def read_aecg(data: bytes, limits: ReadLimits = NO_LIMITS) -> EcgRecord:
+    """Read the rhythm waveforms of an HL7 aECG document.
+
+    The document declares no sample counts: each lead's values are counted in its text and
+    checked against ``limits`` (duration at the time sequence's rate, and size) before any is
+    parsed.
+    """
     root = _parse(data)
     fs: float | None = None
-    names: list[str] = []
-    leads: list[np.ndarray] = []
+    sequences: list[tuple[str, ET.Element]] = []
     for sequence in _rhythm_sequences(root):
         code = _code(sequence)
         if code.startswith("TIME_"):
             fs = _sampling_rate(sequence)
         elif code.startswith("MDC_ECG_LEAD_") or code.startswith("LEAD_"):
-            names.append(code)
-            leads.append(_lead(sequence, code))
+            sequences.append((code, sequence))
     if fs is None:
         raise EcgFormatError("aECG: no time sequence (sampling rate unknown)")
-    if not leads:
+    if not sequences:
         raise EcgFormatError("aECG: no lead sequences")
+    counts = [count_values(_digits(seq, code)) for code, seq in sequences]
+    limits.check_duration(max(counts), fs)
+    limits.check_samples("the aECG document", sum(counts))
+    names = [code for code, _ in sequences]
+    leads = [_lead(seq, code, n) for (code, seq), n in zip(sequences, counts, strict=True)]
     n = min(x.size for x in leads)
     if max(x.size for x in leads) != n:
         raise EcgFormatError("aECG: leads have different numbers of samples")

@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import io
 import logging
+import math
 import struct
+import zlib
 
 import numpy as np
 import pydicom
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
+from pydicom.filereader import read_dataset, read_preamble
+from pydicom.tag import BaseTag
+from pydicom.uid import DeflatedExplicitVRLittleEndian
 
-from ecg.errors import EcgFormatError
+from ecg.errors import EcgFormatError, EcgTooLarge
 from ecg.readers._common import build_record
+from ecg.readers.limits import NO_LIMITS, ReadLimits
 from ecg.record import DeviceInfo, EcgRecord, MachineMeasurements, PatientInfo
 
 logger = logging.getLogger(__name__)
@@ -38,10 +44,41 @@ _MEANINGS = {
 }
 
 
-def _dataset(data: bytes) -> Dataset:
+def _not_file_meta(tag: BaseTag, vr: str | None, length: int) -> bool:
+    return tag >> 16 != 2
+
+
+def _inflate(deflated: bytes, limits: ReadLimits) -> bytes:
+    """A deflated data set (PS3.5 A.5) inflated under ``limits.max_bytes``, never past it."""
+    inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+    cap = None if math.isinf(limits.max_bytes) else int(limits.max_bytes)
+    out = inflater.decompress(deflated, 0 if cap is None else cap + 1)
+    if cap is not None and len(out) > cap:
+        raise EcgTooLarge.expanded("the deflated DICOM data set", limits.max_bytes)
+    if not inflater.eof:
+        raise EcgFormatError("DICOM: the deflated data set is truncated")
+    return out
+
+
+def _read(data: bytes, limits: ReadLimits) -> Dataset:
+    """Parse the file; a deflated data set is inflated here, bounded (pydicom would not be)."""
+    stream = io.BytesIO(data)
+    read_preamble(stream, False)
+    meta = read_dataset(stream, False, True, stop_when=_not_file_meta)
+    if meta.get("TransferSyntaxUID") != DeflatedExplicitVRLittleEndian:
+        return pydicom.dcmread(io.BytesIO(data), force=False)
+    logger.debug("DICOM: inflating a deflated data set of %d bytes", len(data) - stream.tell())
+    return read_dataset(io.BytesIO(_inflate(data[stream.tell() :], limits)), False, True)
+
+
+def _dataset(data: bytes, limits: ReadLimits) -> Dataset:
     try:
-        ds = pydicom.dcmread(io.BytesIO(data), force=False)
+        ds = _read(data, limits)
         _ = ds.get("WaveformSequence")
+    except EcgFormatError:
+        raise
+    except zlib.error as exc:
+        raise EcgFormatError(f"DICOM: the deflated data set is damaged: {exc}") from exc
     except (InvalidDicomError, EOFError, ValueError, KeyError, TypeError, OSError) as exc:
         raise EcgFormatError(f"DICOM: cannot parse file: {exc}") from exc
     if "WaveformSequence" not in ds or not ds.WaveformSequence:
@@ -77,13 +114,12 @@ def _channel_scale(channel: Dataset) -> tuple[float, float, float]:
     return sensitivity * correction, baseline, _UNIT_TO_MV[unit]
 
 
-def _samples(group: Dataset) -> tuple[np.ndarray, float, list[str]]:
+def _samples(group: Dataset, limits: ReadLimits) -> tuple[np.ndarray, float, list[str]]:
     try:
         n_ch = int(group.NumberOfWaveformChannels)
         n_samp = int(group.NumberOfWaveformSamples)
         fs = float(group.SamplingFrequency)
         key = (int(group.WaveformBitsAllocated), str(group.WaveformSampleInterpretation))
-        raw_bytes = bytes(group.WaveformData)
         channels = list(group.ChannelDefinitionSequence)
     except (AttributeError, ValueError, TypeError, EOFError, OSError, struct.error) as exc:
         raise EcgFormatError(f"DICOM: waveform attributes missing or bad: {exc}") from exc
@@ -93,6 +129,11 @@ def _samples(group: Dataset) -> tuple[np.ndarray, float, list[str]]:
         raise EcgFormatError(
             f"DICOM: {n_ch} channels x {n_samp} samples with {len(channels)} channel definitions"
         )
+    limits.check("the DICOM waveform", n_ch, n_samp, fs)  # as declared, before any is decoded
+    try:
+        raw_bytes = bytes(group.WaveformData)
+    except (AttributeError, ValueError, TypeError, EOFError, OSError, struct.error) as exc:
+        raise EcgFormatError(f"DICOM: waveform data missing or bad: {exc}") from exc
     dtype = np.dtype(_DTYPES[key])
     need = n_ch * n_samp * dtype.itemsize
     if len(raw_bytes) < need:
@@ -144,10 +185,14 @@ def _patient(ds: Dataset) -> PatientInfo:
     )
 
 
-def read_dicom(data: bytes) -> EcgRecord:
-    """Read the rhythm waveform of a DICOM ECG (12-lead, general or ambulatory)."""
-    ds = _dataset(data)
-    samples, fs, names = _samples(_group(ds))
+def read_dicom(data: bytes, limits: ReadLimits = NO_LIMITS) -> EcgRecord:
+    """Read the rhythm waveform of a DICOM ECG (12-lead, general or ambulatory).
+
+    A deflated data set inflates under ``limits.max_bytes``; the multiplex group's declared
+    channels, samples and rate are checked against ``limits`` before its data are decoded.
+    """
+    ds = _dataset(data, limits)
+    samples, fs, names = _samples(_group(ds), limits)
     device = DeviceInfo(
         manufacturer=str(ds.get("Manufacturer", "") or "") or None,
         model=str(ds.get("ManufacturerModelName", "") or "") or None,

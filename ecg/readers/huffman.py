@@ -44,6 +44,10 @@ def decode(data: bytes, n_samples: int, table: tuple[HuffmanCode, ...]) -> npt.N
     Codes whose total length exceeds the prefix carry the value in the following
     ``total - prefix`` bits, two's complement, as the standard's escape codes do.
     """
+    if n_samples > 8 * len(data):  # every code is at least one bit: refuse before allocating
+        raise EcgFormatError(
+            f"SCP-ECG: {n_samples} samples declared in {len(data)} bytes of Huffman data"
+        )
     lookup = _lookup(table)
     max_prefix = max(c.prefix_bits for c in table)
     bits = np.unpackbits(np.frombuffer(data, dtype=np.uint8)).tolist()

@@ -11,6 +11,7 @@ import numpy.typing as npt
 from ecg.errors import EcgFormatError
 from ecg.readers import huffman
 from ecg.readers._common import ByteView, build_record
+from ecg.readers.limits import NO_LIMITS, ReadLimits
 from ecg.record import DeviceInfo, EcgRecord, MachineMeasurements, PatientInfo
 
 logger = logging.getLogger(__name__)
@@ -151,6 +152,7 @@ def _rhythm(
     sections: dict[int, tuple[int, int]],
     n_samples: list[int],
     table: tuple[huffman.HuffmanCode, ...] | None,
+    limits: ReadLimits,
 ) -> tuple[npt.NDArray[np.float64], float]:
     if 6 not in sections:
         raise EcgFormatError("SCP-ECG: no rhythm data (section 6)")
@@ -161,6 +163,9 @@ def _rhythm(
         raise EcgFormatError(f"SCP-ECG: AVM {avm_nv} nV / sample interval {interval_us} us")
     if bimodal:
         raise EcgFormatError("SCP-ECG: bimodal compression is not supported")
+    # the lead table (section 3) declares the samples: bound them before any is decoded
+    limits.check_duration(max(n_samples), 1e6 / interval_us)
+    limits.check_samples("the SCP-ECG file", sum(n_samples))
     pos = offset + 6 + 2 * len(n_samples)
     leads = []
     for k, n in enumerate(n_samples):
@@ -234,8 +239,12 @@ def _statements(view: ByteView, sections: dict[int, tuple[int, int]]) -> tuple[s
     return tuple(s for s in out if s)
 
 
-def read_scp(data: bytes) -> EcgRecord:
-    """Read an SCP-ECG file: leads from section 3, rhythm data from section 6."""
+def read_scp(data: bytes, limits: ReadLimits = NO_LIMITS) -> EcgRecord:
+    """Read an SCP-ECG file: leads from section 3, rhythm data from section 6.
+
+    The lead table's declared samples are checked against ``limits`` (duration at the rhythm
+    data's sample interval, and size) before the rhythm data are decoded.
+    """
     view = ByteView(data, "SCP-ECG")
     if len(data) < 6 + 16:
         raise EcgFormatError(f"SCP-ECG: file of {len(data)} bytes is too short")
@@ -246,7 +255,7 @@ def read_scp(data: bytes) -> EcgRecord:
     if subtracted:
         raise EcgFormatError("SCP-ECG: reference-beat subtraction is not supported")
     table = _huffman_table(view, sections)
-    samples, fs = _rhythm(view, sections, n_samples, table)
+    samples, fs = _rhythm(view, sections, n_samples, table, limits)
     patient, device = _patient(view, *sections[1]) if 1 in sections else (None, None)
     return build_record(
         samples, fs, names, source_format="scp", patient=patient, device=device,

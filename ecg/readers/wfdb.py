@@ -13,16 +13,14 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from ecg.errors import EcgFormatError, EcgTooLarge, EcgTooLong
+from ecg.errors import EcgFormatError, EcgTooLarge
 from ecg.readers._common import build_record
+from ecg.readers.limits import NO_LIMITS, ReadLimits
 from ecg.record import EcgRecord, PatientInfo
 
 logger = logging.getLogger(__name__)
 
-MAX_ZIP_BYTES = 256 * 1024 * 1024
 MAX_ZIP_MEMBERS = 64
-MAX_DURATION_S = 48 * 3600.0
-_TOO_LARGE = f"心电图文件解压后过大 / the zip expands to more than {MAX_ZIP_BYTES >> 20} MiB"
 _ZIP_METHODS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
 _UNIT_TO_MV = {"mv": 1.0, "uv": 1e-3, "µv": 1e-3, "v": 1e3, "nv": 1e-6}
 _BYTES_PER_SAMPLE = {"16": 2.0, "61": 2.0, "80": 1.0, "160": 2.0, "212": 1.5, "24": 3.0, "32": 4.0}
@@ -120,6 +118,26 @@ def parse_header(text: str) -> _Header:
     return _Header(name, fs, n_samples, signals, comments)
 
 
+def _check_header(header: _Header, limits: ReadLimits) -> None:
+    """The declared duration and size, before any signal file is read."""
+    if header.n_samples is not None:
+        limits.check("the WFDB record", len(header.signals), header.n_samples, header.fs)
+
+
+def _values_in(n_bytes: int, fmt: str) -> int:
+    """How many whole samples ``n_bytes`` of format ``fmt`` hold."""
+    if fmt == "212":
+        return n_bytes // 3 * 2
+    return n_bytes // int(_BYTES_PER_SAMPLE[fmt])
+
+
+def _bytes_for(n_values: int, fmt: str) -> int:
+    """The bytes that hold ``n_values`` samples of format ``fmt`` (whole 212 pairs)."""
+    if fmt == "212":
+        return (n_values + 1) // 2 * 3
+    return n_values * int(_BYTES_PER_SAMPLE[fmt])
+
+
 def _decode(raw: bytes, fmt: str) -> npt.NDArray[np.int64]:
     buf = np.frombuffer(raw, dtype=np.uint8)
     if fmt == "16":
@@ -146,18 +164,20 @@ def _decode(raw: bytes, fmt: str) -> npt.NDArray[np.int64]:
 
 
 def _read_file_signals(
-    header: _Header, file_name: str, data: bytes
+    header: _Header, file_name: str, data: bytes, limits: ReadLimits
 ) -> dict[int, npt.NDArray[np.float64]]:
     index = [i for i, s in enumerate(header.signals) if s.file_name == file_name]
     first = header.signals[index[0]]
     n_sig = len(index)
-    digital = _decode(data[first.byte_offset :], first.fmt)
-    n_avail = digital.size // n_sig
+    n_avail = _values_in(max(len(data) - first.byte_offset, 0), first.fmt) // n_sig
     n_samples = header.n_samples if header.n_samples is not None else n_avail
     if n_avail < n_samples:
         raise EcgFormatError(
             f"WFDB signal file {file_name} is truncated: {n_avail} of {n_samples} samples"
         )
+    limits.check(f"WFDB signal file {file_name}", n_sig, n_samples, header.fs)
+    end = first.byte_offset + _bytes_for(n_samples * n_sig, first.fmt)
+    digital = _decode(data[first.byte_offset : end], first.fmt)
     frame = digital[: n_samples * n_sig].reshape(n_samples, n_sig).T
     out: dict[int, npt.NDArray[np.float64]] = {}
     for row, i in enumerate(index):
@@ -191,14 +211,21 @@ def _patient_from_comments(comments: tuple[str, ...]) -> PatientInfo | None:
     return PatientInfo(sex=sex, age=age if age is not None and age <= 150 else None)
 
 
-def read_wfdb_files(header_text: str, files: dict[str, bytes]) -> EcgRecord:
-    """Read a WFDB record from its header text and a mapping of signal file name to bytes."""
+def read_wfdb_files(
+    header_text: str, files: dict[str, bytes], limits: ReadLimits = NO_LIMITS
+) -> EcgRecord:
+    """Read a WFDB record from its header text and a mapping of signal file name to bytes.
+
+    The header's declared duration and size are checked against ``limits`` first, and each
+    signal file's before it is decoded (only the samples the header declares are decoded).
+    """
     header = parse_header(header_text)
+    _check_header(header, limits)
     signals: dict[int, npt.NDArray[np.float64]] = {}
     for file_name in dict.fromkeys(s.file_name for s in header.signals):
         if file_name not in files:
             raise EcgFormatError(f"WFDB signal file {file_name} is missing")
-        signals.update(_read_file_signals(header, file_name, files[file_name]))
+        signals.update(_read_file_signals(header, file_name, files[file_name], limits))
     keep = [i for i, s in enumerate(header.signals) if np.isfinite(s.to_mv)]
     if not keep:
         raise EcgFormatError("WFDB record has no signal in volts")
@@ -230,20 +257,27 @@ def _check_member(info: zipfile.ZipInfo) -> None:
         )
 
 
-def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, budget: int) -> bytes:
+def _read_member(
+    archive: zipfile.ZipFile, info: zipfile.ZipInfo, budget: float, limits: ReadLimits
+) -> bytes:
     """The member's bytes, counted while they inflate (never trusting its declared size)."""
     chunks, total = [], 0
     with archive.open(info) as member:
         while chunk := member.read(1 << 20):
             total += len(chunk)
             if total > budget:
-                raise EcgTooLarge(_TOO_LARGE)
+                raise EcgTooLarge.expanded("the zip", limits.max_bytes)
             chunks.append(chunk)
     return b"".join(chunks)
 
 
-def read_wfdb_zip(data: bytes, max_duration_s: float = MAX_DURATION_S) -> EcgRecord:
-    """Read the first WFDB record inside a zip archive (only the files its header names)."""
+def read_wfdb_zip(data: bytes, limits: ReadLimits = NO_LIMITS) -> EcgRecord:
+    """Read the first WFDB record inside a zip archive (only the files its header names).
+
+    The members inflate under a running count bounded by ``limits.max_bytes``; the header's
+    declared duration and size are checked before any signal file is inflated.
+    """
+    budget = limits.max_bytes
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
         infos = [i for i in archive.infolist() if not i.is_dir()]
@@ -253,36 +287,39 @@ def read_wfdb_zip(data: bytes, max_duration_s: float = MAX_DURATION_S) -> EcgRec
             )
         for info in infos:
             _check_member(info)
-        if sum(i.file_size for i in infos) > MAX_ZIP_BYTES:
-            raise EcgTooLarge(_TOO_LARGE)
+        if sum(i.file_size for i in infos) > budget:
+            raise EcgTooLarge.expanded("the zip", budget)
         headers = [i for i in infos if i.filename.lower().endswith(".hea")]
         if not headers:
             raise EcgFormatError("zip archive holds no WFDB header (.hea)")
         head = headers[0]
         folder = head.filename.rpartition("/")[0]
-        text = _read_member(archive, head, MAX_ZIP_BYTES).decode("latin-1")
+        text = _read_member(archive, head, budget, limits).decode("latin-1")
         header = parse_header(text)
-        if header.n_samples is not None and header.n_samples / header.fs > max_duration_s:
-            raise EcgTooLong(header.n_samples / header.fs, max_duration_s)
+        _check_header(header, limits)
         wanted = {s.file_name for s in header.signals}
         members = {
             i.filename.rpartition("/")[2]: i
             for i in infos
             if i.filename.rpartition("/")[0] == folder and i.filename.rpartition("/")[2] in wanted
         }
-        budget, files = MAX_ZIP_BYTES - len(text), {}
+        budget, files = budget - len(text), {}
         for name, info in members.items():
-            files[name] = _read_member(archive, info, budget)
+            files[name] = _read_member(archive, info, budget, limits)
             budget -= len(files[name])
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, zlib.error) as exc:
         raise EcgFormatError(f"zip archive is damaged: {exc}") from exc
     except (NotImplementedError, RuntimeError) as exc:  # methods or encryption zipfile refuses
         raise EcgFormatError(f"zip archive cannot be read: {exc}") from exc
-    return read_wfdb_files(text, files)
+    return read_wfdb_files(text, files, limits)
 
 
-def read_wfdb_record(path: str | Path) -> EcgRecord:
-    """Read a WFDB record from disk given its path without extension (as wfdb takes it)."""
+def read_wfdb_record(path: str | Path, limits: ReadLimits = NO_LIMITS) -> EcgRecord:
+    """Read a WFDB record from disk given its path without extension (as wfdb takes it).
+
+    The header's declared duration and size, and each signal file's size on disk, are checked
+    against ``limits`` before the signal files are read.
+    """
     base = Path(path)
     header_path = base.with_name(base.name + ".hea")
     try:
@@ -290,11 +327,19 @@ def read_wfdb_record(path: str | Path) -> EcgRecord:
     except OSError as exc:
         raise EcgFormatError(f"cannot read WFDB header {header_path}: {exc}") from exc
     header = parse_header(text)
+    _check_header(header, limits)
     files: dict[str, bytes] = {}
     for sig in header.signals:
         if sig.file_name not in files:
-            try:
-                files[sig.file_name] = (base.parent / sig.file_name).read_bytes()
-            except OSError as exc:
-                raise EcgFormatError(f"cannot read WFDB signal file {sig.file_name}") from exc
-    return read_wfdb_files(text, files)
+            files[sig.file_name] = _read_signal_file(base.parent / sig.file_name, sig, limits)
+    return read_wfdb_files(text, files, limits)
+
+
+def _read_signal_file(path: Path, sig: _Signal, limits: ReadLimits) -> bytes:
+    """A signal file's bytes, once its size on disk is within the bound."""
+    try:
+        size = path.stat().st_size
+        limits.check_samples(f"WFDB signal file {path.name}", _values_in(size, sig.fmt))
+        return path.read_bytes()
+    except OSError as exc:
+        raise EcgFormatError(f"cannot read WFDB signal file {path.name}") from exc

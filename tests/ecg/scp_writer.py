@@ -28,7 +28,11 @@ def write_scp(samples_uv: np.ndarray, leads: tuple[str, ...], fs: float, sex: in
     s6 = struct.pack("<HHBB", 5000, round(1e6 / fs), 0, 0)
     s6 += b"".join(struct.pack("<H", 2 * n) for _ in range(n_leads))
     s6 += b"".join(raw[i].tobytes() for i in range(n_leads))
-    bodies = {1: s1, 3: s3, 6: s6}
+    return assemble({1: s1, 3: s3, 6: s6})
+
+
+def assemble(bodies: dict[int, bytes]) -> bytes:
+    """An SCP-ECG file of these section bodies (ids 1..11), with its pointers and CRCs."""
     # pointer section: ids 0..11, offsets are 1-based from the file start
     offset = 6 + 16 + 12 * 10 + 1
     pointers = b""
