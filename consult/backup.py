@@ -116,10 +116,18 @@ class Manifest:
             data: dict[str, Any] = json.loads(raw)
             if data.get("format") != FORMAT:
                 raise BackupError(f"backup format {data.get('format')!r} is not {FORMAT}")
-            data["files"] = {k: FileEntry(**v) for k, v in data["files"].items()}
+            data["files"] = {_safe(k): FileEntry(**v) for k, v in data["files"].items()}
             return cls(**data)
         except (ValueError, TypeError, KeyError) as exc:
             raise BackupError(f"the manifest is unreadable: {exc}") from None
+
+
+def _safe(relative: str) -> str:
+    """A manifest's file name: a plain relative path that stays under its directory."""
+    path = Path(relative)
+    if path.is_absolute() or ".." in path.parts or not path.parts or "\x00" in relative:
+        raise BackupError(f"the manifest names a file outside the backup: {relative[:200]!r}")
+    return path.as_posix()
 
 
 @dataclass(frozen=True)

@@ -234,3 +234,12 @@ async def test_restore_refuses_a_used_target_and_a_damaged_backup(
     )
     assert damaged.rc == 1 and "damaged" in damaged.err, damaged.err
     assert not (tmp_path / "fresh").exists()
+
+    manifest = json.loads((bk / "manifest.json").read_text())
+    manifest["files"]["../../escaped.txt"] = {"sha256": "0" * 64, "size": 1}
+    (bk / "manifest.json").write_text(json.dumps(manifest))
+    hostile = await telecenter(
+        "restore", str(bk), "--data-dir", str(tmp_path / "fresh"), url=target_url, schema=schema
+    )
+    assert hostile.rc == 1 and "outside the backup" in hostile.err, hostile.err
+    assert not (tmp_path.parent / "escaped.txt").exists()
