@@ -24,6 +24,9 @@ from consult.models import AuditRecord
 logger = logging.getLogger(__name__)
 
 GENESIS = "0" * 64
+CHECKPOINT_ACTION = "retention.purge"
+"""The audit record of a purge: its detail ``audit_through_seq`` / ``audit_through_hash`` say
+where the purged start of the chain ended, and verification starts there."""
 SEAL_BATCH = 500
 _PG_LOCK_KEY = 0x7E1EC0A7  # advisory lock that serialises sealing across nodes
 
@@ -136,7 +139,8 @@ class AuditLog:
             unsealed = await session.scalar(
                 select(func.count()).select_from(AuditRecord).where(AuditRecord.seq.is_(None))
             )
-            prev, expected_seq, checked = GENESIS, 1, 0
+            prev, expected_seq = await _chain_start(session)
+            checked = 0
             stream = await session.stream_scalars(
                 select(AuditRecord).where(AuditRecord.seq.is_not(None)).order_by(AuditRecord.seq)
             )
@@ -148,6 +152,26 @@ class AuditLog:
                 expected_seq += 1
                 checked += 1
         return ChainReport(checked, unsealed or 0, None, "")
+
+
+async def _chain_start(session: AsyncSession) -> tuple[str, int]:
+    """The hash before the first kept record, and its seq: the genesis, or the checkpoint that
+    a purge recorded (itself a sealed record of the chain, verified with the rest)."""
+    lowest = await session.scalar(
+        select(func.min(AuditRecord.seq)).where(AuditRecord.seq.is_not(None))
+    )
+    if lowest is None or lowest <= 1:
+        return GENESIS, 1
+    checkpoints = await session.scalars(
+        select(AuditRecord)
+        .where(AuditRecord.action == CHECKPOINT_ACTION, AuditRecord.seq > lowest)
+        .order_by(AuditRecord.seq.desc())
+    )
+    for record in checkpoints:
+        detail = record.detail or {}
+        if detail.get("audit_through_seq") == lowest - 1 and detail.get("audit_through_hash"):
+            return str(detail["audit_through_hash"]), lowest
+    return GENESIS, 1  # no checkpoint: the walk reports the records missing before ``lowest``
 
 
 def _check(record: AuditRecord, prev: str, expected_seq: int) -> str:

@@ -101,6 +101,8 @@ def _extensions() -> list[Callable[[Any, argparse.ArgumentParser], None]]:
     for module_name, func in (
         ("web.cli_ecg", "add_ecg_commands"),
         ("web.cli_imaging", "add_imaging_commands"),
+        ("web.cli_backup", "add_backup_commands"),
+        ("web.cli_retention", "add_retention_commands"),
     ):
         try:
             module = __import__(module_name, fromlist=[func])

@@ -23,6 +23,7 @@ from pydantic import (
 )
 
 from consult.policy import DEFAULT_TURNAROUND_MINUTES, PasswordHashing, Policy
+from consult.retention import Retention
 from consult.vocab import Priority, RequestKind
 from lab.mllp_peers import Network, parse_networks
 
@@ -146,6 +147,15 @@ class Settings(BaseModel):
     ecg_max_expanded_mb: int = Field(256, ge=1, le=4096)
     """The most an ECG upload may expand to (a zip or a deflated DICOM data set once inflated),
     and the size of its decoded samples counted at 16 bits each."""
+    # -- retention (telecenter purge) --
+    retention_report_years: int = Field(15, ge=15, le=100)
+    """Closed requests with their reports, ECGs and recordings are kept this long after they
+    closed (the law asks 15 years; only a longer time can be set)."""
+    retention_image_years: int = Field(15, ge=15, le=100)
+    """Imaging studies are kept this long after their last instance arrived."""
+    retention_log_months: int = Field(6, ge=6, le=1200)
+    """Audit records are kept this long (the law asks six months); older sealed ones are purged
+    behind a checkpoint the chain itself records."""
     # -- ui --
     timezone: str = "Asia/Shanghai"
     """The center's time zone (IANA name): the pages show every time as local time there."""
@@ -256,6 +266,13 @@ class Settings(BaseModel):
             return self.dicom_workers
         cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
         return 0 if (cpus or 1) < 2 else min(cpus or 1, 4)
+
+    def retention(self) -> Retention:
+        return Retention(
+            report_years=self.retention_report_years,
+            image_years=self.retention_image_years,
+            log_months=self.retention_log_months,
+        )
 
     def policy(self) -> Policy:
         return Policy(
