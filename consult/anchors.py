@@ -324,12 +324,16 @@ class AnchorExporter:
         self._audit_log, self._dir, self._key, self._node = audit_log, directory, key, node
         self._lock = asyncio.Lock()
 
+    async def check(self) -> AnchorCheck:
+        """The chain against the newest anchor in this exporter's directory."""
+        return await check_chain_head(self._audit_log, self._dir, self._key.public_key())
+
     async def export(self) -> Anchor | None:
         """Anchor the current head; ``None`` if nothing new was sealed, or if the chain no
         longer holds the newest anchor (then nothing is written: that anchor stays as the
         evidence, and the error is logged every round)."""
         async with self._lock:
-            check = await check_chain_head(self._audit_log, self._dir, self._key.public_key())
+            check = await self.check()
             if check.problems:
                 logger.error("audit chain against its anchors: %s", "; ".join(check.problems))
             if check.chain_problem or check.head is None:

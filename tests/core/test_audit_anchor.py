@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp.test_utils import TestClient, TestServer
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import delete, select, update
 
@@ -23,13 +24,14 @@ from consult.models import AuditRecord
 from tests.conftest import Api, Database, make_settings
 from tests.core.helpers import new_patient
 from web import cli, keys
+from web.app import create_app
 from web.settings import Settings
 
 
 @pytest.fixture
 def settings(tmp_path: Path, seeded_database: Database) -> Settings:
-    """A server that anchors its audit chain every 0.1 s."""
-    return make_settings(tmp_path, seeded_database, audit_anchor_seconds=0.1)
+    """A server whose anchors the test writes (its periodic task would wait an hour)."""
+    return make_settings(tmp_path, seeded_database, audit_anchor_seconds=3600)
 
 
 async def audit_verify(settings: Settings, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
@@ -83,10 +85,13 @@ async def test_a_cut_tail_fails_verification(
     api: Api, settings: Settings, capsys: pytest.CaptureFixture[str]
 ) -> None:
     await some_actions(api)
+    auditor = await api.login("auditor")
     anchor = await anchor_now(api)
     code, out = await audit_verify(settings, capsys)
     assert code == 0, out
     assert "intact" in out and f"anchor matches: seq {anchor.seq}" in out
+    seen = (await auditor.get("/api/v1/audit/verify")).ok()
+    assert seen["ok"] is True and seen["anchor"]["seq"] == anchor.seq
 
     async with api.center.sessions() as session, session.begin():
         await session.execute(delete(AuditRecord).where(AuditRecord.seq > anchor.seq - 3))
@@ -96,6 +101,9 @@ async def test_a_cut_tail_fails_verification(
     assert "intact" in out  # the chain is whole up to its new, shorter end ...
     assert "TAIL CUT: the anchor of " in out and f"holds seq {anchor.seq}" in out
     assert f"ends at seq {anchor.seq - 3}: 3 or more sealed records were removed" in out
+    seen = (await auditor.get("/api/v1/audit/verify")).ok()  # the auditor's page says so too
+    assert seen["ok"] is False and seen["first_bad_seq"] is None
+    assert seen["anchor"]["seq"] == anchor.seq and "TAIL CUT" in seen["anchor_problems"][0]
 
 
 async def test_anchors_never_move_past_a_cut(
@@ -204,29 +212,40 @@ def anchor_file_access(tmp_path: Path) -> list[tuple[str, str, bool]]:
     return seen
 
 
-async def test_the_server_anchors_while_it_runs_and_at_shutdown(
-    anchor_file_access: list[tuple[str, str, bool]], api: Api, settings: Settings
+async def test_the_server_anchors_while_it_runs_off_the_loop(
+    anchor_file_access: list[tuple[str, str, bool]], tmp_path: Path, seeded_database: Database
 ) -> None:
-    key_mode = stat.S_IMODE(settings.anchor_key_path.stat().st_mode)
-    assert key_mode == 0o600
-    await some_actions(api)
-    await api.center.audit_log.drain()
-    sealed = await head(api)
-    async with asyncio.timeout(5):
-        while (newest := await newest_anchor(settings)) is None or newest.seq < sealed:  # noqa: ASYNC110
-            await asyncio.sleep(0.05)
-    assert newest.node == settings.node_address
-    assert dt.datetime.now(dt.UTC) - newest.at < dt.timedelta(seconds=5)
-
-    await some_actions(api)  # records committed just before shutdown are anchored at shutdown
-    await api.client.close()
-    final = await api.center.audit_log.head()
-    last = await newest_anchor(settings)
-    assert final is not None and last is not None and last.seq == final[0] > sealed
-
+    settings = make_settings(tmp_path, seeded_database, audit_anchor_seconds=0.1)
+    client = TestClient(TestServer(create_app(settings)))
+    await client.start_server()
+    try:
+        api = Api(client)
+        assert stat.S_IMODE(settings.anchor_key_path.stat().st_mode) == 0o600
+        for _ in range(3):
+            await some_actions(api)
+            await api.center.audit_log.drain()
+            sealed = await head(api)
+            async with asyncio.timeout(5):
+                while (newest := await newest_anchor(settings)) is None or newest.seq < sealed:  # noqa: ASYNC110
+                    await asyncio.sleep(0.05)
+            assert newest.node == settings.node_address
+            assert dt.datetime.now(dt.UTC) - newest.at < dt.timedelta(seconds=5)
+    finally:
+        await client.close()
+    assert len((await asyncio.to_thread(scan, settings)).anchors) >= 3
     assert any(event == "os.rename" for event, _, _ in anchor_file_access)  # atomic writes
     on_loop = [a for a in anchor_file_access if a[2]]
     assert not on_loop, f"anchor files touched on the event loop: {on_loop[:5]}"
+
+
+async def test_the_server_anchors_at_shutdown(api: Api, settings: Settings) -> None:
+    await some_actions(api)
+    await api.center.audit_log.drain()
+    final = await head(api)
+    assert await newest_anchor(settings) is None  # the periodic task waits an hour
+    await api.client.close()
+    last = await newest_anchor(settings)
+    assert last is not None and last.seq == final
 
 
 def test_check_anchor_pure() -> None:
