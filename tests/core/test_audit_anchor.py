@@ -25,7 +25,7 @@ from tests.conftest import Api, Database, make_settings
 from tests.core.helpers import new_patient
 from web import cli, keys
 from web.app import create_app
-from web.settings import Settings
+from web.settings import Settings, SettingsError
 
 
 @pytest.fixture
@@ -263,3 +263,15 @@ def test_check_anchor_pure() -> None:
     assert not forged.ok and not forged.warning
     with pytest.raises(ValueError, match="SHA-256"):
         Anchor(seq=1, hash="../etc", at=anchor.at, node="n1")
+
+
+async def test_a_bad_key_file_stops_start_up_naming_the_setting(
+    tmp_path: Path, seeded_database: Database
+) -> None:
+    bad = tmp_path / "not-a-key.pem"
+    bad.write_text("-----BEGIN PRIVATE KEY-----\nnot base64\n-----END PRIVATE KEY-----\n")
+    settings = make_settings(tmp_path, seeded_database, audit_anchor_key=bad)
+    client = TestClient(TestServer(create_app(settings)))
+    with pytest.raises(SettingsError, match=r"audit_anchor_key: .*not-a-key.pem is not an Ed25519"):
+        await client.start_server()
+    await client.close()
