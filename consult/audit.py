@@ -133,6 +133,24 @@ class AuditLog:
                 count += 1
             return count
 
+    async def head(self) -> tuple[int, str] | None:
+        """The last sealed record's ``(seq, hash)``; ``None`` while nothing is sealed."""
+        async with self._sessions() as session:
+            row = (
+                await session.execute(
+                    select(AuditRecord.seq, AuditRecord.hash)
+                    .where(AuditRecord.seq.is_not(None))
+                    .order_by(AuditRecord.seq.desc())
+                    .limit(1)
+                )
+            ).first()
+        return (row[0] or 0, row[1] or "") if row else None
+
+    async def hash_at(self, seq: int) -> str | None:
+        """The chain hash of the record sealed at ``seq``; ``None`` if there is none."""
+        async with self._sessions() as session:
+            return await session.scalar(select(AuditRecord.hash).where(AuditRecord.seq == seq))
+
     async def verify(self) -> ChainReport:
         """Walk the chain from the start and recompute every hash."""
         async with self._sessions() as session:

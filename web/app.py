@@ -23,6 +23,7 @@ from consult import requests as requests_
 from consult.center import Center
 from consult.db import make_engine, make_session_factory
 from web import keys, lifeline
+from web.anchor_wiring import anchor_ctx
 from web.api import Endpoints, add_endpoints
 from web.auth import auth_middleware
 from web.background import every
@@ -206,6 +207,7 @@ def create_app(settings: Settings) -> web.Application:
         [
             bus_ctx,
             database_ctx,
+            anchor_ctx,
             executor_ctx,
             overdue_ctx,
             critical_ctx,  # -- critical alerts --

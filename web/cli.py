@@ -13,9 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import select
 
 from consult import demo, migrate, people
+from consult.anchors import AnchorDir, AnchorKeyError, check_chain_head, load_key
 from consult.center import Center
 from consult.db import make_engine, make_session_factory
 from consult.errors import DomainError
@@ -88,7 +90,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     aud = sub.add_parser("audit", parents=[common], help="the audit log")
     asub = aud.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
-    asub.add_parser("verify", parents=[common], help="verify the hash chain; exit 1 if broken")
+    asub.add_parser(
+        "verify",
+        parents=[common],
+        help="verify the hash chain and its newest anchor; exit 1 if broken or cut",
+    )
 
     for extension in _extensions():
         extension(sub, common)  # sub-commands with set_defaults(handler=fn(args, settings)) or func
@@ -206,15 +212,39 @@ async def _user_passwd(center: Center, username: str, password: str) -> int:
     return 0
 
 
-async def _audit_verify(center: Center) -> int:
+async def _audit_verify(center: Center, settings: Settings) -> int:
+    """Verify the chain, then check it against the newest anchor; 1 if either fails."""
+    public_key = await asyncio.to_thread(_anchor_public_key, settings.anchor_key_path)
+    directory = AnchorDir(settings.anchor_dir_path)
+    against = await check_chain_head(center.audit_log, directory, public_key)  # anchors first
     report = await center.audit_log.verify()
     if report.ok:
         sys.stdout.write(
             f"audit chain intact: {report.checked} records, {report.unsealed} unsealed\n"
         )
-        return 0
-    sys.stdout.write(f"AUDIT CHAIN BROKEN at seq {report.first_bad_seq}: {report.problem}\n")
-    return 1
+    else:
+        sys.stdout.write(f"AUDIT CHAIN BROKEN at seq {report.first_bad_seq}: {report.problem}\n")
+    for problem in against.problems:
+        sys.stdout.write(f"AUDIT ANCHOR FAILED: {problem}\n")
+    if against.warning:
+        sys.stdout.write(f"WARNING: {against.warning} ({directory.root})\n")
+    elif against.ok and against.anchor is not None:
+        anchor = against.anchor
+        sys.stdout.write(
+            f"anchor matches: seq {anchor.seq} as exported at {anchor.at.isoformat()} "
+            f"by {anchor.node}\n"
+        )
+    return 0 if report.ok and against.ok else 1
+
+
+def _anchor_public_key(path: Path) -> Ed25519PublicKey | None:
+    """The anchor key's public half; ``None`` if there is no key file (never created here)."""
+    if not path.exists():
+        return None
+    try:
+        return load_key(path).public_key()
+    except AnchorKeyError as exc:
+        raise SettingsError(f"audit_anchor_key: {exc}") from None
 
 
 def serve(settings: Settings) -> None:
@@ -291,7 +321,7 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             with_center(settings, lambda c: _user_passwd(c, args.username, password))
         )
     if command == "audit":
-        return asyncio.run(with_center(settings, _audit_verify))
+        return asyncio.run(with_center(settings, lambda c: _audit_verify(c, settings)))
     handler = getattr(args, "handler", None)
     if handler is not None:
         return int(handler(args, settings))

@@ -8,6 +8,7 @@ from concurrent.futures import Executor
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from consult.anchors import AnchorExporter
 from consult.center import Center
 from consult.events import EventBus
 from consult.principal import Principal
@@ -20,6 +21,8 @@ CENTER = web.AppKey("center", Center)
 LOGIN_THROTTLE = web.AppKey("login_throttle", LoginThrottle)
 BUS: web.AppKey[EventBus] = web.AppKey("bus")
 EXECUTOR = web.AppKey("executor", Executor)
+ANCHORS = web.AppKey("anchors", AnchorExporter)
+"""Writes the audit chain's head into the anchor directory (see :mod:`consult.anchors`)."""
 STOPPING = web.AppKey("stopping", asyncio.Event)
 """Set when the server begins to stop (see :mod:`web.shutdown`)."""
 PRINCIPAL = web.RequestKey("principal", Principal)

@@ -373,12 +373,24 @@ class AuditOut(Out):
     hash: str | None
 
 
+class AnchorOut(BaseModel):
+    seq: int
+    hash: str
+    at: dt.datetime
+    node: str
+
+
 class ChainOut(BaseModel):
     ok: bool
+    """The chain is whole and holds its newest anchor."""
     checked: int
     unsealed: int
     first_bad_seq: int | None
     problem: str
+    anchor: AnchorOut | None = None
+    """The newest anchor the chain was checked against."""
+    anchor_problems: list[str] = []
+    anchor_warning: str = ""
 
 
 class HealthOut(BaseModel):

@@ -101,6 +101,17 @@ class Settings(BaseModel):
     metrics_token: str = Field("", repr=False)
     """The bearer token a Prometheus scraper presents on ``/metrics`` (16 characters or more);
     empty: only a signed-in administrator may read the metrics."""
+    audit_anchor_key: Path | None = None
+    """The Ed25519 key (PEM) that signs the audit chain's anchors; never in the database.
+    Created (mode 0600) at the first start if absent. Default: ``data_dir/audit-anchor.key``;
+    nodes sharing an anchor directory share the key."""
+    audit_anchor_dir: Path | None = None
+    """Where the signed anchors of the audit chain's head are written (not in the database).
+    Default: ``data_dir/audit-anchors``."""
+    audit_anchor_seconds: float = Field(60.0, gt=0, le=86400)
+    """How often the chain's head is anchored (and once more at shutdown)."""
+    audit_anchor_keep: int = Field(100, ge=1, le=100000)
+    """How many of the newest valid anchors are kept."""
     demo: bool = False
     log_level: str = "INFO"
     token_ttl_minutes: int = Field(720, ge=1)
@@ -255,6 +266,16 @@ class Settings(BaseModel):
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.data_dir / 'telecenter.db').resolve()}"
+
+    @property
+    def anchor_key_path(self) -> Path:
+        """The audit anchor key file."""
+        return self.audit_anchor_key or self.data_dir / "audit-anchor.key"
+
+    @property
+    def anchor_dir_path(self) -> Path:
+        """The directory of the audit chain's anchors."""
+        return self.audit_anchor_dir or self.data_dir / "audit-anchors"
 
     def proxy_networks(self) -> tuple[Network, ...]:
         """The parsed ``trusted_proxies``."""

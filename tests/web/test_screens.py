@@ -154,6 +154,7 @@ async def test_auditor_filters_and_verifies_the_chain(api: Api, browsers: Browse
     )
     await page.click("#verify-chain")
     await page.wait_for_selector("#chain-result >> text=✓")
+    await page.wait_for_selector("#anchor-result")  # no anchor yet on a server just started: ⚠
     await screenshot(page, "audit")
 
 

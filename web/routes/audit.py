@@ -7,8 +7,9 @@ from consult.center import Work
 from consult.errors import Forbidden
 from consult.models import AuditRecord
 from consult.vocab import Role
+from web import keys
 from web.api import Call, Endpoints
-from web.schemas import AuditOut, AuditQuery, ChainOut
+from web.schemas import AnchorOut, AuditOut, AuditQuery, ChainOut
 
 endpoints = Endpoints("audit")
 
@@ -36,11 +37,18 @@ async def verify(call: Call) -> ChainOut:
     async with call.work() as work:
         require_auditor(work)
     await call.center.audit_log.drain()
+    against = await call.request.app[keys.ANCHORS].check()  # the anchors first: the chain grows
     report = await call.center.audit_log.verify()
+    anchor = against.anchor
     return ChainOut(
-        ok=report.ok,
+        ok=report.ok and against.ok,
         checked=report.checked,
         unsealed=report.unsealed,
         first_bad_seq=report.first_bad_seq,
         problem=report.problem,
+        anchor=AnchorOut(seq=anchor.seq, hash=anchor.hash, at=anchor.at, node=anchor.node)
+        if anchor
+        else None,
+        anchor_problems=list(against.problems),
+        anchor_warning=against.warning,
     )

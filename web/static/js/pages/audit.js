@@ -20,10 +20,20 @@ if (user) {
     h("button.primary", { type: "submit" }, t("filter")),
     h("button#verify-chain", { type: "button", on: { click: action(async () => {
       const r = await api.get("/api/v1/audit/verify");
-      clear(chain, h("div", { className: r.ok ? "alert ok-box" : "alert bad" },
-        (r.ok ? "✓ " + t("chainOk") : "✗ " + t("chainBad") + ` #${r.first_bad_seq}: ${r.problem}`),
-        ` (${r.checked} / unsealed ${r.unsealed})`));
+      const linked = r.first_bad_seq === null;
+      clear(chain,
+        h("div", { className: linked ? "alert ok-box" : "alert bad" },
+          (linked ? "✓ " + t("chainOk") : "✗ " + t("chainBad") + ` #${r.first_bad_seq}: ${r.problem}`),
+          ` (${r.checked} / unsealed ${r.unsealed})`),
+        anchorBox(r));
     }) } }, t("verify")));
+  const anchorBox = (r) => {
+    if (r.anchor_problems.length) {
+      return h("div.alert.bad#anchor-result", "✗ " + t("anchorBad") + ": ", r.anchor_problems.join("; "));
+    }
+    if (!r.anchor) return h("div.alert#anchor-result", "⚠ " + t("anchorNone"));
+    return h("div.alert.ok-box#anchor-result", "✓ " + t("anchorOk") + ` #${r.anchor.seq} (${fmtTime(r.anchor.at)})`);
+  };
   const search = async () => {
     const d = formData(form);
     for (const k of ["since", "until"]) if (d[k]) d[k] = new Date(d[k]).toISOString();
