@@ -91,8 +91,9 @@ QUANTUM_TOLERANCE = 0.1  # |RR / cycle - k| allowed: cycle jitter (a few ms) and
 MIN_QUANTISED = 0.8  # share of RR intervals that must be whole multiples (k >= 2) of the cycle
 CYCLE_AGREEMENT = 0.15  # the RR-quantising cycle within 15 % of the T-Q autocorrelation peak
 #                         (that peak is broad: a T-Q interval holds only 1-3 F cycles)
-MIN_HALF_RR = 0.22  # 2:1 block: half-RR repetition needed in both bands (sinus: one at most;
-#                    synthetic sinus 115-175/min <= 0.20, 2:1 flutter >= 0.24: a thin margin)
+MIN_HALF_RR = 0.22  # 2:1 block: half-RR repetition needed in both bands (sinus: one at most).
+#   With the T wave's spatial directions projected out (ecg.atrial), synthetic sinus at
+#   115-175/min stays <= 0.14 in the weaker band and 2:1 flutter at 250-330/min >= 0.30
 TWO_TO_ONE_BPM = (115.0, 175.0)  # ventricular rates of 2:1 flutter (atrial 230-350)
 MAX_REGULAR_CV = 0.05  # RR coefficient of variation of a fixed conduction ratio
 
