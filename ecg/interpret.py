@@ -254,6 +254,31 @@ def episode_rhythm(f: Findings, values: Mapping[str, Value]) -> list[Statement] 
     return None
 
 
+AV_BLOCK_CODES = (
+    ("avb3", "AVB3"),
+    ("avb2_mobitz2", "AVB2_MOBITZ2"),
+    ("avb2_mobitz1", "AVB2_MOBITZ1"),
+)
+CRITICAL_AV_BLOCK = ("AVB3", "AVB2_MOBITZ2")  # pacing indicated, whatever the symptoms (2018
+#                                               ACC/AHA/HRS bradycardia guideline)
+
+
+def av_block(f: Findings) -> list[Statement]:
+    """Second-degree (Mobitz I, II) and third-degree AV block from their episodes
+    (`ecg.avblock`); one statement per kind, with the number of episodes and the first."""
+    out = []
+    for kind, code in AV_BLOCK_CODES:
+        found = [e for e in f.episodes or () if e.kind == kind]
+        if found:
+            first = found[0]
+            values: dict[str, Value] = {
+                "episodes": len(found), "start_s": round(first.start_s, 1),
+                "ventricular_rate_bpm": None if first.rate_bpm is None else round(first.rate_bpm),
+            }  # fmt: skip
+            out.append(Statement(code, values))
+    return out
+
+
 # -- end rhythm episodes --
 
 
@@ -470,6 +495,7 @@ def interpret(f: Findings) -> list[Statement]:
         code = "NOQRS" if f.duration_s >= 3.0 else "SHORT"
         return [*out, Statement(code, {"duration_s": round(f.duration_s, 1)})]
     out += _rhythm(f)
+    out += av_block(f)
     af = any(s.code == "AF" for s in out)
     out += _ectopy(f, af)
     if f.measurements.fiducials is not None:
@@ -500,6 +526,9 @@ def critical_findings(
         run = max(vt, key=lambda e: e.beats)
         values = {"beats": run.beats, "rate_bpm": round(run.rate_bpm or 0.0)}
         out.append(CriticalFinding("VT", "critical", {**values, "start_s": round(run.start_s, 2)}))
+    for code in CRITICAL_AV_BLOCK:
+        if code in codes:
+            out.append(CriticalFinding(code, "critical", dict(codes[code].values)))
     hr = f.heart_rate
     if hr is not None and hr < thresholds.brady_bpm:
         out.append(CriticalFinding("HR_LOW", "critical", {"heart_rate_bpm": round(hr)}))
