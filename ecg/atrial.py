@@ -21,7 +21,17 @@ Two measurements follow:
   the signal must repeat itself half an RR interval later, both in the F-wave fundamental
   band and in the band of its sharp deflections: true periodicity at RR/2 repeats in every
   band, while the chance arrangement of P and T waves in sinus tachycardia repeats in one
-  band at most.
+  band at most. At fast 2:1 rates (ventricles >= ~160/min) the T wave sits half an RR before
+  the next QRS and outweighs the F waves, so with three or more leads the T wave is removed
+  first, by its spatial direction: repolarisation is a narrow T loop (one or two dominant
+  directions; Acar et al., Circulation 1999, "T-wave loop" / TCRT), which carries far more
+  power during the ST-T than during the T-Q interval, whereas continuous atrial activity
+  (F or f waves) and noise carry about the same power in both and P waves less in the ST-T.
+  Those directions are found by a generalised eigendecomposition of the two windows'
+  spatial covariances and projected out. A beat-aligned QRS-T template cannot be subtracted
+  instead: in fixed 2:1 block the F waves are locked to the QRS (each QRS follows its F
+  wave by a constant AV delay), so a template holds them too; nor can the whole QRS-T be
+  masked: no sample pair half an RR apart would then remain.
 """
 
 from __future__ import annotations
@@ -31,6 +41,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
+import scipy.linalg
 
 from ecg.dsp import bandpass
 
@@ -50,6 +61,10 @@ MIN_CYCLES_SEEN = 1.5  # a T-Q interval counts at a lag only if it spans 1.5 suc
 #                        repeat is judged on half a cycle at least, never on the two ends of
 #                        a short interval holding one P wave
 DEFAULT_QT_AFTER_R_S = 0.35  # used when the median beat gave no T end
+REPOLARISATION_POWER_RATIO = 4.0  # a spatial direction with >= 4x (6 dB) more power per
+#   sample during the ST-T than during the T-Q is ventricular repolarisation; atrial F / f
+#   waves and noise run through both windows with about equal power (ratio ~1), P waves
+#   have less in the ST-T (ratio < 1)
 
 
 @dataclass(frozen=True)
@@ -179,17 +194,67 @@ def _tq_organisation(
     return lag / fs, float(corr[i]), float(pairs[i]) / fs, rms
 
 
-def _half_rr(x: FloatArray, fs: float, beats: IntArray, before: int) -> tuple[float, float]:
-    """Half-RR repetition with only the QRS masked, in the F-wave band and the sharp band."""
+def _windows(n: int, beats: IntArray, starts: IntArray, stops: IntArray) -> npt.NDArray[np.bool_]:
+    """True in ``[beat + start, beat + stop)`` for each beat (stop may be per beat)."""
+    w = np.zeros(n, dtype=bool)
+    for b, lo, hi in zip(beats, starts, stops, strict=True):
+        lo, hi = max(int(b + lo), 0), min(int(b + hi), n)
+        if hi > lo:
+            w[lo:hi] = True
+    return w
+
+
+def repolarisation_free(
+    y: FloatArray, beats: IntArray, after: int, before: int, t_end: int, guard: int
+) -> FloatArray | None:
+    """Projector ``(leads, leads)`` that removes the spatial directions of the T wave.
+
+    ``y`` is the band-passed signal with the QRS bridged. The ST-T window runs from the end
+    of the QRS (``after``) to the T end, the T-Q window from the T end (plus ``guard``) to
+    the next QRS onset (minus ``guard``). Directions whose power per sample is at least
+    `REPOLARISATION_POWER_RATIO` times larger in the ST-T than in the T-Q are removed.
+    None when there is nothing to remove, or nothing would be left (one or two leads
+    carrying only the T wave), or the T-Q interval is empty.
+    """
+    k, n = y.shape
+    if k < 3 or beats.size < 3:
+        return None
+    first = beats[:-1]
+    rr = np.diff(beats)
+    st = _windows(n, first, np.full(first.size, after), np.full(first.size, t_end))
+    tq = _windows(n, first, np.full(first.size, t_end + guard), rr - before - guard)
+    n_st, n_tq = int(st.sum()), int(tq.sum())
+    if n_st < k or n_tq < k:
+        return None
+    c_st = y[:, st] @ y[:, st].T / n_st
+    c_tq = y[:, tq] @ y[:, tq].T / n_tq
+    scale = float(np.trace(c_tq)) / k
+    if scale <= 0:
+        return None
+    c_tq = c_tq + 1e-3 * scale * np.eye(k)  # limb leads are linear combinations: rank < k
+    ratio, vecs = scipy.linalg.eigh(c_st, c_tq)  # vecs.T @ c_tq @ vecs = I
+    keep = ratio < REPOLARISATION_POWER_RATIO
+    if keep.all() or not keep.any():
+        return None
+    mixing = c_tq @ vecs  # the inverse of vecs.T: lead signals from the components
+    return np.asarray(mixing[:, keep] @ vecs[:, keep].T)
+
+
+def _half_rr(
+    x: FloatArray, fs: float, beats: IntArray, before: int, t_end: int
+) -> tuple[float, float]:
+    """Half-RR repetition with only the QRS masked, in the F-wave band and the sharp band,
+    after the T wave's spatial directions are projected out (`repolarisation_free`)."""
     after = int(QRS_AFTER_R_S * fs)
     bridged = _bridge(x, beats, before, after)
     w = _mask(x.shape[-1], beats, before, after)
     half = round(float(np.median(np.diff(beats))) / 2)
     lags = np.arange(half - 1, half + 2)
-    out = []
-    for band in (TQ_BAND_HZ, SHARP_BAND_HZ):
-        corr, _ = gapped_autocorrelation(bandpass(bridged, fs, *band), w, lags)
-        out.append(float(corr.max()))
+    bands = [bandpass(bridged, fs, *band) for band in (TQ_BAND_HZ, SHARP_BAND_HZ)]
+    projector = repolarisation_free(bands[0], beats, after, before, t_end, int(GUARD_S * fs))
+    if projector is not None:
+        bands = [projector @ y for y in bands]
+    out = [float(gapped_autocorrelation(y, w, lags)[0].max()) for y in bands]
     return out[0], out[1]
 
 
@@ -222,7 +287,7 @@ def atrial_activity(
     before = int(np.clip(qrs_on_before_r / fs, lo, hi) * fs2)
     t_end = int(((t_end_after_r / fs) if t_end_after_r else DEFAULT_QT_AFTER_R_S) * fs2)
     cycle, organisation, support, rms = _tq_organisation(x, fs2, b, before, t_end)
-    half = _half_rr(x, fs2, b, before)
+    half = _half_rr(x, fs2, b, before, t_end)
     logger.debug(
         "atrial: cycle=%s organisation=%.2f support=%.2f s rms=%.3f half_rr=%s",
         cycle, organisation, support, rms, half,

@@ -22,6 +22,9 @@ RR intervals centred on it) and consecutive beats of one kind make an episode.
 * **2:1 AV block**: coherent P waves before each QRS *and* a second P wave of the same shape
   half an RR interval earlier, at a ventricular rate below 75/min (otherwise read as sinus
   bradycardia).
+* **Mobitz I, Mobitz II, third-degree AV block**: from the individual P waves, by the 2018
+  ACC/AHA/HRS definitions (`ecg.avblock`); recordings analysed whole only (not the chunked
+  Holter path).
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ import numpy as np
 import numpy.typing as npt
 from numpy.lib.stride_tricks import sliding_window_view
 
+from ecg.avblock import p_waves, second_degree_events, third_degree_runs
 from ecg.beats import PVC, SVPB
 from ecg.dsp import bandpass
 
@@ -60,6 +64,7 @@ MIN_AF_BEATS = 8  # shortest AF episode; shorter irregular stretches join their 
 MERGE_BEATS = 4  # AF episodes closer than this many beats are one
 AVB_MAX_BPM = 75.0  # 2:1 block halves an atrial rate of <= 150
 AVB_SHAPE = 0.8  # correlation of the blocked P wave with the conducted one
+AV_MERGE_BEATS = 8  # Mobitz events up to 8 beats apart are one episode (Wenckebach 9:8)
 ANALYSIS_FS = 125.0
 MAX_P_LEADS = 3  # P waves are judged on the first three leads (I, II, III of a 12-lead ECG,
 #                  every lead of a Holter); more add time, not information
@@ -442,7 +447,32 @@ def rhythm_episodes(
     beats = np.asarray(beats, dtype=np.int64)
     if len(beats) < 2:
         return []
-    return episodes_from_measures(beats, labels, fs, beat_rhythm(sig, fs, beats, labels), flutter)
+    out = episodes_from_measures(beats, labels, fs, beat_rhythm(sig, fs, beats, labels), flutter)
+    out += av_block_episodes(sig, fs, beats, labels, out)
+    return sorted(out, key=lambda e: (e.start_s, e.kind))
+
+
+def av_block_episodes(
+    sig: FloatArray, fs: float, beats: IntArray, labels: tuple[str, ...], found: list[Episode]
+) -> list[Episode]:
+    """Mobitz I, Mobitz II and third-degree AV block episodes from the individual P waves
+    (`ecg.avblock`), outside the AF, flutter and 2:1 block episodes already ``found``."""
+    if len(beats) < 4:
+        return []
+    r = beats / fs
+    p = p_waves(np.atleast_2d(sig), fs, beats, labels)
+    busy = [(e.start_s, e.end_s) for e in found if e.kind in ("af", "flutter", "avb2_2to1")]
+    if busy:
+        p = p[~np.any([(p >= a) & (p <= b) for a, b in busy], axis=0)]
+    out = []
+    for kind in ("avb2_mobitz1", "avb2_mobitz2"):
+        events = [e.beat for e in second_degree_events(p, r, labels) if e.kind == kind]
+        runs = _merge_close([(k - 1, k + 1) for k in events], AV_MERGE_BEATS)
+        out += [_episode(kind, beats, fs, a, b) for a, b in runs]
+    complete = np.zeros(len(beats), dtype=bool)
+    complete[third_degree_runs(p, r, labels)] = True
+    out += [_episode("avb3", beats, fs, a, b) for a, b in _runs(complete)]
+    return [e for e in out if not any(a <= e.start_s <= b for a, b in busy)]
 
 
 def episodes_from_measures(

@@ -91,8 +91,9 @@ QUANTUM_TOLERANCE = 0.1  # |RR / cycle - k| allowed: cycle jitter (a few ms) and
 MIN_QUANTISED = 0.8  # share of RR intervals that must be whole multiples (k >= 2) of the cycle
 CYCLE_AGREEMENT = 0.15  # the RR-quantising cycle within 15 % of the T-Q autocorrelation peak
 #                         (that peak is broad: a T-Q interval holds only 1-3 F cycles)
-MIN_HALF_RR = 0.22  # 2:1 block: half-RR repetition needed in both bands (sinus: one at most;
-#                    synthetic sinus 115-175/min <= 0.20, 2:1 flutter >= 0.24: a thin margin)
+MIN_HALF_RR = 0.22  # 2:1 block: half-RR repetition needed in both bands (sinus: one at most).
+#   With the T wave's spatial directions projected out (ecg.atrial), synthetic sinus at
+#   115-175/min stays <= 0.14 in the weaker band and 2:1 flutter at 250-330/min >= 0.30
 TWO_TO_ONE_BPM = (115.0, 175.0)  # ventricular rates of 2:1 flutter (atrial 230-350)
 MAX_REGULAR_CV = 0.05  # RR coefficient of variation of a fixed conduction ratio
 
@@ -251,6 +252,31 @@ def episode_rhythm(f: Findings, values: Mapping[str, Value]) -> list[Statement] 
     if block >= AF_DOMINANT * f.duration_s:
         return [Statement("AVB2_2TO1", values)]
     return None
+
+
+AV_BLOCK_CODES = (
+    ("avb3", "AVB3"),
+    ("avb2_mobitz2", "AVB2_MOBITZ2"),
+    ("avb2_mobitz1", "AVB2_MOBITZ1"),
+)
+CRITICAL_AV_BLOCK = ("AVB3", "AVB2_MOBITZ2")  # pacing indicated, whatever the symptoms (2018
+#                                               ACC/AHA/HRS bradycardia guideline)
+
+
+def av_block(f: Findings) -> list[Statement]:
+    """Second-degree (Mobitz I, II) and third-degree AV block from their episodes
+    (`ecg.avblock`); one statement per kind, with the number of episodes and the first."""
+    out = []
+    for kind, code in AV_BLOCK_CODES:
+        found = [e for e in f.episodes or () if e.kind == kind]
+        if found:
+            first = found[0]
+            values: dict[str, Value] = {
+                "episodes": len(found), "start_s": round(first.start_s, 1),
+                "ventricular_rate_bpm": None if first.rate_bpm is None else round(first.rate_bpm),
+            }  # fmt: skip
+            out.append(Statement(code, values))
+    return out
 
 
 # -- end rhythm episodes --
@@ -469,6 +495,7 @@ def interpret(f: Findings) -> list[Statement]:
         code = "NOQRS" if f.duration_s >= 3.0 else "SHORT"
         return [*out, Statement(code, {"duration_s": round(f.duration_s, 1)})]
     out += _rhythm(f)
+    out += av_block(f)
     af = any(s.code == "AF" for s in out)
     out += _ectopy(f, af)
     if f.measurements.fiducials is not None:
@@ -499,6 +526,9 @@ def critical_findings(
         run = max(vt, key=lambda e: e.beats)
         values = {"beats": run.beats, "rate_bpm": round(run.rate_bpm or 0.0)}
         out.append(CriticalFinding("VT", "critical", {**values, "start_s": round(run.start_s, 2)}))
+    for code in CRITICAL_AV_BLOCK:
+        if code in codes:
+            out.append(CriticalFinding(code, "critical", dict(codes[code].values)))
     hr = f.heart_rate
     if hr is not None and hr < thresholds.brady_bpm:
         out.append(CriticalFinding("HR_LOW", "critical", {"heart_rate_bpm": round(hr)}))

@@ -85,6 +85,11 @@ TEXTS = MappingProxyType(
         "AF_RVR": ("Atrial fibrillation with rapid ventricular response", "心房颤动伴快速心室率"),
         # -- rhythm episodes (wt-ecg) --
         "AVB2_2TO1": ("Second-degree AV block with 2:1 conduction", "二度房室传导阻滞（2:1下传）"),
+        "AVB2_MOBITZ1": (
+            "Second-degree AV block, Mobitz I (Wenckebach)", "二度I型房室传导阻滞（文氏型）"
+        ),
+        "AVB2_MOBITZ2": ("Second-degree AV block, Mobitz II", "二度II型房室传导阻滞"),
+        "AVB3": ("Third-degree (complete) AV block", "三度（完全性）房室传导阻滞"),
     }
 )  # fmt: skip
 

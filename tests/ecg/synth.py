@@ -84,6 +84,7 @@ class SynthSpec:
     mains_mv: float = 0.0
     wander_mv: float = 0.0
     seed: int = 1
+    p_times_s: tuple[float, ...] | None = None  # explicit P-wave times (AV block), not per beat
     blocked_p: bool = False  # 2:1 AV block: a non-conducted P wave half an RR before each
     qrs_scale: float = 1.0  # amplitude of the normal QRS (small beats between large PVCs)
     qrs_pattern: str = "normal"  # "lbbb" or "rbbb": bundle-branch block morphology
@@ -188,7 +189,7 @@ def synth(spec: SynthSpec) -> EcgRecord:
             for w in PVC_WAVES:
                 _add_wave(sig, t, r + w.t, w.sigma, _lead_amps(w))
             continue
-        if spec.p_waves:
+        if spec.p_waves and spec.p_times_s is None:
             p = NORMAL_WAVES[0]
             _add_wave(sig, t, r - spec.pr_s, p.sigma, _lead_amps(p))
             if spec.blocked_p:
@@ -201,6 +202,8 @@ def synth(spec: SynthSpec) -> EcgRecord:
         sigma = T_WAVE.sigma * qt / 0.4
         _add_wave(sig, t, r + qt - 0.05 - 2 * sigma, sigma, _lead_amps(t_wave))
         _add_st(sig, t, r, qt, st_amps)
+    for p_time in spec.p_times_s or ():
+        _add_wave(sig, t, p_time, NORMAL_WAVES[0].sigma, _lead_amps(NORMAL_WAVES[0]))
     if spec.fibrillation_mv:
         sig += fibrillatory_waves(spec, t, rng)
     if spec.flutter_bpm:
@@ -290,3 +293,30 @@ def af_spec(
     }
     params.update(kwargs)
     return SynthSpec(seconds=seconds, p_waves=False, rr_s=rr, seed=seed, **params)  # type: ignore[arg-type]
+
+
+def av_block_spec(
+    kind: str, seconds: float = 10.0, pp_s: float = 0.8, seed: int = 1, **kwargs: object
+) -> SynthSpec:
+    """Sinus P waves every ``pp_s`` with second- or third-degree AV block.
+
+    ``kind``: ``"mobitz1"`` (4:3 Wenckebach, PR 160, 250, 300 ms, then a blocked P wave),
+    ``"mobitz2"`` (PR constant 160 ms, every fourth P wave blocked) or ``"avb3"`` (P waves
+    and a regular 42/min escape rhythm independent of each other).
+    """
+    p = 0.25 + pp_s * np.arange(int(seconds / pp_s) + 1)
+    if kind == "avb3":
+        r = 0.5 + 1.43 * np.arange(int(seconds / 1.43) + 1)
+    elif kind in ("mobitz1", "mobitz2"):
+        prs = (0.16, 0.25, 0.30, None) if kind == "mobitz1" else (0.16, 0.16, 0.16, None)
+        r = np.array([t + pr for t, pr in zip(p, itertools.cycle(prs)) if pr is not None])
+    else:
+        raise ValueError(f"unknown AV block kind {kind!r}")
+    r = r[(r > 0.3) & (r < seconds - 0.45)]
+    shift = 0.4 - r[0]  # beat_times puts the first R peak at 0.4 s
+    p = p + shift
+    rr = tuple(float(x) for x in np.diff(r))
+    return SynthSpec(
+        seconds=seconds, rr_s=rr, p_times_s=tuple(float(x) for x in p[(p > 0.1) & (p < seconds - 0.2)]),
+        seed=seed, **kwargs,  # type: ignore[arg-type]
+    )  # fmt: skip
