@@ -53,6 +53,10 @@ class Settings(BaseModel):
     dicom_port: int = Field(11112, ge=0, le=65535)
     dicom_host: str = "127.0.0.1"
     dicom_max_pdu: int = Field(4 * 1024 * 1024, ge=16384)
+    dicom_max_data_set_mb: int = Field(512, ge=1, le=4095)
+    """The largest data set a C-STORE (any DIMSE message) may carry, in MiB: an association
+    whose P-DATA for one message passes it is aborted at once, before more is buffered. Each
+    association holds its message in memory: ``dicom_max_associations`` times this bounds it."""
     dicom_fsync: bool = True
     dicom_workers: int | None = Field(None, ge=0, le=32)
     """Node worker processes (0: associations on threads of the server process; unset: one per
