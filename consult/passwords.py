@@ -50,6 +50,22 @@ class Passwords:
         """Hashes running or waiting for a thread now."""
         return self._outstanding
 
+    def check_room(self) -> None:
+        """Refuse now if a hash would be refused (before any other work is done for it).
+
+        Raises
+        ------
+        Busy
+            The hashing pool is full.
+        """
+        if self._outstanding >= self._capacity:
+            logger.warning("password hashing busy: %d running or waiting", self._outstanding)
+            raise Busy(
+                "服务器繁忙, 请稍后再试 / the server is busy checking passwords; "
+                f"try again in {BUSY_RETRY_AFTER_S} s",
+                retry_after=BUSY_RETRY_AFTER_S,
+            )
+
     async def verify_nobody(self, password: str) -> None:
         """Spend the time of a real check when there is no user, so timing reveals nothing.
 
@@ -98,13 +114,7 @@ class Passwords:
 
     async def _run(self, fn: Callable[..., T], *args: str) -> T:
         with self._lock:
-            if self._outstanding >= self._capacity:
-                logger.warning("password hashing busy: %d running or waiting", self._outstanding)
-                raise Busy(
-                    "服务器繁忙, 请稍后再试 / the server is busy checking passwords; "
-                    f"try again in {BUSY_RETRY_AFTER_S} s",
-                    retry_after=BUSY_RETRY_AFTER_S,
-                )
+            self.check_room()
             self._outstanding += 1
         try:
             future = self._pool.submit(fn, *args)

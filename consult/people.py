@@ -74,7 +74,11 @@ async def sign_in(center: Center, username: str, password: str, *, client: str) 
         The account is locked (also when the threshold is reached by this attempt's race).
     AuthenticationFailed
         Unknown or disabled user, or a wrong password (the same answer for both).
+    Busy
+        The password hashing pool is full: refused before the account is read (known and
+        unknown users alike), or when the check was to start.
     """
+    await _checked(center, client, username, None, _room(center))
     async with center.work(client=client) as work:
         account = await _account(work, username)
     if account is None:
@@ -87,6 +91,10 @@ async def sign_in(center: Center, username: str, password: str, *, client: str) 
         return await _count_failure(center, client, username, account.id)
     async with center.work(client=client) as work:
         return await _issue(work, account, password)
+
+
+async def _room(center: Center) -> None:
+    center.passwords.check_room()
 
 
 async def _checked(

@@ -24,7 +24,7 @@ class PasswordHashing:
     parallelism: int = 4
     concurrency: int = 2
     """Hashes computed at once (each on a thread of the hashing pool)."""
-    queue: int = 32
+    queue: int = 16
     """Hashes waiting for a thread beyond those; more are refused at once (busy)."""
 
     def __post_init__(self) -> None:

@@ -41,12 +41,12 @@ async def proxied(tmp_path: Path, seeded_database: Database) -> AsyncIterator[Ap
 
 @pytest.fixture
 async def slow_hashing(tmp_path: Path, seeded_database: Database) -> AsyncIterator[Api]:
-    """A server hashing one password at a time (~70 ms each), two more may wait."""
+    """A server hashing one password at a time (~150 ms each), two more may wait."""
     settings = make_settings(
         tmp_path,
         seeded_database,
-        argon2_time_cost=2,
-        argon2_memory_kib=16384,
+        argon2_time_cost=3,
+        argon2_memory_kib=65536,
         password_hash_concurrency=1,
         password_hash_queue=2,
         login_failures_per_minute=1000,
@@ -73,6 +73,8 @@ def _check_throttled(results: list[tuple[int, Any, dict[str, Any]]]) -> None:
     statuses = sorted(status for status, _, _ in results)
     assert 500 not in statuses and set(statuses) <= {401, 429}, statuses
     assert statuses.count(401) == LIMIT, statuses  # admitted: exactly the limit, never more
+    slowest = max(headers["took"] for _, _, headers in results)
+    logger.info("%d parallel attempts answered within %.0f ms", len(results), slowest * 1000)
     for status, body, headers in results:
         if status == 429:
             assert int(headers["Retry-After"]) >= 1
@@ -169,7 +171,8 @@ async def test_a_flood_of_sign_ins_is_refused_beyond_the_hashing_pool(slow_hashi
             assert int(headers["Retry-After"]) >= 1
             assert body["error"]["code"] == "busy"
             assert body["error"]["message"].startswith("服务器繁忙")
-            assert headers["took"] < 1.0, "a refusal must be quick"
+            # not queued behind the hashes (40 in turn would take ~6 s): only its audit waits
+            assert headers["took"] < 2.0, f"a refusal took {headers['took']:.2f} s"
     assert latencies and max(latencies) < 1.0, f"a signed-in user waited {max(latencies):.2f} s"
 
     async with api.center.sessions() as session:
@@ -177,9 +180,11 @@ async def test_a_flood_of_sign_ins_is_refused_beyond_the_hashing_pool(slow_hashi
         reasons = {r.detail.get("username"): r.detail.get("reason") for r in rows}
     for name, status in zip(names, statuses, strict=True):  # every refusal audited, as what
         assert reasons[name] == ("busy" if status == 503 else "unknown or inactive user")
+    refusals = [headers["took"] for status, _, headers in results if status == 503]
     logger.info(
-        "flood: %d of 40 refused busy in %.2f s; bystander max %.0f ms",
-        statuses.count(503),
+        "flood: %d of 40 refused busy (slowest refusal %.0f ms) in %.2f s; bystander max %.0f ms",
+        len(refusals),
+        max(refusals) * 1000,
         took,
         max(latencies) * 1000,
     )
