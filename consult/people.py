@@ -78,7 +78,11 @@ async def sign_in(center: Center, username: str, password: str, *, client: str) 
         The password hashing pool is full: refused before the account is read (known and
         unknown users alike), or when the check was to start.
     """
-    await _checked(center, client, username, None, _room(center))
+    try:
+        center.passwords.check_room()  # before anything is read: known and unknown users alike
+    except Busy:
+        await _audit_busy(center, client, username, None)
+        raise
     async with center.work(client=client) as work:
         account = await _account(work, username)
     if account is None:
@@ -93,10 +97,6 @@ async def sign_in(center: Center, username: str, password: str, *, client: str) 
         return await _issue(work, account, password)
 
 
-async def _room(center: Center) -> None:
-    center.passwords.check_room()
-
-
 async def _checked(
     center: Center, client: str, username: str, user_id: int | None, check: Awaitable[T]
 ) -> T:
@@ -104,9 +104,13 @@ async def _checked(
     try:
         return await check
     except Busy:
-        async with center.work(client=client) as work:
-            _audit_refusal(work, username, user_id, "busy")
+        await _audit_busy(center, client, username, user_id)
         raise
+
+
+async def _audit_busy(center: Center, client: str, username: str, user_id: int | None) -> None:
+    async with center.work(client=client) as work:
+        _audit_refusal(work, username, user_id, "busy")
 
 
 async def _account(work: Work, username: str) -> _Account | None:
