@@ -27,6 +27,7 @@ logger = logging.getLogger(__name__)
 
 LIMIT = 4  # below the lockout threshold (5): only the throttle stops these attempts
 PARALLEL = 30
+FLOOD = 16  # as many as the attack: the database pool is not what is measured
 
 
 @pytest.fixture
@@ -155,7 +156,7 @@ async def test_a_flood_of_sign_ins_is_refused_beyond_the_hashing_pool(slow_hashi
     stop = asyncio.Event()
     watching = asyncio.create_task(_timed_me(bystander, stop))
     peak = asyncio.create_task(_peak_outstanding(api, stop))
-    names = [f"flood-{i}" for i in range(40)]
+    names = [f"flood-{i}" for i in range(FLOOD)]
     started = time.monotonic()
     results = await asyncio.gather(*(_attempt(api, name) for name in names))
     took = time.monotonic() - started
@@ -164,15 +165,15 @@ async def test_a_flood_of_sign_ins_is_refused_beyond_the_hashing_pool(slow_hashi
 
     statuses = [status for status, _, _ in results]
     assert 500 not in statuses and set(statuses) <= {401, 503}, statuses
-    assert statuses.count(503) >= 20, statuses  # 40 at once, 3 taken: most refused
+    assert statuses.count(503) >= FLOOD // 2, statuses  # 3 taken at once: most refused
     assert peak_outstanding <= 3  # one hashing, two waiting: never more
     for status, body, headers in results:
         if status == 503:
             assert int(headers["Retry-After"]) >= 1
             assert body["error"]["code"] == "busy"
             assert body["error"]["message"].startswith("服务器繁忙")
-            # not queued behind the hashes (40 in turn would take ~6 s): only its audit waits
-            assert headers["took"] < 2.0, f"a refusal took {headers['took']:.2f} s"
+            # not queued behind the hashes (16 in turn take ~2.5 s or more): only its audit waits
+            assert headers["took"] < 1.5, f"a refusal took {headers['took']:.2f} s"
     assert latencies and max(latencies) < 1.0, f"a signed-in user waited {max(latencies):.2f} s"
 
     async with api.center.sessions() as session:
@@ -182,8 +183,9 @@ async def test_a_flood_of_sign_ins_is_refused_beyond_the_hashing_pool(slow_hashi
         assert reasons[name] == ("busy" if status == 503 else "unknown or inactive user")
     refusals = [headers["took"] for status, _, headers in results if status == 503]
     logger.info(
-        "flood: %d of 40 refused busy (slowest refusal %.0f ms) in %.2f s; bystander max %.0f ms",
+        "flood: %d of %d refused busy (slowest refusal %.0f ms) in %.2f s; bystander max %.0f ms",
         len(refusals),
+        FLOOD,
         max(refusals) * 1000,
         took,
         max(latencies) * 1000,
