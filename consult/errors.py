@@ -73,3 +73,13 @@ class TooLarge(DomainError):
     """What was sent is larger than accepted (once expanded, for compressed files)."""
 
     code = "payload_too_large"
+
+
+class Busy(DomainError):
+    """The work is refused for now: as much of it as the server takes is already running."""
+
+    code = "busy"
+
+    def __init__(self, message: str, *, retry_after: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

@@ -7,22 +7,32 @@ for a while; every attempt is audited.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import secrets
+from collections.abc import Awaitable
 from dataclasses import dataclass
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 from sqlalchemy import exists, select, update
 from sqlalchemy.orm import aliased
 
 from consult.center import Center, Work
-from consult.errors import AccountLocked, AuthenticationFailed, Conflict, InvalidInput, NotFound
+from consult.errors import (
+    AccountLocked,
+    AuthenticationFailed,
+    Busy,
+    Conflict,
+    InvalidInput,
+    NotFound,
+)
 from consult.models import AuthToken, Department, Institution, User
 from consult.principal import Principal, principal_for
 from consult.vocab import InstitutionLevel, Outcome, Role
 
 COUNTY_ROLES = frozenset(Role) - {Role.VILLAGE_DOCTOR, Role.TOWNSHIP_DOCTOR}
+T = TypeVar("T")
 ROLE_LEVEL = {
     Role.VILLAGE_DOCTOR: InstitutionLevel.VILLAGE,
     Role.TOWNSHIP_DOCTOR: InstitutionLevel.TOWNSHIP,
@@ -64,18 +74,43 @@ async def sign_in(center: Center, username: str, password: str, *, client: str) 
         The account is locked (also when the threshold is reached by this attempt's race).
     AuthenticationFailed
         Unknown or disabled user, or a wrong password (the same answer for both).
+    Busy
+        The password hashing pool is full: refused before the account is read (known and
+        unknown users alike), or when the check was to start.
     """
+    try:
+        center.passwords.check_room()  # before anything is read: known and unknown users alike
+    except Busy:
+        await _audit_busy(center, client, username, None)
+        raise
     async with center.work(client=client) as work:
         account = await _account(work, username)
     if account is None:
-        await center.passwords.verify_nobody(password)
+        await _checked(center, client, username, None, center.passwords.verify_nobody(password))
         return await _refuse(center, client, username, None, "unknown or inactive user")
     if account.locked_until is not None and account.locked_until > center.clock():
         return await _refuse(center, client, username, account.id, "locked")
-    if not await center.passwords.verify(account.password_hash, password):
+    check = center.passwords.verify(account.password_hash, password)
+    if not await _checked(center, client, username, account.id, check):
         return await _count_failure(center, client, username, account.id)
     async with center.work(client=client) as work:
         return await _issue(work, account, password)
+
+
+async def _checked(
+    center: Center, client: str, username: str, user_id: int | None, check: Awaitable[T]
+) -> T:
+    """Await a password check; one refused because hashing is busy is audited (and raised)."""
+    try:
+        return await check
+    except Busy:
+        await _audit_busy(center, client, username, user_id)
+        raise
+
+
+async def _audit_busy(center: Center, client: str, username: str, user_id: int | None) -> None:
+    async with center.work(client=client) as work:
+        _audit_refusal(work, username, user_id, "busy")
 
 
 async def _account(work: Work, username: str) -> _Account | None:
@@ -103,7 +138,8 @@ async def _issue(work: Work, account: _Account, password: str) -> IssuedToken:
     user.failed_logins = 0
     user.locked_until = None
     if work.center.passwords.needs_rehash(user.password_hash):
-        user.password_hash = await work.center.passwords.hash(password)
+        with contextlib.suppress(Busy):  # the old hash stays good: rehashed at a later sign-in
+            user.password_hash = await work.center.passwords.hash(password)
     token = secrets.token_urlsafe(32)
     expires = work.now + work.policy.token_ttl
     work.session.add(

@@ -22,10 +22,16 @@ class PasswordHashing:
     time_cost: int = 3
     memory_cost_kib: int = 65536
     parallelism: int = 4
+    concurrency: int = 2
+    """Hashes computed at once (each on a thread of the hashing pool)."""
+    queue: int = 16
+    """Hashes waiting for a thread beyond those; more are refused at once (busy)."""
 
     def __post_init__(self) -> None:
         if self.time_cost < 1 or self.memory_cost_kib < 8 * self.parallelism:
             raise ValueError(f"argon2 parameters too weak to be valid: {self}")
+        if self.concurrency < 1 or self.queue < 0:
+            raise ValueError(f"password hashing pool of {self.concurrency} + {self.queue}")
 
 
 @dataclass(frozen=True)

@@ -100,6 +100,8 @@ class NodeLimits:
 
     connections: ConnectionLimits | None
     associations: AssociationSlots
+    max_data_set: int = 0
+    """The largest data set one DIMSE message may carry, in bytes (0: no limit)."""
 
 
 class Ticket:

@@ -19,6 +19,7 @@ from imaging.admission import AssociationSlots, ConnectionLimits, NodeLimits
 from imaging.sop import QR_MODELS, VERIFICATION
 
 MAX_PDU = 4 * 1024 * 1024
+MAX_DATA_SET = 512 * 1024 * 1024
 SWITCH_INTERVAL_S = 0.0005
 """How long a running thread keeps the GIL from one that waits (CPython's default is 5 ms).
 
@@ -35,6 +36,9 @@ class NodeConfig:
     host: str = "127.0.0.1"
     port: int = 11112
     max_pdu: int = MAX_PDU
+    max_data_set: int = MAX_DATA_SET
+    """The largest data set a DIMSE message may carry (its P-DATA added up), in bytes: one
+    beyond is aborted as soon as it passes, so an association never buffers more."""
     maximum_associations: int = 16
     """Associations served at once (counted from their A-ASSOCIATE-RQ)."""
     max_per_peer: int = 8
@@ -78,7 +82,8 @@ def node_limits(
     """One server's limits: its share of the associations; connections counted if ``admit``
     (not in a node worker: the server process admits them before it hands them over)."""
     connections = ConnectionLimits(config.max_per_peer, config.max_connections) if admit else None
-    return NodeLimits(connections, AssociationSlots(associations or config.maximum_associations))
+    slots = AssociationSlots(associations or config.maximum_associations)
+    return NodeLimits(connections, slots, config.max_data_set)
 
 
 def tls_context(config: NodeConfig) -> ssl.SSLContext | None:

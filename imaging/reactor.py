@@ -57,6 +57,7 @@ from pynetdicom.transport import AssociationSocket, RequestHandler, ThreadedAsso
 
 from imaging import commands
 from imaging.admission import NodeLimits, Ticket
+from imaging.message_size import MessageSize, MessageTooLarge
 from imaging.pdu_reader import ASSOCIATION_PDU_MAX, PduReader, PduRefused
 
 logger = logging.getLogger(__name__)
@@ -157,6 +158,7 @@ class EventDrivenDUL(DULServiceProvider):
         self.event_queue = _WakingQueue(self._wake_from_outside)
         self.to_provider_queue = _WakingQueue(self._wake_from_outside)
         self._reader = PduReader()
+        self._message = MessageSize()
         self._scratch: bytearray | None = None  # what Sta13 reads only to ignore
         self._transport_ended = threading.Event()
         """Set once the state machine is back in Sta1: the connection is over."""
@@ -303,6 +305,13 @@ class EventDrivenDUL(DULServiceProvider):
         except InvalidPDU as exc:
             logger.error("invalid P-DATA-TF PDU: %s", exc)
             self.event_queue.put("Evt19")
+            return
+        limit = cast(EventDrivenAssociation, self.assoc).limits.max_data_set
+        try:
+            self._message.add(values, limit)
+        except MessageTooLarge as exc:
+            logger.error("%s: %s: aborting", _peer(self.socket), exc)
+            self.event_queue.put("Evt19")  # A-ABORT: nothing more of it is read or kept
             return
         primitive = P_DATA()
         primitive.presentation_data_value_list = cast(Any, values)  # [ID, bytes] lists

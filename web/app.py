@@ -112,6 +112,7 @@ async def database_ctx(app: web.Application) -> AsyncIterator[None]:
     app[METRICS].ws_subscribers.set_function(center.bus.subscriber_count)
     yield
     await center.audit_log.drain()
+    center.passwords.close()
     await engine.dispose()
 
 

@@ -26,6 +26,7 @@ STATUS: tuple[tuple[type[e.DomainError], int], ...] = (
     (e.Conflict, 409),
     (e.InvalidInput, 422),
     (e.TooLarge, 413),
+    (e.Busy, 503),
 )
 
 
@@ -70,7 +71,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return await handler(request)
     except e.DomainError as exc:
         status = status_of(exc)
-        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        headers = _headers_of(exc, status)
         details = getattr(exc, "details", None) or {}  # e.g. the referral a 409 names
         return web.json_response(
             error_body(exc.code, exc.message, exc.field, **details), status=status, headers=headers
@@ -89,6 +90,14 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except Exception:
         logger.exception("unhandled error on %s %s", request.method, request.path)
         return web.json_response(error_body("internal_error", "internal server error"), status=500)
+
+
+def _headers_of(exc: e.DomainError, status: int) -> dict[str, str] | None:
+    if status == 401:
+        return {"WWW-Authenticate": "Bearer"}
+    if isinstance(exc, e.Busy):
+        return {"Retry-After": str(exc.retry_after)}
+    return None
 
 
 def _allow(exc: web.HTTPException) -> dict[str, str] | None:

@@ -42,6 +42,7 @@ async def imaging_ctx(app: web.Application) -> AsyncIterator[None]:
                 host=settings.dicom_host,
                 port=settings.dicom_port,
                 max_pdu=settings.dicom_max_pdu,
+                max_data_set=settings.dicom_max_data_set_mb * 1024 * 1024,
                 maximum_associations=settings.dicom_max_associations,
                 max_per_peer=settings.dicom_max_associations_per_peer,
                 max_connections=settings.dicom_max_connections,

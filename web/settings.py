@@ -54,6 +54,10 @@ class Settings(BaseModel):
     dicom_port: int = Field(11112, ge=0, le=65535)
     dicom_host: str = "127.0.0.1"
     dicom_max_pdu: int = Field(4 * 1024 * 1024, ge=16384)
+    dicom_max_data_set_mb: int = Field(512, ge=1, le=4095)
+    """The largest data set a C-STORE (any DIMSE message) may carry, in MiB: an association
+    whose P-DATA for one message passes it is aborted at once, before more is buffered. Each
+    association holds its message in memory: ``dicom_max_associations`` times this bounds it."""
     dicom_fsync: bool = True
     dicom_workers: int | None = Field(None, ge=0, le=32)
     """Node worker processes (0: associations on threads of the server process; unset: one per
@@ -122,6 +126,11 @@ class Settings(BaseModel):
     argon2_time_cost: int = Field(3, ge=1)
     argon2_memory_kib: int = Field(65536, ge=64)
     argon2_parallelism: int = Field(4, ge=1)
+    password_hash_concurrency: int | None = Field(None, ge=1, le=64)
+    """Password hashes computed at once, on threads of their own (unset: one per CPU, up to
+    four)."""
+    password_hash_queue: int = Field(16, ge=0, le=10000)
+    """Password checks waiting beyond those; more are refused at once (503, ``Retry-After``)."""
     turnaround_minutes: dict[RequestKind, dict[Priority, int]] = Field(
         default_factory=lambda: {k: dict(v) for k, v in DEFAULT_TURNAROUND_MINUTES.items()}
     )
@@ -285,8 +294,14 @@ class Settings(BaseModel):
         """How many node worker processes serve the DICOM associations."""
         if self.dicom_workers is not None:
             return self.dicom_workers
-        cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-        return 0 if (cpus or 1) < 2 else min(cpus or 1, 4)
+        cpus = _cpus()
+        return 0 if cpus < 2 else min(cpus, 4)
+
+    def password_hash_threads(self) -> int:
+        """How many password hashes are computed at once."""
+        if self.password_hash_concurrency is not None:
+            return self.password_hash_concurrency
+        return min(_cpus(), 4)
 
     def retention(self) -> Retention:
         return Retention(
@@ -307,8 +322,16 @@ class Settings(BaseModel):
                 time_cost=self.argon2_time_cost,
                 memory_cost_kib=self.argon2_memory_kib,
                 parallelism=self.argon2_parallelism,
+                concurrency=self.password_hash_threads(),
+                queue=self.password_hash_queue,
             ),
         )
+
+
+def _cpus() -> int:
+    """The CPUs this process may run on."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return cpus or 1
 
 
 def _from_env(environ: Mapping[str, str]) -> dict[str, Any]:

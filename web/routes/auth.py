@@ -12,6 +12,7 @@ from web import keys
 from web.api import Call, Endpoints
 from web.auth import clear_session_cookies, csrf_token, set_session_cookies
 from web.errors import ApiError
+from web.login_throttle import Throttled, sign_in_keys
 from web.schemas import LoginIn, LoginOut, MeOut
 
 endpoints = Endpoints("auth")
@@ -45,21 +46,25 @@ def me_out(user: User, timezone: str = "Asia/Shanghai") -> MeOut:
 async def login(call: Call) -> web.Response:
     throttle = call.request.app[keys.LOGIN_THROTTLE]
     username = call.body.username
-    keys_ = (f"user:{username.casefold()}", f"addr:{call.client}")
-    wait = throttle.retry_after(keys_)
-    if wait is not None:
+    try:
+        attempt = throttle.admit(sign_in_keys(username, call.client))
+    except Throttled as exc:
         await people.refuse_throttled(call.center, call.client, username, "rate")
         raise ApiError(
             429,
             "too_many_attempts",
-            f"too many sign-in attempts; try again in {wait} s",
-            headers={"Retry-After": str(wait)},
-        )
-    try:
-        issued = await people.sign_in(call.center, username, call.body.password, client=call.client)
-    except AuthenticationFailed:
-        throttle.record(keys_)  # failures count; a user who signs in is never slowed
-        raise
+            f"登录尝试过多, 请 {exc.retry_after} 秒后再试 / too many sign-in attempts; "
+            f"try again in {exc.retry_after} s",
+            headers={"Retry-After": str(exc.retry_after)},
+        ) from None
+    with attempt:  # a user who signs in, or an attempt refused as busy, gives its slot back
+        try:
+            issued = await people.sign_in(
+                call.center, username, call.body.password, client=call.client
+            )
+        except AuthenticationFailed:
+            attempt.failed()  # failures count for the window
+            raise
     user = me_out(issued.user, call.request.app[keys.SETTINGS].timezone)
     out = LoginOut(
         token=issued.token,
