@@ -256,6 +256,9 @@ class AnchorCheck:
     bad_files: tuple[str, ...] = ()
     chain_problem: str = ""
     warning: str = ""
+    chain_code: str = ""
+    """What ``chain_problem`` says, for the pages to put in words: ``tail_cut``, ``seq_missing``
+    or ``chain_differs``."""
 
     @property
     def problems(self) -> tuple[str, ...]:
@@ -282,20 +285,23 @@ def check_anchor(
         return AnchorCheck(None, head, bad, warning=warning)
     when = anchor.at.astimezone(dt.UTC).isoformat(timespec="seconds")
     head_seq = head[0] if head else 0
-    problem = ""
+    problem = code = ""
     if head_seq < anchor.seq:
+        code = "tail_cut"
         problem = (
             f"TAIL CUT: the anchor of {when} holds seq {anchor.seq}, the chain ends at seq "
             f"{head_seq}: {anchor.seq - head_seq} or more sealed records were removed"
         )
     elif hash_at_anchor is None:
+        code = "seq_missing"
         problem = f"seq {anchor.seq}, anchored at {when}, is missing from the chain"
     elif hash_at_anchor != anchor.hash:
+        code = "chain_differs"
         problem = (
             f"seq {anchor.seq}: the chain differs from the anchor of {when} "
             "(records up to it were rewritten and re-hashed, or removed and replaced)"
         )
-    return AnchorCheck(anchor, head, bad, problem)
+    return AnchorCheck(anchor, head, bad, problem, chain_code=code)
 
 
 async def check_chain_head(

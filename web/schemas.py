@@ -391,6 +391,12 @@ class ChainOut(BaseModel):
     """The newest anchor the chain was checked against."""
     anchor_problems: list[str] = []
     anchor_warning: str = ""
+    anchor_chain_code: str = ""
+    """``tail_cut``, ``seq_missing`` or ``chain_differs``: how the chain fails its anchor."""
+    anchor_bad_files: int = 0
+    """How many anchor files fail their signature check (kept as evidence)."""
+    chain_head_seq: int = 0
+    """The last sealed record's seq."""
 
 
 class HealthOut(BaseModel):

@@ -51,4 +51,7 @@ async def verify(call: Call) -> ChainOut:
         else None,
         anchor_problems=list(against.problems),
         anchor_warning=against.warning,
+        anchor_chain_code=against.chain_code,
+        anchor_bad_files=len(against.bad_files),
+        chain_head_seq=against.head[0] if against.head else 0,
     )

@@ -1,6 +1,6 @@
 // The auditor's view: the audit log with filters, and the hash chain's verification.
 import { api } from "../api.js";
-import { t } from "../i18n.js";
+import { pick, t } from "../i18n.js";
 import { action, chip, clear, field, fmtTime, formData, frame, h, select, table } from "../ui.js";
 
 const user = frame("audit");
@@ -23,16 +23,29 @@ if (user) {
       const linked = r.first_bad_seq === null;
       clear(chain,
         h("div", { className: linked ? "alert ok-box" : "alert bad" },
-          (linked ? "✓ " + t("chainOk") : "✗ " + t("chainBad") + ` #${r.first_bad_seq}: ${r.problem}`),
-          ` (${r.checked} / unsealed ${r.unsealed})`),
+          (linked ? "✓ " + t("chainOk") : "✗ " + t("chainBad") + ` #${r.first_bad_seq}` + pick("", `: ${r.problem}`)),
+          ` (${t("chainChecked")} ${r.checked} · ${t("chainUnsealed")} ${r.unsealed})`),
         anchorBox(r));
     }) } }, t("verify")));
   const anchorBox = (r) => {
     if (r.anchor_problems.length) {
-      return h("div.alert.bad#anchor-result", "✗ " + t("anchorBad") + ": ", r.anchor_problems.join("; "));
+      const why = [];
+      if (r.anchor_chain_code) why.push(anchorWhy(r));
+      if (r.anchor_bad_files) why.push(`${t("anchorForged")} ${r.anchor_bad_files}`);
+      return h("div.alert.bad#anchor-result", "✗ " + t("anchorBad") + ": ", why.join(pick("；", "; ")));
     }
     if (!r.anchor) return h("div.alert#anchor-result", "⚠ " + t("anchorNone"));
     return h("div.alert.ok-box#anchor-result", "✓ " + t("anchorOk") + ` #${r.anchor.seq} (${fmtTime(r.anchor.at)})`);
+  };
+  // The chain against its anchor, in the reader's language (the English detail in English only).
+  const anchorWhy = (r) => {
+    const seq = r.anchor ? r.anchor.seq : 0;
+    const zh = {
+      tail_cut: `链尾被截断：锚点记录到第 ${seq} 条，库中只到第 ${r.chain_head_seq} 条`,
+      seq_missing: `锚点所记第 ${seq} 条已不在链中`,
+      chain_differs: `第 ${seq} 条与锚点不符：此前的记录被改写或替换`,
+    }[r.anchor_chain_code] || t("anchorBad");
+    return pick(zh, r.anchor_problems.filter((p) => !p.startsWith("anchor file")).join("; "));
   };
   const search = async () => {
     const d = formData(form);
