@@ -85,6 +85,11 @@ def _rr_s(f: Findings) -> npt.NDArray[np.float64]:
 # Atrial flutter (see ecg.atrial for the physiology)
 MIN_ORGANISATION = 0.5  # flutter T-Q autocorrelation >= 0.6 even at 0.1 mV; AF and sinus P
 #                         waves stay below 0.35 (AF may exceed it by chance: RR must then agree)
+MIN_ORGANISATION_REGULAR = 0.71  # with a regular RR the quantisation of the RR intervals proves
+#   nothing (every regular RR is some whole number of a cycle within CYCLE_AGREEMENT), so the
+#   T-Q repeat alone must carry the evidence: more than half its power (r^2 >= 0.5) repeats one
+#   cycle later. A sinus P wave and the tail of the T wave reach r ~ 0.55; F waves of 0.1 mV
+#   in noise ~ 0.73, clean ones 0.85-0.95
 MIN_SUPPORT_S = 0.3  # T-Q samples with a partner one cycle later: about 1.5 F cycles in all
 MIN_ATRIAL_RMS_MV = 0.01  # band-passed T-Q activity above the noise of a good recording
 QUANTUM_TOLERANCE = 0.1  # |RR / cycle - k| allowed: cycle jitter (a few ms) and detection
@@ -151,7 +156,7 @@ def flutter_rate(f: Findings) -> float | None:
     regular = float(rr.std() / rr.mean()) <= MAX_REGULAR_CV
     if (
         a.cycle_s is not None
-        and a.organisation >= MIN_ORGANISATION
+        and a.organisation >= (MIN_ORGANISATION_REGULAR if regular else MIN_ORGANISATION)
         and a.support_s >= MIN_SUPPORT_S
         and a.rms_mv >= MIN_ATRIAL_RMS_MV
     ):
