@@ -44,7 +44,8 @@ class Work:
     now: dt.datetime = field(default_factory=utcnow)
     events: list[Event] = field(default_factory=list)
     denials: list[AuditRecord] = field(default_factory=list)
-    audited: bool = False
+    audits: list[AuditRecord] = field(default_factory=list)
+    """Audit records of this unit of work, written just before it commits."""
 
     @property
     def policy(self) -> Policy:
@@ -59,10 +60,13 @@ class Work:
         outcome: Outcome = Outcome.SUCCESS,
         **detail: Any,
     ) -> AuditRecord:
-        """Record an action in this transaction (it commits or rolls back with it)."""
+        """Record an action in this transaction (it commits or rolls back with it).
+
+        The record is added to the session only at commit: added now, the next query would
+        flush it, and on SQLite the write lock would be held from there to the commit.
+        """
         record = self._record(action, patient_id, obj, outcome, detail)
-        self.session.add(record)
-        self.audited = True
+        self.audits.append(record)
         return record
 
     def audit_patients(self, action: str, patient_ids: Iterable[int], **detail: Any) -> None:
@@ -140,6 +144,7 @@ class Center:
         try:
             async with session.begin():
                 yield work
+                session.add_all(work.audits)
         except (NotFound, Forbidden) as exc:
             await session.close()  # never hold one connection while taking another
             await self._write_denials(work, exc)
@@ -150,7 +155,7 @@ class Center:
             raise
         finally:
             await session.close()
-        if work.audited:
+        if work.audits:
             self.audit_log.schedule()
         self.bus.publish(work.events)
 

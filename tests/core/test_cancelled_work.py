@@ -24,6 +24,7 @@ PROMPT = 2.0  # s; the lock timeout is 10 s
 async def _doomed(api: Api, started: asyncio.Event, round_: int) -> None:
     async with api.center.work() as work:
         work.audit("test.cancelled", round=round_)
+        work.session.add_all(work.audits)  # written now, not at commit:
         await work.session.flush()  # the write lock is taken here
         started.set()
         while True:  # statements in flight when the cancellation comes
