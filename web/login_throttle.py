@@ -8,7 +8,10 @@ An attempt takes its slot when it is admitted (:meth:`LoginThrottle.admit`), bef
 password is checked: parallel attempts cannot all pass the check before the first failure is
 counted. A failed attempt keeps its slot for the window; one that succeeds, or ends without a
 verdict, gives it back. So at most ``limit`` attempts per key are in flight or failed within
-any window.
+any window, except on an address that has not failed within the window: many honest people share
+one (a hospital's or a clinic's NAT address), so there attempts in flight count only from the
+first failure on, and colleagues signing in together at the start of a shift are never refused.
+The burst such an address may still try is bounded by the password hashing pool.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from types import TracebackType
 
 from lab.mllp_peers import address_of
 
+ADDRESS_PREFIX = "addr:"
 IPV6_GROUP = 64
 """IPv6 addresses are counted by their /64: one subscriber's line usually holds all of it."""
 IN_FLIGHT_WAIT_S = 1
@@ -34,10 +38,10 @@ def address_key(client: str) -> str:
     as IPv4), an IPv6 address by its /64; an unreadable one as it is."""
     address = address_of(client)
     if address is None:
-        return f"addr:{client}"
+        return f"{ADDRESS_PREFIX}{client}"
     if isinstance(address, ipaddress.IPv6Address):
-        return f"addr:{ipaddress.IPv6Network((address, IPV6_GROUP), strict=False)}"
-    return f"addr:{address}"
+        return f"{ADDRESS_PREFIX}{ipaddress.IPv6Network((address, IPV6_GROUP), strict=False)}"
+    return f"{ADDRESS_PREFIX}{address}"
 
 
 def sign_in_keys(username: str, client: str) -> tuple[str, str]:
@@ -115,7 +119,8 @@ class LoginThrottle:
         if times:
             self._expire(times, now)
         failed = len(times) if times else 0
-        taken = failed + self._in_flight.get(key, 0)
+        shared_and_clean = key.startswith(ADDRESS_PREFIX) and not failed
+        taken = failed + (0 if shared_and_clean else self._in_flight.get(key, 0))
         if taken < self.limit:
             return 0.0
         first_to_free = taken - self.limit  # slots free as failures leave the window
