@@ -9,12 +9,13 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import JSON, DateTime, MetaData, event
 from sqlalchemy.engine import Dialect, ExceptionContext
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -75,13 +76,31 @@ class Base(DeclarativeBase):
     type_annotation_map = {dt.datetime: UTCDateTime, dict[str, Any]: JSON, list[Any]: JSON}  # noqa: RUF012
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=10000")
-    cursor.close()
+SQLITE_BUSY_TIMEOUT_S = 10.0
+"""How long an SQLite statement waits for another connection's write lock."""
+
+
+def _sqlite_pragmas(busy_timeout_s: float) -> Callable[[Any, ConnectionPoolEntry], None]:
+    def on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute(f"PRAGMA busy_timeout={round(busy_timeout_s * 1000)}")
+        cursor.close()
+
+    return on_connect
+
+
+def is_lock_timeout(exc: BaseException) -> bool:
+    """The database was too busy to take this statement in time (SQLite: another connection
+    held the write lock past ``busy_timeout``; PostgreSQL: ``lock_timeout`` ran out). Transient:
+    the caller may try again; nothing of the statement's transaction was kept."""
+    if not isinstance(exc, OperationalError):
+        return False
+    orig = exc.orig
+    sqlstate = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    return sqlstate == "55P03" or "database is locked" in str(orig)
 
 
 def _sqlite_cancel_is_not_disconnect(context: ExceptionContext) -> None:
@@ -100,7 +119,13 @@ def _sqlite_cancel_is_not_disconnect(context: ExceptionContext) -> None:
         context.is_disconnect = False
 
 
-def make_engine(url: str, *, schema: str | None = None, echo: bool = False) -> AsyncEngine:
+def make_engine(
+    url: str,
+    *,
+    schema: str | None = None,
+    echo: bool = False,
+    busy_timeout_s: float = SQLITE_BUSY_TIMEOUT_S,
+) -> AsyncEngine:
     """Create the async engine for ``url`` (``sqlite+aiosqlite://`` or ``postgresql+asyncpg://``).
 
     Parameters
@@ -110,6 +135,8 @@ def make_engine(url: str, *, schema: str | None = None, echo: bool = False) -> A
     schema:
         PostgreSQL only: the schema to put first on the search path (several instances or test
         runs can then share one database).
+    busy_timeout_s:
+        SQLite only: how long a statement waits for another connection's write lock.
     """
     kwargs: dict[str, Any] = {"echo": echo, "pool_pre_ping": True}
     if url.startswith("postgresql"):
@@ -118,7 +145,7 @@ def make_engine(url: str, *, schema: str | None = None, echo: bool = False) -> A
         kwargs.update(pool_size=10, max_overflow=20)
     engine = create_async_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
-        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas(busy_timeout_s))
         event.listen(engine.sync_engine, "handle_error", _sqlite_cancel_is_not_disconnect)
     return engine
 

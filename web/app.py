@@ -101,7 +101,11 @@ async def database_ctx(app: web.Application) -> AsyncIterator[None]:
     """The engine, the schema, the center; demo data when asked for."""
     settings = app[keys.SETTINGS]
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    engine = make_engine(settings.db_url, schema=settings.database_schema or None)
+    engine = make_engine(
+        settings.db_url,
+        schema=settings.database_schema or None,
+        busy_timeout_s=settings.sqlite_busy_timeout_seconds,
+    )
     center = Center(make_session_factory(engine), policy=settings.policy(), bus=app[keys.BUS])
     async with migrate.migration_lock(engine):  # nodes starting together migrate and seed once
         await migrate.prepare_schema(engine)

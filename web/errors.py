@@ -13,6 +13,7 @@ from typing import Any
 from aiohttp import web
 
 from consult import errors as e
+from consult.db import is_lock_timeout
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +63,8 @@ def status_of(exc: e.DomainError) -> int:
     return 400
 
 
+DATABASE_BUSY = "数据库繁忙，请稍后再试 / the database is busy; try again in 1 s"
+
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -87,7 +90,12 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return web.json_response(
             error_body(code, exc.reason), status=exc.status, headers=_allow(exc)
         )
-    except Exception:
+    except Exception as exc:
+        if is_lock_timeout(exc):  # transient: its transaction was rolled back, nothing kept
+            logger.warning("database busy on %s %s: %s", request.method, request.path, exc)
+            return web.json_response(
+                error_body("busy", DATABASE_BUSY), status=503, headers={"Retry-After": "1"}
+            )
         logger.exception("unhandled error on %s %s", request.method, request.path)
         return web.json_response(error_body("internal_error", "internal server error"), status=500)
 

@@ -42,6 +42,9 @@ class Settings(BaseModel):
     data_dir: Path = Path("var")
     database_url: str = ""
     database_schema: str = ""
+    sqlite_busy_timeout_seconds: float = Field(10.0, gt=0, le=600)
+    """Embedded database: how long a write waits for another's lock before the request is
+    answered 503 (try again)."""
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)
     tls_cert: Path | None = None
