@@ -59,7 +59,12 @@ HUGE_INTS = [1 << 63, (1 << 63) - 1, -(1 << 63) - 1, 1 << 64, 1 << 200, -1, 0]
 texts = st.one_of(
     st.text(max_size=20),
     st.sampled_from(ODD_TEXT),
-    st.builds(lambda a, s, b: a + s + b, st.text(max_size=4), st.sampled_from(ODD_TEXT), st.text(max_size=4)),
+    st.builds(
+        lambda a, s, b: a + s + b,
+        st.text(max_size=4),
+        st.sampled_from(ODD_TEXT),
+        st.text(max_size=4),
+    ),
 )
 numbers = st.one_of(
     st.integers(),

@@ -11,7 +11,6 @@ or less than before.
 from __future__ import annotations
 
 import json
-import random
 import re
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -210,9 +209,9 @@ async def prepared(api: Api) -> None:
     await reader.post(f"/api/v1/requests/{made['id']}/reports", {"findings": "窦性心律"})
 
 
-def _check(api: Api, endpoint: Endpoint, path: str, user: ApiUser | None) -> Callable[
-    [Any], Coroutine[Any, Any, None]
-]:
+def _check(
+    api: Api, endpoint: Endpoint, path: str, user: ApiUser | None
+) -> Callable[[Any], Coroutine[Any, Any, None]]:
     async def check(body: Any) -> None:
         if endpoint.path.endswith("/auth/logout"):  # a fresh token to spend each time
             api._users.pop("internist2", None)
@@ -227,30 +226,31 @@ def _check(api: Api, endpoint: Endpoint, path: str, user: ApiUser | None) -> Cal
     return check
 
 
+async def fuzz_endpoint(api: Api, endpoint: Endpoint, ids: dict[str, int]) -> None:
+    user = None if endpoint.public else await api.login(user_for(endpoint))
+    check = _check(api, endpoint, concrete(endpoint, ids), user)
+    valid = valid_body(endpoint.body, ids)
+
+    def run(submit: Callable[[Coroutine[Any, Any, None]], None]) -> None:
+        @bounded(EXAMPLES)
+        @given(body=bodies(valid))
+        def fuzz(body: Any) -> None:
+            submit(check(body))
+
+        fuzz()
+
+    await on_loop(run)
+
+
 TAGS = sorted({e.tag for e in ENDPOINTS})
 
 
 @pytest.mark.parametrize("tag", TAGS)
-async def test_hostile_json_is_never_a_500_and_a_refusal_stores_nothing(
-    api: Api, tag: str
-) -> None:
+async def test_hostile_json_is_never_a_500_and_a_refusal_stores_nothing(api: Api, tag: str) -> None:
     await prepared(api)
     ids = await existing_ids(api)
     for endpoint in (e for e in ENDPOINTS if e.tag == tag):
-        user = None if endpoint.public else await api.login(user_for(endpoint))
-        path = concrete(endpoint, ids)
-        check = _check(api, endpoint, path, user)
-        valid = valid_body(endpoint.body, ids)
-
-        def run(submit: Callable[[Coroutine[Any, Any, None]], None]) -> None:
-            @bounded(EXAMPLES)
-            @given(body=bodies(valid))
-            def fuzz(body: Any) -> None:
-                submit(check(body))
-
-            fuzz()
-
-        await on_loop(run)
+        await fuzz_endpoint(api, endpoint, ids)
     (await (await api.login("dr-township")).get("/api/v1/requests")).ok()  # still serving
 
 
