@@ -6,6 +6,10 @@ edited, sent as they are from a file) gets a DIMSE status or an A-ABORT; a failu
 nothing. A mutated P-DATA-TF (the PDV items and the command or data set inside them edited, the
 PDU's own length kept true) is answered with a DIMSE response, an A-RELEASE-RP or an A-ABORT,
 within a bound. The node keeps serving: a C-ECHO succeeds afterwards.
+
+The network timeout is 2 s here: a C-STORE-RQ whose command lacks the Affected SOP Instance UID
+(pynetdicom's SCU leaves it out when the data set's SOP Instance UID is empty) gets no response
+and is aborted only when that timer expires.
 """
 
 from __future__ import annotations
@@ -95,7 +99,7 @@ KEYWORDS = [
 @pytest.fixture
 async def node(seeded_database: Database, tmp_path: Path) -> AsyncIterator[Node]:
     async with running_node(
-        seeded_database, tmp_path, 2, dicom_max_pdu=MAX_PDU, dicom_network_timeout_seconds=5.0
+        seeded_database, tmp_path, 2, dicom_max_pdu=MAX_PDU, dicom_network_timeout_seconds=2.0
     ) as running:
         yield running
 
