@@ -110,12 +110,23 @@ def parse(raw: str) -> Message:
     text = raw.replace("\r\n", "\r").replace("\n", "\r").strip()
     if not text.startswith("MSH") or len(text) < 8:
         raise Hl7Error("message does not start with an MSH segment")
+    _check_msh(text.split("\r", 1)[0])
     try:
         message = hl7.parse(text)
         message.segment("MSH")
     except (ValueError, KeyError, IndexError) as exc:
         raise Hl7Error(f"message cannot be parsed: {exc}") from None
     return message
+
+
+def _check_msh(msh: str) -> None:
+    """The header's delimiters are five distinct non-alphanumeric characters, and its required
+    fields up to MSH-12 (the version) are there: the ACK is built from them."""
+    delimiters = msh[3:8]
+    if len(set(delimiters)) != 5 or any(c.isalnum() or c.isspace() for c in delimiters):
+        raise Hl7Error(f"MSH delimiters {delimiters!r} are not five distinct symbols")
+    if len(msh.split(msh[3])) < 12:
+        raise Hl7Error("MSH ends before MSH-12: MSH-9 to MSH-12 are required", code="101")
 
 
 def get(segment: Segment, field_num: int, component: int = 1) -> str:

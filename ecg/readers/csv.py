@@ -132,7 +132,10 @@ def read_csv(data: bytes, profile: CsvProfile, limits: ReadLimits = NO_LIMITS) -
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise EcgFormatError("CSV: file is not UTF-8 text") from exc
-    values = np.concatenate(list(_chunks(_rows(text, profile), profile, limits)))
+    try:
+        values = np.concatenate(list(_chunks(_rows(text, profile), profile, limits)))
+    except csv.Error as exc:  # a stray carriage return or quote inside a row
+        raise EcgFormatError(f"CSV 文件某行无法解析 / CSV: a row cannot be parsed: {exc}") from exc
     if not np.isfinite(values).all():
         raise EcgFormatError("CSV: samples contain NaN or infinite values")
     return build_record(

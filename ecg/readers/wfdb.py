@@ -311,6 +311,10 @@ def read_wfdb_zip(data: bytes, limits: ReadLimits = NO_LIMITS) -> EcgRecord:
         raise EcgFormatError(f"zip archive is damaged: {exc}") from exc
     except (NotImplementedError, RuntimeError) as exc:  # methods or encryption zipfile refuses
         raise EcgFormatError(f"zip archive cannot be read: {exc}") from exc
+    except EcgFormatError:
+        raise
+    except ValueError as exc:  # zipfile seeking to a member offset the directory got wrong
+        raise EcgFormatError(f"zip archive is damaged: {exc}") from exc
     return read_wfdb_files(text, files, limits)
 
 
