@@ -50,7 +50,7 @@ BY_COOKIE = web.RequestKey("by_cookie", bool)
 PROBES = ("/healthz", "/readyz")
 """Unauthenticated probes: a token sent to them is not even looked up."""
 METRICS_PATH = "/metrics"
-COOKIE_PATHS = ("/api", "/dicom-web", METRICS_PATH)
+COOKIE_PATHS = ("/api", "/dicom-web", "/fhir", METRICS_PATH)
 """Where the session cookie stands for its user (pages and static files need no principal)."""
 
 
@@ -139,7 +139,7 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
             try:
                 request[keys.PRINCIPAL] = await people.authenticate(work, token)
             except AuthenticationFailed:
-                if request.path.startswith(("/api", "/dicom-web")):
+                if request.path.startswith(("/api", "/dicom-web", "/fhir")):
                     raise
         request[keys.TOKEN] = token
         request[BY_COOKIE] = explicit is None

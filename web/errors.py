@@ -13,6 +13,7 @@ from typing import Any
 from aiohttp import web
 
 from consult import errors as e
+from consult import fhir
 from consult.db import is_lock_timeout
 
 logger = logging.getLogger(__name__)
@@ -68,36 +69,71 @@ DATABASE_BUSY = "数据库繁忙，请稍后再试 / the database is busy; try a
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
+FHIR_PREFIX = "/fhir"
+FHIR_ISSUE = {
+    400: "invalid",
+    401: "login",
+    403: "forbidden",
+    404: "not-found",
+    405: "not-supported",
+    409: "conflict",
+    413: "too-costly",
+    422: "invalid",
+    423: "security",
+    500: "exception",
+    503: "transient",
+}
+"""HTTP status -> FHIR issue type of the OperationOutcome."""
+
+
+def _respond(
+    request: web.Request,
+    status: int,
+    code: str,
+    message: str,
+    field: str | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> web.Response:
+    """The error body: our JSON error, or under ``/fhir`` an OperationOutcome."""
+    if request.path.startswith(FHIR_PREFIX):
+        issue = FHIR_ISSUE.get(status, "processing")
+        outcome = fhir.operation_outcome(issue, message)
+        outcome["issue"][0]["details"] = {"text": code}
+        if field:
+            outcome["issue"][0]["expression"] = [field]
+        return web.json_response(
+            outcome, status=status, headers=headers, content_type="application/fhir+json"
+        )
+    return web.json_response(
+        error_body(code, message, field, **extra), status=status, headers=headers
+    )
+
+
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
     except e.DomainError as exc:
         status = status_of(exc)
+        if isinstance(exc, e.InvalidInput) and request.path.startswith(FHIR_PREFIX):
+            status = 400  # FHIR: a malformed search is a 400 OperationOutcome
         headers = _headers_of(exc, status)
         details = getattr(exc, "details", None) or {}  # e.g. the referral a 409 names
-        return web.json_response(
-            error_body(exc.code, exc.message, exc.field, **details), status=status, headers=headers
-        )
+        return _respond(request, status, exc.code, exc.message, exc.field, headers, **details)
     except ApiError as exc:
-        return web.json_response(
-            error_body(exc.code, exc.message, exc.field), status=exc.status, headers=exc.headers
-        )
+        return _respond(request, exc.status, exc.code, exc.message, exc.field, exc.headers)
     except web.HTTPException as exc:
-        if exc.status < 400 or not request.path.startswith(("/api", "/dicom-web")):
+        if exc.status < 400 or not request.path.startswith(("/api", "/dicom-web", FHIR_PREFIX)):
             raise
         code = exc.reason.lower().replace(" ", "_")
-        return web.json_response(
-            error_body(code, exc.reason), status=exc.status, headers=_allow(exc)
-        )
+        return _respond(request, exc.status, code, exc.reason, headers=_allow(exc))
     except Exception as exc:
         if is_lock_timeout(exc):  # transient: its transaction was rolled back, nothing kept
             logger.warning("database busy on %s %s: %s", request.method, request.path, exc)
-            return web.json_response(
-                error_body("busy", DATABASE_BUSY), status=503, headers={"Retry-After": "1"}
-            )
+            return _respond(request, 503, "busy", DATABASE_BUSY, headers={"Retry-After": "1"})
         logger.exception("unhandled error on %s %s", request.method, request.path)
-        return web.json_response(error_body("internal_error", "internal server error"), status=500)
+        return _respond(request, 500, "internal_error", "internal server error")
 
 
 def _headers_of(exc: e.DomainError, status: int) -> dict[str, str] | None:

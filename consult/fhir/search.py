@@ -1,0 +1,202 @@
+"""Reads and searches behind the FHIR API, with the API's scoping, consent rule and audit.
+
+A read is the API's read (out of scope: not found; county staff without consent: consent
+required). A search applies the same rule as a read: it only ever finds what the caller could read
+one by one, and records one audit row per patient it returned.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
+from sqlalchemy.orm import selectinload
+
+from consult.access import (
+    needs_consent,
+    patient_clause,
+    readable_now_clause,
+    readable_patient,
+    readable_request,
+    request_clause,
+)
+from consult.center import Work
+from consult.errors import NotFound
+from consult.fhir.params import DateBound, Page
+from consult.fhir.resources import (
+    RECORD_NUMBER_SYSTEM,
+    REPORT_STATUS,
+    REQUEST_STATUS,
+    RESIDENT_ID_SYSTEM,
+)
+from consult.models import DiagnosticRequest, Patient, PatientRecordNumber, Report
+from consult.vocab import ReportStatus, RequestStatus
+
+RowT = TypeVar("RowT")
+
+
+@dataclass(frozen=True)
+class Found(Generic[RowT]):
+    """One page of a search and the number of all matches."""
+
+    rows: list[RowT]
+    total: int
+
+
+@dataclass(frozen=True)
+class PatientSearch:
+    identifier: str | None = None
+    name: str | None = None
+
+
+@dataclass(frozen=True)
+class RecordSearch:
+    """ServiceRequest and DiagnosticReport searches: by patient, status codes and dates."""
+
+    patient_id: int | None = None
+    statuses: tuple[str, ...] = ()
+    dates: tuple[DateBound, ...] = field(default_factory=tuple)
+
+
+def _date_clause(column: Any, bound: DateBound) -> ColumnElement[bool]:
+    start, end = bound.start.astimezone(dt.UTC), bound.end.astimezone(dt.UTC)
+    return {
+        "eq": and_(column >= start, column < end),
+        "ne": or_(column < start, column >= end),
+        "gt": column >= end,
+        "ge": column >= start,
+        "lt": column < start,
+        "le": column < end,
+    }[bound.prefix]
+
+
+async def _page(work: Work, query: Select[Any], order: Any, page: Page) -> tuple[list[Any], int]:
+    total = await work.session.scalar(select(func.count()).select_from(query.subquery()))
+    rows = await work.session.scalars(query.order_by(order).offset(page.offset).limit(page.count))
+    return list(rows.unique()), int(total or 0)
+
+
+def _consented(work: Work, patient_id: Any) -> ColumnElement[bool] | None:
+    """County staff find only patients whose record they could read now (consent, override)."""
+    if not needs_consent(work.principal):
+        return None
+    return patient_id.in_(select(Patient.id).where(readable_now_clause(work.principal, work.now)))
+
+
+# -- Patient --
+
+
+async def read_patient(work: Work, patient_id: int) -> Patient:
+    return await readable_patient(work, patient_id, "fhir.patient.read")
+
+
+def _identifier_clause(identifier: str) -> ColumnElement[bool]:
+    system, _, value = identifier.rpartition("|")
+    value = value.strip()
+    by_number = Patient.id.in_(
+        select(PatientRecordNumber.patient_id).where(PatientRecordNumber.number == value)
+    )
+    if "|" not in identifier or system == "":
+        return or_(Patient.resident_id == value.upper(), by_number)
+    if system == RESIDENT_ID_SYSTEM:
+        return Patient.resident_id == value.upper()
+    institution = system.removeprefix(f"{RECORD_NUMBER_SYSTEM}/")
+    if institution != system and institution.isascii() and institution.isdigit():
+        return Patient.id.in_(
+            select(PatientRecordNumber.patient_id).where(
+                PatientRecordNumber.number == value,
+                PatientRecordNumber.institution_id == int(institution[:18]),
+            )
+        )
+    return Patient.id.in_([])  # a system we do not issue: nothing matches
+
+
+async def search_patients(work: Work, search: PatientSearch, page: Page) -> Found[Patient]:
+    query = (
+        select(Patient)
+        .where(patient_clause(work.principal))
+        .options(selectinload(Patient.record_numbers))
+    )
+    if search.identifier is not None:
+        query = query.where(_identifier_clause(search.identifier))
+    if search.name is not None:
+        query = query.where(Patient.name.like(f"%{_escape(search.name)}%", escape="\\"))
+    if (consent := _consented(work, Patient.id)) is not None:
+        query = query.where(consent)
+    rows, total = await _page(work, query, Patient.id, page)
+    work.audit_patients("fhir.patient.search", (p.id for p in rows))
+    return Found(rows, total)
+
+
+def _escape(text: str) -> str:
+    return text.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+# -- ServiceRequest --
+
+
+async def read_request(work: Work, request_id: int) -> DiagnosticRequest:
+    return await readable_request(work, request_id, "fhir.request.read")
+
+
+def _statuses_of(codes: Sequence[str], table: dict[Any, str]) -> list[Any]:
+    return [ours for ours, theirs in table.items() if theirs in codes]
+
+
+async def search_requests(work: Work, search: RecordSearch, page: Page) -> Found[DiagnosticRequest]:
+    query = select(DiagnosticRequest).where(request_clause(work.principal))
+    if search.patient_id is not None:
+        query = query.where(DiagnosticRequest.patient_id == search.patient_id)
+    if search.statuses:
+        ours: list[RequestStatus] = _statuses_of(search.statuses, REQUEST_STATUS)
+        query = query.where(DiagnosticRequest.status.in_(ours))
+    for bound in search.dates:
+        query = query.where(_date_clause(DiagnosticRequest.created_at, bound))
+    if (consent := _consented(work, DiagnosticRequest.patient_id)) is not None:
+        query = query.where(consent)
+    rows, total = await _page(work, query, DiagnosticRequest.id.desc(), page)
+    work.audit_patients("fhir.request.search", (r.patient_id for r in rows))
+    return Found(rows, total)
+
+
+# -- DiagnosticReport --
+
+
+async def read_report(work: Work, report_id: int) -> Report:
+    """A signed report version; drafts and out-of-scope reports are not found."""
+    report = await work.session.get(Report, report_id)
+    if report is None or report.status is ReportStatus.DRAFT:
+        raise NotFound(f"no report {report_id}")
+    try:
+        await readable_request(work, report.request_id, "fhir.report.read")
+    except NotFound:
+        raise NotFound(f"no report {report_id}") from None
+    return report
+
+
+async def search_reports(work: Work, search: RecordSearch, page: Page) -> Found[Report]:
+    """The current signed version of each report (amended ones replace what they amend)."""
+    query = (
+        select(Report)
+        .join(DiagnosticRequest, DiagnosticRequest.id == Report.request_id)
+        .where(
+            request_clause(work.principal),
+            Report.status != ReportStatus.DRAFT,
+            Report.superseded_by_id.is_(None),
+        )
+    )
+    if search.patient_id is not None:
+        query = query.where(DiagnosticRequest.patient_id == search.patient_id)
+    if search.statuses:
+        ours: list[ReportStatus] = _statuses_of(search.statuses, REPORT_STATUS)
+        query = query.where(Report.status.in_(ours))
+    for bound in search.dates:
+        query = query.where(_date_clause(DiagnosticRequest.created_at, bound))
+    if (consent := _consented(work, DiagnosticRequest.patient_id)) is not None:
+        query = query.where(consent)
+    rows, total = await _page(work, query, Report.id.desc(), page)
+    work.audit_patients("fhir.report.search", (r.request.patient_id for r in rows))
+    return Found(rows, total)

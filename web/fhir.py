@@ -1,0 +1,183 @@
+"""The FHIR R4 read API under ``/fhir``: thin views over :mod:`consult.fhir`.
+
+The same tokens, cookies and scoping as ``/api/v1`` (the views are :class:`web.api.Call` views);
+answers are ``application/fhir+json``; every error is an OperationOutcome (``web.errors``).
+Search parameters are strict: an unknown parameter or a malformed value is a 400, not ignored.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from aiohttp import web
+from multidict import MultiMapping
+from yarl import URL
+
+from consult import fhir
+from consult.errors import InvalidInput
+from consult.fhir import search
+from consult.fhir.resources import REPORT_STATUS, REQUEST_STATUS, Json
+from web.api import Call, Endpoints
+
+CONTENT_TYPE = "application/fhir+json"
+PAGING = frozenset({"_count", "_offset", "_format", "access_token"})
+FORMATS = frozenset({"json", "application/json", "application/fhir+json"})
+ID = "{id}"
+
+endpoints = Endpoints("fhir")
+
+
+def fhir_response(resource: Json, status: int = 200) -> web.Response:
+    body = json.dumps(resource, ensure_ascii=False, separators=(",", ":"))
+    return web.Response(text=body, status=status, content_type=CONTENT_TYPE, charset="utf-8")
+
+
+def base_url(request: web.Request) -> str:
+    return str(request.url.origin() / "fhir")
+
+
+def _query(call: Call, allowed: set[str]) -> MultiMapping[str]:
+    query = call.request.query
+    for name in query:
+        if name not in allowed and name not in PAGING:
+            raise InvalidInput(
+                f"不支持的检索参数 / unsupported search parameter {name!r}", field=name
+            )
+    fmt = query.get("_format")
+    if fmt is not None and fmt not in FORMATS:
+        raise InvalidInput(f"不支持的格式 / unsupported _format {fmt!r}", field="_format")
+    return query
+
+
+def _one(query: MultiMapping[str], name: str) -> str | None:
+    values = query.getall(name, [])
+    if len(values) > 1:
+        raise InvalidInput(f"参数 {name} 重复 / {name} given more than once", field=name)
+    return values[0] if values else None
+
+
+def _codes(query: MultiMapping[str], name: str, allowed: set[str]) -> tuple[str, ...]:
+    value = _one(query, name)
+    if value is None:
+        return ()
+    codes = tuple(c.strip() for c in value.split(","))
+    for code in codes:
+        if code not in allowed:
+            raise InvalidInput(
+                f"参数 {name} 无效 / invalid {name} {code!r}: one of {sorted(allowed)}", field=name
+            )
+    return codes
+
+
+def _record_search(call: Call, date_param: str, statuses: set[str]) -> search.RecordSearch:
+    query = _query(call, {"patient", "status", date_param})
+    patient = _one(query, "patient")
+    tz = ZoneInfo(call.center.policy.timezone)
+    return search.RecordSearch(
+        patient_id=None if patient is None else fhir.parse_reference(patient, "Patient", "patient"),
+        statuses=_codes(query, "status", statuses),
+        dates=tuple(fhir.parse_date(v, tz, date_param) for v in query.getall(date_param, [])),
+    )
+
+
+def _page(call: Call) -> fhir.Page:
+    query = call.request.query
+    return fhir.parse_count(_one(query, "_count"), _one(query, "_offset"))
+
+
+def _searchset(
+    call: Call, found: search.Found[Any], page: fhir.Page, to_resource: Callable[[Any], Json]
+) -> web.Response:
+    url = call.request.url
+    clean = url.with_query([(k, v) for k, v in url.query.items() if k != "access_token"])
+    self_url = _with_page(clean, page)
+    after = page.offset + len(found.rows)
+    next_url = (
+        _with_page(clean, fhir.Page(page.count, after))
+        if after < found.total and after <= fhir.params.MAX_OFFSET
+        else None
+    )
+    resources = [to_resource(row) for row in found.rows]
+    return fhir_response(
+        fhir.bundle(
+            resources,
+            total=found.total,
+            self_url=self_url,
+            next_url=next_url,
+            base=base_url(call.request),
+        )
+    )
+
+
+def _with_page(url: URL, page: fhir.Page) -> str:
+    return str(url.update_query({"_count": str(page.count), "_offset": str(page.offset)}))
+
+
+def _path_id(call: Call) -> int:
+    return fhir.parse_id(call.request.match_info["id"])
+
+
+@endpoints.get("/fhir/metadata", summary="FHIR CapabilityStatement", public=True)
+async def metadata(call: Call) -> web.Response:
+    from web.app import app_version  # the app module imports this one
+
+    return fhir_response(
+        fhir.capability_statement(
+            version=app_version(), base=base_url(call.request), date=dt.datetime.now(dt.UTC)
+        )
+    )
+
+
+@endpoints.get(f"/fhir/Patient/{ID}", summary="FHIR Patient read (audited; consent as the API)")
+async def read_patient(call: Call) -> web.Response:
+    patient_id = _path_id(call)
+    async with call.work() as work:
+        return fhir_response(fhir.patient(await search.read_patient(work, patient_id)))
+
+
+@endpoints.get("/fhir/Patient", summary="FHIR Patient search: identifier, name")
+async def search_patients(call: Call) -> web.Response:
+    query = _query(call, {"identifier", "name"})
+    wanted = search.PatientSearch(identifier=_one(query, "identifier"), name=_one(query, "name"))
+    if wanted.name is not None and not wanted.name.strip():
+        raise InvalidInput("参数 name 为空 / name must not be empty", field="name")
+    page = _page(call)
+    async with call.work() as work:
+        found = await search.search_patients(work, wanted, page)
+        return _searchset(call, found, page, fhir.patient)
+
+
+@endpoints.get(f"/fhir/ServiceRequest/{ID}", summary="FHIR ServiceRequest read (a request)")
+async def read_request(call: Call) -> web.Response:
+    request_id = _path_id(call)
+    async with call.work() as work:
+        return fhir_response(fhir.service_request(await search.read_request(work, request_id)))
+
+
+@endpoints.get("/fhir/ServiceRequest", summary="FHIR ServiceRequest search: patient, status")
+async def search_requests(call: Call) -> web.Response:
+    wanted = _record_search(call, "authored", set(REQUEST_STATUS.values()))
+    page = _page(call)
+    async with call.work() as work:
+        found = await search.search_requests(work, wanted, page)
+        return _searchset(call, found, page, fhir.service_request)
+
+
+@endpoints.get(f"/fhir/DiagnosticReport/{ID}", summary="FHIR DiagnosticReport read (signed)")
+async def read_report(call: Call) -> web.Response:
+    report_id = _path_id(call)
+    async with call.work() as work:
+        return fhir_response(fhir.diagnostic_report(await search.read_report(work, report_id)))
+
+
+@endpoints.get("/fhir/DiagnosticReport", summary="FHIR DiagnosticReport search: patient, status")
+async def search_reports(call: Call) -> web.Response:
+    wanted = _record_search(call, "date", set(REPORT_STATUS.values()))
+    page = _page(call)
+    async with call.work() as work:
+        found = await search.search_reports(work, wanted, page)
+        return _searchset(call, found, page, fhir.diagnostic_report)
