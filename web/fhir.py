@@ -20,6 +20,7 @@ from yarl import URL
 from consult import fhir
 from consult.errors import InvalidInput
 from consult.fhir import search
+from consult.fhir.observations import parse_observation_id
 from consult.fhir.resources import REPORT_STATUS, REQUEST_STATUS, Json
 from web.api import Call, Endpoints
 
@@ -181,3 +182,45 @@ async def search_reports(call: Call) -> web.Response:
     async with call.work() as work:
         found = await search.search_reports(work, wanted, page)
         return _searchset(call, found, page, fhir.diagnostic_report)
+
+
+CATEGORIES = {"laboratory", "procedure"}
+
+
+def _code_tokens(query: MultiMapping[str]) -> tuple[tuple[str | None, str], ...]:
+    value = _one(query, "code")
+    if value is None:
+        return ()
+    tokens = []
+    for token in value.split(","):
+        system, bar, code = token.strip().rpartition("|")
+        if not code or len(code) > 64 or (bar and len(system) > 256):
+            raise InvalidInput(f"参数 code 无效 / invalid code {token!r}", field="code")
+        tokens.append((system or None, code))
+    return tuple(tokens)
+
+
+@endpoints.get(f"/fhir/Observation/{ID}", summary="FHIR Observation read (lab-<n> or ecg-<n>)")
+async def read_observation(call: Call) -> web.Response:
+    source, row_id = parse_observation_id(call.request.match_info["id"])
+    async with call.work() as work:
+        return fhir_response(await search.read_observation(work, source, row_id))
+
+
+@endpoints.get(
+    "/fhir/Observation", summary="FHIR Observation search: patient, category, code, date"
+)
+async def search_observations(call: Call) -> web.Response:
+    query = _query(call, {"patient", "category", "code", "date"})
+    patient = _one(query, "patient")
+    tz = ZoneInfo(call.center.policy.timezone)
+    wanted = search.ObservationSearch(
+        patient_id=None if patient is None else fhir.parse_reference(patient, "Patient", "patient"),
+        categories=_codes(query, "category", CATEGORIES),
+        codes=_code_tokens(query),
+        dates=tuple(fhir.parse_date(v, tz, "date") for v in query.getall("date", [])),
+    )
+    page = _page(call)
+    async with call.work() as work:
+        found = await search.search_observations(work, wanted, page)
+        return _searchset(call, found, page, lambda resource: resource)

@@ -22,14 +22,14 @@ _DATE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
 _DIGITS = re.compile(r"^[0-9]{1,19}$")
 
 
-def _bad(param: str, value: str, why: str) -> InvalidInput:
+def bad_param(param: str, value: str, why: str) -> InvalidInput:
     return InvalidInput(f"参数 {param} 无效 / invalid {param} {value!r}: {why}", field=param)
 
 
 def parse_id(value: str, param: str = "id") -> int:
     """A resource id: our ids are positive integers within 64 bits."""
     if not _DIGITS.match(value) or not 0 < int(value) <= jsonguard.INT_MAX:
-        raise _bad(param, value, "an id is a positive integer")
+        raise bad_param(param, value, "an id is a positive integer")
     return int(value)
 
 
@@ -56,9 +56,9 @@ def parse_date(value: str, tz: ZoneInfo, param: str = "date") -> DateBound:
     try:
         start, end = _interval(text, tz)
     except (ValueError, OverflowError) as exc:
-        raise _bad(param, value, str(exc)) from None
+        raise bad_param(param, value, str(exc)) from None
     if not jsonguard.YEAR_MIN <= start.year <= jsonguard.YEAR_MAX:
-        raise _bad(param, value, "year out of range")
+        raise bad_param(param, value, "year out of range")
     return DateBound(prefix, start, end)
 
 
@@ -99,10 +99,10 @@ def parse_count(count: str | None, offset: str | None) -> Page:
     page = Page()
     if count is not None:
         if not count.isascii() or not count.isdigit() or not 0 < int(count) <= MAX_COUNT:
-            raise _bad("_count", count, f"expected 1..{MAX_COUNT}")
+            raise bad_param("_count", count, f"expected 1..{MAX_COUNT}")
         page = Page(count=int(count))
     if offset is not None:
         if not offset.isascii() or not offset.isdigit() or int(offset) > MAX_OFFSET:
-            raise _bad("_offset", offset, f"expected 0..{MAX_OFFSET}")
+            raise bad_param("_offset", offset, f"expected 0..{MAX_OFFSET}")
         page = Page(count=page.count, offset=int(offset))
     return page

@@ -195,6 +195,12 @@ SEARCH_PARAMS: dict[str, list[tuple[str, str]]] = {
     "Patient": [("identifier", "token"), ("name", "string")],
     "ServiceRequest": [("patient", "reference"), ("status", "token"), ("authored", "date")],
     "DiagnosticReport": [("patient", "reference"), ("status", "token"), ("date", "date")],
+    "Observation": [
+        ("patient", "reference"),
+        ("category", "token"),
+        ("code", "token"),
+        ("date", "date"),
+    ],
 }
 
 

@@ -12,12 +12,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, false, func, or_, select
 from sqlalchemy.orm import selectinload
 
 from consult.access import (
     needs_consent,
     patient_clause,
+    readable_child,
     readable_now_clause,
     readable_patient,
     readable_request,
@@ -25,15 +26,28 @@ from consult.access import (
 )
 from consult.center import Work
 from consult.errors import NotFound
+from consult.fhir.observations import (
+    ECG_MEASURES,
+    ECG_PANEL,
+    ECG_PREFIX,
+    LOCAL_TEST_SYSTEM,
+    ecg_observation,
+    lab_observation,
+)
 from consult.fhir.params import DateBound, Page
 from consult.fhir.resources import (
+    LOINC,
     RECORD_NUMBER_SYSTEM,
     REPORT_STATUS,
     REQUEST_STATUS,
     RESIDENT_ID_SYSTEM,
+    Json,
 )
 from consult.models import DiagnosticRequest, Patient, PatientRecordNumber, Report
 from consult.vocab import ReportStatus, RequestStatus
+from ecg.store import EcgRecording
+from lab.tables import LabOrder, LabResult, LabTest
+from lab.vocab import ResultStatus
 
 RowT = TypeVar("RowT")
 
@@ -200,3 +214,125 @@ async def search_reports(work: Work, search: RecordSearch, page: Page) -> Found[
     rows, total = await _page(work, query, Report.id.desc(), page)
     work.audit_patients("fhir.report.search", (r.request.patient_id for r in rows))
     return Found(rows, total)
+
+
+# -- Observation: released lab results and ECG measurements --
+
+
+@dataclass(frozen=True)
+class ObservationSearch:
+    patient_id: int | None = None
+    categories: tuple[str, ...] = ()
+    codes: tuple[tuple[str | None, str], ...] = ()
+    """``(system or None, code)`` pairs, any of which matches."""
+    dates: tuple[DateBound, ...] = field(default_factory=tuple)
+
+
+RELEASED = (ResultStatus.FINAL, ResultStatus.CORRECTED)
+ECG_CODES = frozenset({ECG_PANEL[0]} | {code for code, _, _ in ECG_MEASURES.values()})
+
+
+async def read_observation(work: Work, source: str, row_id: int) -> Json:
+    """A released lab result or an ECG's measurements, if the caller may read its request."""
+    if source == ECG_PREFIX:
+        ecg = await readable_child(work, EcgRecording, row_id, "fhir.observation.read", "ECG")
+        return ecg_observation(ecg)
+    result = await work.session.get(LabResult, row_id)
+    order = None if result is None else await work.session.get(LabOrder, result.order_id)
+    if result is None or order is None or result.status not in RELEASED:
+        raise NotFound(f"no observation {source}-{row_id}")
+    try:
+        await readable_request(work, order.request_id, "fhir.observation.read")
+    except NotFound:
+        raise NotFound(f"no observation {source}-{row_id}") from None
+    system = await work.session.scalar(
+        select(LabTest.system).where(LabTest.code == result.test_code)
+    )
+    return lab_observation(result, request_id=order.request_id, system=system)
+
+
+def _lab_code_clause(system: str | None, code: str) -> ColumnElement[bool]:
+    same = LabResult.test_code == code
+    if system is None:
+        return same
+    if system == LOINC:
+        return and_(same, LabTest.system == "LN")
+    if system == LOCAL_TEST_SYSTEM:
+        return and_(same, or_(LabTest.system.is_(None), LabTest.system != "LN"))
+    return false()
+
+
+def _lab_query(work: Work, search: ObservationSearch) -> Select[Any]:
+    query: Select[Any] = (
+        select(LabResult, LabOrder.request_id, LabTest.system)  # type: ignore[assignment]
+        .join(LabOrder, LabOrder.id == LabResult.order_id)
+        .join(DiagnosticRequest, DiagnosticRequest.id == LabOrder.request_id)
+        .outerjoin(LabTest, LabTest.code == LabResult.test_code)
+        .where(
+            request_clause(work.principal),
+            LabResult.status.in_(RELEASED),
+            LabResult.released_at.is_not(None),
+        )
+    )
+    if search.patient_id is not None:
+        query = query.where(LabResult.patient_id == search.patient_id)
+    if search.codes:
+        query = query.where(or_(*(_lab_code_clause(s, c) for s, c in search.codes)))
+    for bound in search.dates:
+        query = query.where(_date_clause(LabResult.observed_at, bound))
+    if (consent := _consented(work, DiagnosticRequest.patient_id)) is not None:
+        query = query.where(consent)
+    return query
+
+
+def _ecg_query(work: Work, search: ObservationSearch) -> Select[Any] | None:
+    if search.codes and not any(
+        system in (None, LOINC) and code in ECG_CODES for system, code in search.codes
+    ):
+        return None
+    query = (
+        select(EcgRecording)
+        .join(DiagnosticRequest, DiagnosticRequest.id == EcgRecording.request_id)
+        .where(request_clause(work.principal))
+    )
+    if search.patient_id is not None:
+        query = query.where(EcgRecording.patient_id == search.patient_id)
+    for bound in search.dates:
+        query = query.where(_date_clause(EcgRecording.uploaded_at, bound))
+    if (consent := _consented(work, DiagnosticRequest.patient_id)) is not None:
+        query = query.where(consent)
+    return query
+
+
+async def _count(work: Work, query: Select[Any] | None) -> int:
+    if query is None:
+        return 0
+    total = await work.session.scalar(select(func.count()).select_from(query.subquery()))
+    return int(total or 0)
+
+
+async def search_observations(work: Work, search: ObservationSearch, page: Page) -> Found[Json]:
+    """Lab results first (by id), then ECGs (by id): one stable order to page through."""
+    wants = set(search.categories) or {"laboratory", "procedure"}
+    lab = _lab_query(work, search) if "laboratory" in wants else None
+    ecg = _ecg_query(work, search) if "procedure" in wants else None
+    lab_total, ecg_total = await _count(work, lab), await _count(work, ecg)
+    found: list[Json] = []
+    patients: list[int] = []
+    if lab is not None and page.offset < lab_total:
+        rows = await work.session.execute(
+            lab.order_by(LabResult.id).offset(page.offset).limit(page.count)
+        )
+        for result, request_id, system in rows:
+            found.append(lab_observation(result, request_id=request_id, system=system))
+            patients.append(result.patient_id)
+    room = page.count - len(found)
+    if ecg is not None and room > 0:
+        start = max(0, page.offset - lab_total)
+        for recording in await work.session.scalars(
+            ecg.order_by(EcgRecording.id).offset(start).limit(room)
+        ):
+            found.append(ecg_observation(recording))
+            patients.append(recording.patient_id)
+    work.audit_patients("fhir.observation.search", patients)
+    return Found(found, lab_total + ecg_total)
