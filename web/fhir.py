@@ -17,7 +17,7 @@ from aiohttp import web
 from multidict import MultiMapping
 from yarl import URL
 
-from consult import fhir
+from consult import fhir, jsonguard
 from consult.errors import InvalidInput
 from consult.fhir import search
 from consult.fhir.observations import parse_observation_id
@@ -28,6 +28,7 @@ CONTENT_TYPE = "application/fhir+json"
 PAGING = frozenset({"_count", "_offset", "_format", "access_token"})
 FORMATS = frozenset({"json", "application/json", "application/fhir+json"})
 ID = "{id}"
+MAX_VALUE = 256
 
 endpoints = Endpoints("fhir")
 
@@ -48,6 +49,11 @@ def _query(call: Call, allowed: set[str]) -> MultiMapping[str]:
             raise InvalidInput(
                 f"不支持的检索参数 / unsupported search parameter {name!r}", field=name
             )
+    for name, value in query.items():
+        problem = jsonguard.scalar_problem(value)
+        if problem or len(value) > MAX_VALUE:
+            why = problem or f"longer than {MAX_VALUE} characters"
+            raise InvalidInput(f"参数 {name} 无效 / invalid {name}: {why}", field=name)
     fmt = query.get("_format")
     if fmt is not None and fmt not in FORMATS:
         raise InvalidInput(f"不支持的格式 / unsupported _format {fmt!r}", field="_format")
