@@ -13,7 +13,6 @@ import multiprocessing
 import os
 from collections.abc import AsyncIterator
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
-from importlib.metadata import PackageNotFoundError, version
 
 from aiohttp import web
 from sqlalchemy import text
@@ -52,6 +51,7 @@ from web.routes import ownership as ownership_routes  # -- consult: one owner --
 from web.routes import rooms as rooms_routes
 from web.settings import Settings
 from web.shutdown import stop_serving
+from web.version import app_version
 from web.waveforms import bridge_ctx
 
 logger = logging.getLogger(__name__)
@@ -76,13 +76,6 @@ TABLES: list[Endpoints] = [
     critical_routes.endpoints,  # -- critical alerts --
     fhir_endpoints,
 ]
-
-
-def app_version() -> str:
-    try:
-        return version("telecenter")
-    except PackageNotFoundError:
-        return "0+unknown"
 
 
 async def bus_ctx(app: web.Application) -> AsyncIterator[None]:

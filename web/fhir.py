@@ -23,6 +23,7 @@ from consult.fhir import search
 from consult.fhir.observations import parse_observation_id
 from consult.fhir.resources import REPORT_STATUS, REQUEST_STATUS, Json
 from web.api import Call, Endpoints
+from web.version import app_version
 
 CONTENT_TYPE = "application/fhir+json"
 PAGING = frozenset({"_count", "_offset", "_format", "access_token"})
@@ -130,8 +131,6 @@ def _path_id(call: Call) -> int:
 
 @endpoints.get("/fhir/metadata", summary="FHIR CapabilityStatement", public=True)
 async def metadata(call: Call) -> web.Response:
-    from web.app import app_version  # the app module imports this one
-
     return fhir_response(
         fhir.capability_statement(
             version=app_version(), base=base_url(call.request), date=dt.datetime.now(dt.UTC)

@@ -148,6 +148,19 @@ async def test_signed_report_and_request_validate_and_search(api: Api) -> None:
     reads = await audit_rows(api, "fhir.report.read")
     assert int(patient_id) in {r.patient_id for r in reads}
 
+    reader = await api.login("ecg-reader")
+    amended = (
+        await reader.post(
+            f"/api/v1/reports/{report['id']}/amend",
+            {"reason": "补充: 下壁导联对应性改变", "impression": "急性前壁心肌梗死 (更正)"},
+        )
+    ).ok()
+    _, current = await fhir_get(village, api, f"/fhir/DiagnosticReport?patient={patient_id}")
+    assert [(e["resource"]["id"], e["resource"]["status"]) for e in current["entry"]] == [
+        (str(amended["id"]), "amended")
+    ]
+    assert (await fhir_get(village, api, f"/fhir/DiagnosticReport/{report['id']}"))[0] == 200
+
 
 async def test_draft_report_is_not_found(api: Api) -> None:
     village = await api.login("dr-village")
@@ -218,6 +231,9 @@ async def test_unknown_type_404_and_unauthenticated_401(api: Api) -> None:
     village = await api.login("dr-village")
     status, body = await fhir_get(village, api, "/fhir/Practitioner/1")
     assert status == 404 and body["issue"][0]["code"] == "not-found"
+    async with api.client.post("/fhir/Patient", json={}, headers=village.headers) as r:
+        assert r.status == 405 and r.content_type == FHIR_JSON
+        validate(json.loads(await r.text()))
     for path in ("/fhir/Patient/1", "/fhir/Patient?name=x", "/fhir/DiagnosticReport"):
         status, body = await fhir_get(None, api, path)
         assert status == 401 and body["issue"][0]["code"] == "login", path
