@@ -44,14 +44,6 @@ async def audit_rows(api: Api, action: str) -> list[AuditRecord]:
         return list(rows)
 
 
-async def test_metadata_is_public_and_valid(api: Api) -> None:
-    status, body = await fhir_get(None, api, "/fhir/metadata")
-    assert status == 200
-    assert body["fhirVersion"] == "4.0.1"
-    types = {r["type"] for r in body["rest"][0]["resource"]}
-    assert {"Patient", "ServiceRequest", "DiagnosticReport"} <= types
-
-
 async def test_patient_read_and_search_validate_and_are_audited(api: Api) -> None:
     village = await api.login("dr-village")
     rid = resident_id("19800101", 123)
@@ -161,10 +153,7 @@ async def test_signed_report_and_request_validate_and_search(api: Api) -> None:
     ]
     assert (await fhir_get(village, api, f"/fhir/DiagnosticReport/{report['id']}"))[0] == 200
 
-
-async def test_draft_report_is_not_found(api: Api) -> None:
-    village = await api.login("dr-village")
-    reader = await api.login("ecg-reader")
+    # a draft is never a DiagnosticReport, not even for its author
     patient = await new_patient(village, "蒋十一")
     request = await new_request(village, patient["id"], "ecg_read")
     (await reader.post(f"/api/v1/requests/{request['id']}/accept")).ok()
@@ -172,6 +161,8 @@ async def test_draft_report_is_not_found(api: Api) -> None:
         await reader.post(f"/api/v1/requests/{request['id']}/reports", {"findings": "草稿"})
     ).ok()
     assert (await fhir_get(reader, api, f"/fhir/DiagnosticReport/{draft['id']}"))[0] == 404
+    _, drafts = await fhir_get(reader, api, f"/fhir/DiagnosticReport?patient={patient['id']}")
+    assert drafts["total"] == 0
 
 
 async def test_searchset_paging_with_total_and_next_links(api: Api) -> None:
@@ -221,13 +212,26 @@ async def test_bad_input_is_a_400_operation_outcome(api: Api) -> None:
         "/fhir/DiagnosticReport?date=9999-12-31",
         "/fhir/DiagnosticReport?date=2024-01-01T25:00",
         "/fhir/DiagnosticReport?status=final&status=amended",
+        "/fhir/Observation/12",
+        "/fhir/Observation/lab-",
+        "/fhir/Observation/lab-0",
+        "/fhir/Observation/img-3",
+        "/fhir/Observation?category=vital-signs",
+        "/fhir/Observation?code=",
+        "/fhir/Observation?code=http://loinc.org|",
+        "/fhir/Observation?date=ge2024-02-30",
     ):
         status, body = await fhir_get(village, api, path)
         assert status == 400, (path, status, body)
         assert body["resourceType"] == "OperationOutcome" and body["issue"][0]["code"] == "invalid"
 
 
-async def test_unknown_type_404_and_unauthenticated_401(api: Api) -> None:
+async def test_metadata_public_unknown_type_404_unauthenticated_401(api: Api) -> None:
+    """The CapabilityStatement needs no token; everything else does; no route is a 404."""
+    status, body = await fhir_get(None, api, "/fhir/metadata")
+    assert status == 200 and body["fhirVersion"] == "4.0.1"
+    types = {r["type"] for r in body["rest"][0]["resource"]}
+    assert {"Patient", "ServiceRequest", "DiagnosticReport", "Observation"} <= types
     village = await api.login("dr-village")
     status, body = await fhir_get(village, api, "/fhir/Practitioner/1")
     assert status == 404 and body["issue"][0]["code"] == "not-found"
