@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from consult.fhir import RECORD_NUMBER_SYSTEM, RESIDENT_ID_SYSTEM
 from consult.models import AuditRecord
-from tests.conftest import Api, ApiUser
+from tests.conftest import DEMO_PASSWORD, Api, ApiUser
 from tests.core.helpers import new_patient, new_request, resident_id
 from tests.core.test_referrals import signed_ecg_report
 
@@ -68,6 +68,14 @@ async def test_patient_read_and_search_validate_and_are_audited(api: Api) -> Non
     assert [e["resource"]["id"] for e in by_name["entry"]] == [str(patient["id"])]
     searches = await audit_rows(api, "fhir.patient.search")
     assert patient["id"] in {r.patient_id for r in searches}
+
+    api.client.session.cookie_jar.clear()
+    async with api.client.post(
+        "/api/v1/auth/login", json={"username": "dr-village", "password": DEMO_PASSWORD}
+    ) as r:
+        assert r.status == 200  # the pages' session cookie, no Authorization header
+    async with api.client.get(f"/fhir/Patient/{patient['id']}") as r:
+        assert r.status == 200 and r.content_type == FHIR_JSON
 
 
 async def test_other_clinics_patient_is_404_and_not_found_by_search(api: Api) -> None:
