@@ -129,8 +129,7 @@ async def test_statistics_match_the_seeded_requests(api: Api) -> None:
     # referrals from dr-village's clinic: one open, one cancelled
     reader = await api.login("ecg-reader")
     reports = [
-        (await reader.get(f"/api/v1/requests/{requests[i]['id']}/reports")).ok()[-1]
-        for i in (0, 1)
+        (await reader.get(f"/api/v1/requests/{requests[i]['id']}/reports")).ok()[-1] for i in (0, 1)
     ]
     referrals = []
     for report in reports:

@@ -30,6 +30,7 @@ async def _compute(call: Call) -> Statistics:
     summary="Statistics over a period and an institution (aggregates only)",
     query=StatisticsQuery,
     response=StatisticsOut,
+    aggregate=True,
 )
 async def read(call: Call) -> Statistics:
     return await _compute(call)
@@ -39,6 +40,7 @@ async def read(call: Call) -> Statistics:
     "/api/v1/statistics.csv",
     summary="The same statistics as CSV (one row per figure)",
     query=StatisticsQuery,
+    aggregate=True,
 )
 async def export(call: Call) -> web.Response:
     stats = await _compute(call)
