@@ -45,6 +45,7 @@ logger = logging.getLogger(__name__)
 MAX_PERIOD = dt.timedelta(days=3660)
 """The longest period asked for at once (ten years)."""
 QUANTILES = (0.5, 0.9)
+"""The median and the 90th percentile (in this order in :class:`Spread`)."""
 OPEN_STATES = tuple(s.value for s in RequestStatus if s.is_open)
 STATISTICS_ROLES = frozenset(
     {Role.ADMIN, Role.SUPERVISOR, Role.VILLAGE_DOCTOR, Role.TOWNSHIP_DOCTOR}
@@ -62,6 +63,8 @@ class Spread:
     count: int = 0
     median_minutes: float | None = None
     p90_minutes: float | None = None
+    counted: int = 0
+    """How many of them meet the ``counted`` condition given to :func:`spread_by`."""
 
 
 @dataclass(frozen=True)
@@ -199,7 +202,7 @@ def _dialect(work: Work) -> str:
 def _minutes(work: Work, end: Any, start: Any) -> ColumnElement[Any]:
     """``end - start`` in minutes, on either backend."""
     if _dialect(work) == "postgresql":
-        return func.extract("epoch", end - start) / 60.0
+        return func.date_part("epoch", end - start) / 60.0  # double precision, not numeric
     return (func.julianday(end) - func.julianday(start)) * cast(1440.0, Float)
 
 
@@ -232,28 +235,25 @@ async def _volumes(work: Work, req: ColumnElement[bool]) -> list[Volume]:
 async def _turnaround(work: Work, req: ColumnElement[bool]) -> list[Turnaround]:
     r = DiagnosticRequest
     done = and_(req, r.status == RequestStatus.COMPLETED, r.completed_at.is_not(None))
-    counts = await work.session.execute(
-        select(r.kind, r.priority, func.count(), _count_if(r.completed_at <= r.due_at))
-        .where(done)
-        .group_by(r.kind, r.priority)
-    )
     spreads = await spread_by(
-        work, [r.kind, r.priority], _minutes(work, r.completed_at, r.created_at), done
+        work,
+        [r.kind, r.priority],
+        _minutes(work, r.completed_at, r.created_at),
+        done,
+        counted=r.completed_at <= r.due_at,
     )
-    rows = []
-    for kind, priority, n, within in counts:
-        spread = spreads.get((str(kind), str(priority)), Spread())
-        rows.append(
-            Turnaround(
-                kind=RequestKind(kind),
-                priority=str(priority),
-                completed=int(n),
-                median_minutes=spread.median_minutes,
-                p90_minutes=spread.p90_minutes,
-                within_deadline=int(within),
-                within_deadline_share=int(within) / int(n) if n else None,
-            )
+    rows = [
+        Turnaround(
+            kind=RequestKind(kind),
+            priority=priority,
+            completed=spread.count,
+            median_minutes=spread.median_minutes,
+            p90_minutes=spread.p90_minutes,
+            within_deadline=spread.counted,
+            within_deadline_share=spread.counted / spread.count if spread.count else None,
         )
+        for (kind, priority), spread in spreads.items()
+    ]
     return sorted(rows, key=lambda t: (t.kind.value, t.priority))
 
 
@@ -331,13 +331,18 @@ async def spread_by(
     keys: Sequence[Any],
     minutes: ColumnElement[Any],
     where: ColumnElement[bool],
+    *,
+    counted: ColumnElement[bool] | None = None,
 ) -> dict[tuple[str, ...], Spread]:
     """Count, median and 90th percentile of ``minutes`` per group of ``keys`` (linear
-    interpolation between the closest ranks, as ``percentile_cont``)."""
+    interpolation between the closest ranks, as ``percentile_cont``), and how many meet
+    ``counted``: one pass over the rows."""
     labelled = [k.label(f"k{i}") for i, k in enumerate(keys)]
+    flag = _count_if(counted) if counted is not None else literal(0)
     if _dialect(work) == "postgresql":
-        return await _spread_postgresql(work, labelled, minutes, where)
-    return await _spread_sqlite(work, labelled, minutes, where)
+        return await _spread_postgresql(work, labelled, minutes, where, flag)
+    hits = case((counted, 1), else_=0) if counted is not None else literal(0)
+    return await _spread_sqlite(work, labelled, minutes, where, hits)
 
 
 async def _spread_postgresql(
@@ -345,12 +350,14 @@ async def _spread_postgresql(
     keys: list[Any],
     minutes: ColumnElement[Any],
     where: ColumnElement[bool],
+    flag: ColumnElement[Any],
 ) -> dict[tuple[str, ...], Spread]:
     query = (
         select(
             *keys,
             func.count(),
             *(func.percentile_cont(q).within_group(minutes) for q in QUANTILES),
+            flag,
         )
         .where(where)
         .group_by(*keys)
@@ -358,8 +365,8 @@ async def _spread_postgresql(
     out = {}
     for row in await work.session.execute(query):
         values: tuple[Any, ...] = tuple(row)
-        key, (n, p50, p90) = values[:-3], values[-3:]
-        out[tuple(str(k) for k in key)] = Spread(int(n), _f(p50), _f(p90))
+        key, (n, p50, p90, hits) = values[:-4], values[-4:]
+        out[tuple(str(k) for k in key)] = Spread(int(n), _f(p50), _f(p90), int(hits or 0))
     return out
 
 
@@ -368,6 +375,7 @@ async def _spread_sqlite(
     keys: list[Any],
     minutes: ColumnElement[Any],
     where: ColumnElement[bool],
+    hits: ColumnElement[Any],
 ) -> dict[tuple[str, ...], Spread]:
     ranked = (
         select(
@@ -375,6 +383,7 @@ async def _spread_sqlite(
             minutes.label("m"),
             func.row_number().over(partition_by=keys, order_by=minutes).label("rn"),
             func.count().over(partition_by=keys).label("n"),
+            func.sum(hits).over(partition_by=keys).label("hits"),
         )
         .where(where)
         .subquery()
@@ -384,15 +393,17 @@ async def _spread_sqlite(
         floor = cast((ranked.c.n - 1) * q, Integer)  # truncation: the value is not negative
         ranks += [ranked.c.rn == floor + 1, ranked.c.rn == floor + 2]
     key_cols: list[KeyedColumnElement[Any]] = [ranked.c[f"k{i}"] for i in range(len(keys))]
-    query: Select[Any] = select(*key_cols, ranked.c.n, ranked.c.rn, ranked.c.m).where(or_(*ranks))
-    picked: dict[tuple[str, ...], tuple[int, dict[int, float]]] = {}
+    query: Select[Any] = select(
+        *key_cols, ranked.c.n, ranked.c.hits, ranked.c.rn, ranked.c.m
+    ).where(or_(*ranks))
+    picked: dict[tuple[str, ...], tuple[int, int, dict[int, float]]] = {}
     for row in await work.session.execute(query):
-        *key, n, rn, m = row
-        entry = picked.setdefault(tuple(str(k) for k in key), (int(n), {}))
-        entry[1][int(rn)] = float(m)
+        *key, n, hit, rn, m = row
+        entry = picked.setdefault(tuple(str(k) for k in key), (int(n), int(hit or 0), {}))
+        entry[2][int(rn)] = float(m)
     return {
-        key: Spread(n, *(_interpolate(values, n, q) for q in QUANTILES))
-        for key, (n, values) in picked.items()
+        key: Spread(n, _interpolate(values, n, 0.5), _interpolate(values, n, 0.9), hit)
+        for key, (n, hit, values) in picked.items()
     }
 
 
