@@ -38,11 +38,13 @@ FILL = """
 INSERT INTO diagnostic_request (identifier, kind, priority, status, patient_id,
     requesting_institution_id, clinical_question, status_reason, critical, critical_reason,
     critical_reason_zh, details, created_at, updated_at, due_at, completed_at)
-SELECT 'B' || g, k.kind, p.priority, s.status, CAST(:patient AS integer), c.ids[1 + g % array_length(c.ids, 1)],
+SELECT 'B' || g, k.kind, p.priority, s.status, CAST(:patient AS integer),
+    c.ids[1 + g % array_length(c.ids, 1)],
     '', '', false, '', '', '{}', t.made, t.made, t.made + interval '120 minutes',
     CASE WHEN s.status = 'completed' THEN t.made + (random() * 300) * interval '1 minute' END
 FROM generate_series(1, CAST(:rows AS integer)) AS g
-CROSS JOIN LATERAL (SELECT CAST(:start AS timestamptz) + (g % 525600) * interval '1 minute' AS made) t
+CROSS JOIN LATERAL (SELECT CAST(:start AS timestamptz) + (g % 525600) * interval '1 minute'
+    AS made) t
 CROSS JOIN LATERAL (SELECT (ARRAY['ecg_read','imaging_read','lab_test','video_consult'])[1 + g % 4]
     AS kind) k
 CROSS JOIN LATERAL (SELECT (ARRAY['routine','routine','urgent','stat'])[1 + (g / 4) % 4]
