@@ -77,6 +77,8 @@ USERS = (
     # -- referrals: the receiving departments' desks --
     ("cardio-desk", "郑护士长 (心内科)", Role.DEPARTMENT_DESK, "county", "cardiology"),
     ("er-desk", "冯医生 (急诊科)", Role.DEPARTMENT_DESK, "county", "emergency"),
+    # -- statistics: the county health commission's supervisor --
+    ("supervisor", "钱科长 (卫健委)", Role.SUPERVISOR, "county", None),
 )
 DEPARTMENT_HEADS = ("ecg-head",)
 PHONES = {  # -- critical alerts: the numbers the duty desk calls --

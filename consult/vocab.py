@@ -29,6 +29,8 @@ class Role(StrEnum):
     DUTY_DESK = "duty_desk"  # -- critical alerts: the center's desk that acts on them --
     # -- referrals: the receiving department's desk (sees and accepts its incoming referrals) --
     DEPARTMENT_DESK = "department_desk"
+    # -- statistics: the health commission supervises (aggregates only, never a patient) --
+    SUPERVISOR = "supervisor"
 
     @property
     def is_clinic(self) -> bool:

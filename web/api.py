@@ -20,6 +20,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from consult import jsonguard
 from consult.center import Center, Work
 from consult.principal import Principal
+from consult.vocab import Role
 from web import keys
 from web.errors import ApiError
 from web.proxies import client_address
@@ -77,6 +78,8 @@ class Endpoint:
     response: Any = None
     status: int = 200
     public: bool = False
+    aggregate: bool = False
+    """Answers no patient field: the supervisor may call it (and no other endpoint)."""
 
 
 @dataclass
@@ -97,11 +100,22 @@ class Endpoints:
         response: Any = None,
         status: int = 200,
         public: bool = False,
+        aggregate: bool = False,
     ) -> Callable[[View], View]:
         def register(view: View) -> View:
             self.items.append(
                 Endpoint(
-                    method, path, view, summary, self.tag, body, query, response, status, public
+                    method,
+                    path,
+                    view,
+                    summary,
+                    self.tag,
+                    body,
+                    query,
+                    response,
+                    status,
+                    public,
+                    aggregate,
                 )
             )
             return view
@@ -180,6 +194,17 @@ def _model_problem(model: BaseModel, prefix: str) -> jsonguard.Problem | None:
     return None
 
 
+def _refuse_supervisor(principal: Principal, endpoint: Endpoint) -> None:
+    """The supervisor reads aggregates only: every endpoint not marked ``aggregate`` is
+    forbidden, before its input is even read."""
+    if principal.role is Role.SUPERVISOR and not endpoint.aggregate:
+        raise ApiError(
+            403,
+            "forbidden",
+            "监管账号只能查看统计数据 / the supervisor's account reads aggregate statistics only",
+        )
+
+
 def handler_for(endpoint: Endpoint) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     """Wrap a view into an aiohttp handler."""
     adapter = TypeAdapter(endpoint.response) if endpoint.response is not None else None
@@ -187,7 +212,7 @@ def handler_for(endpoint: Endpoint) -> Callable[[web.Request], Awaitable[web.Str
     async def handle(request: web.Request) -> web.StreamResponse:
         call = Call(request)
         if not endpoint.public:
-            _ = call.principal
+            _refuse_supervisor(call.principal, endpoint)
         if endpoint.body is not None:
             call.body = await _parse_body(request, endpoint.body)
         if endpoint.query is not None:

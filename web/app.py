@@ -49,6 +49,7 @@ from web.routes import imaging as imaging_routes
 from web.routes import lab as lab_routes
 from web.routes import ownership as ownership_routes  # -- consult: one owner --
 from web.routes import rooms as rooms_routes
+from web.routes import statistics as statistics_routes  # -- statistics --
 from web.settings import Settings
 from web.shutdown import stop_serving
 from web.version import app_version
@@ -75,6 +76,7 @@ TABLES: list[Endpoints] = [
     dicomweb_endpoints,
     critical_routes.endpoints,  # -- critical alerts --
     fhir_endpoints,
+    statistics_routes.endpoints,  # -- statistics --
 ]
 
 

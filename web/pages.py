@@ -49,6 +49,7 @@ PAGES: dict[str, tuple[str, str]] = {
     r"/report/{id:\d+}/print": ("print", "报告"),
     r"/consult/{id:\d+}": ("consult", "会诊意见"),  # -- consult: conclusion --
     "/reconciliation": ("reconcile", "待核对资料"),  # -- match --
+    "/statistics": ("statistics", "运行统计"),  # -- statistics --
 }
 
 

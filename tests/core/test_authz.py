@@ -23,6 +23,7 @@ ROLES = [
     "lab-supervisor",
     "internist",
     "referral-desk",
+    "supervisor",
 ]
 OUT_OF_SCOPE, FORBIDDEN = 404, 403
 
@@ -35,7 +36,8 @@ class Route:
     The rule the statuses pin (README, "Access rules"): scope comes first, so a record the
     caller cannot see answers 404 (``not_found``) whatever is asked of it; a record in scope, or
     no record at all, with an action the caller's role may never take answers 403
-    (``forbidden``).
+    (``forbidden``). The supervisor reads aggregates only: every route not allowed to it is
+    forbidden, scope or not.
     """
 
     method: str
@@ -48,6 +50,8 @@ class Route:
     def expected(self, username: str) -> int:
         if username in self.allowed:
             return self.allowed[username]
+        if username == "supervisor":
+            return FORBIDDEN
         return self.otherwise.get(username, self.refused)
 
     def order(self) -> list[str]:
@@ -105,6 +109,21 @@ MATRIX = [
     Route("GET", "/api/v1/audit/verify", None, {"auditor": 200}, FORBIDDEN),
     Route("GET", "/api/v1/institutions", None, dict.fromkeys(ROLES, 200), FORBIDDEN),
     Route("GET", "/api/v1/notifications", None, dict.fromkeys(ROLES, 200), FORBIDDEN),
+    # -- statistics: the community's figures, for all but the auditor --
+    Route(
+        "GET",
+        "/api/v1/statistics",
+        None,
+        dict.fromkeys([r for r in ROLES if r != "auditor"], 200),
+        FORBIDDEN,
+    ),
+    Route(
+        "GET",
+        "/api/v1/statistics.csv",
+        None,
+        dict.fromkeys([r for r in ROLES if r != "auditor"], 200),
+        FORBIDDEN,
+    ),
 ]
 ERROR_CODES = {OUT_OF_SCOPE: "not_found", FORBIDDEN: "forbidden"}
 

@@ -34,6 +34,7 @@ USERS = {
     "cardio-desk": "department_desk",
     "admin": "admin",
     "auditor": "auditor",
+    "supervisor": "supervisor",  # -- statistics --
 }
 # Latin words a Chinese page may show: units, standard abbreviations, DICOM terms.
 ALLOWED_LATIN = {

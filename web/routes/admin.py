@@ -33,6 +33,7 @@ def require_admin(work: Work) -> None:
     "/api/v1/institutions",
     summary="All institutions with their departments",
     response=list[InstitutionOut],
+    aggregate=True,
 )
 async def list_institutions(call: Call) -> list[Institution]:
     async with call.work() as work:

@@ -80,7 +80,9 @@ async def login(call: Call) -> web.Response:
 _LOGIN = TypeAdapter(LoginOut)
 
 
-@endpoints.post("/api/v1/auth/logout", summary="Revoke the token used for this call")
+@endpoints.post(
+    "/api/v1/auth/logout", summary="Revoke the token used for this call", aggregate=True
+)
 async def logout(call: Call) -> web.Response:
     async with call.work() as work:
         await people.logout(work, call.request[keys.TOKEN])
@@ -89,7 +91,7 @@ async def logout(call: Call) -> web.Response:
     return response
 
 
-@endpoints.get("/api/v1/auth/me", summary="The signed-in user", response=MeOut)
+@endpoints.get("/api/v1/auth/me", summary="The signed-in user", response=MeOut, aggregate=True)
 async def me(call: Call) -> MeOut:
     async with call.work() as work:
         user = await work.session.get(User, call.principal.user_id)

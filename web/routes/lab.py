@@ -91,7 +91,9 @@ def observations(body: ResultsIn) -> list[Observation]:
 # --- catalogue ------------------------------------------------------------------------------
 
 
-@endpoints.get("/api/v1/lab/tests", summary="The test catalogue", response=list[LabTestOut])
+@endpoints.get(
+    "/api/v1/lab/tests", summary="The test catalogue", response=list[LabTestOut], aggregate=True
+)
 async def list_tests(call: Call) -> list[LabTest]:
     async with call.work() as work:
         return await catalogue.list_tests(work)

@@ -26,6 +26,7 @@ HEARTBEAT = 25.0
     summary="The caller's notifications, newest first",
     query=NotificationQuery,
     response=list[NotificationOut],
+    aggregate=True,
 )
 async def list_notifications(call: Call) -> list[Notification]:
     async with call.work() as work:

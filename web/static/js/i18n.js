@@ -188,6 +188,7 @@ Object.assign(TEXT, {
   "role.consult_specialist": ["会诊专家", "Consult specialist"], "role.lab_technician": ["检验技师", "Lab technician"],
   "role.lab_supervisor": ["检验主管", "Lab supervisor"], "role.lab_specialist": ["检验医师", "Lab specialist"],
   "role.referral_desk": ["转诊服务台", "Referral desk"],
+  "role.supervisor": ["卫健委监管", "Health commission supervisor"],
   county: ["县级", "County"], township: ["乡镇", "Township"], village: ["村级", "Village"],
   success: ["成功", "Success"], denied: ["拒绝", "Denied"], failure: ["失败", "Failure"],
   ended: ["已结束", "Ended"], waiting: ["等待中", "Waiting"], live_room: ["进行中", "In session"],
@@ -234,6 +235,16 @@ const DEVICE_ERRORS = {
   OverconstrainedError: "deviceMissing", NotReadableError: "deviceBusy", AbortError: "deviceBusy",
 };
 Object.assign(TEXT, {
+  // -- statistics --
+  statistics: ["运行统计", "Statistics"], stCommunity: ["全医共体", "The whole community"],
+  stExport: ["导出 CSV", "Export CSV"], stSummary: ["概况", "Summary"], stRequests: ["申请数", "Requests"],
+  stOpen: ["未完成", "Open"], stWithin: ["按时完成率", "Within the deadline"],
+  stCritical: ["危急值（已确认 / 总数）", "Critical results (acknowledged / raised)"],
+  stAckMedian: ["危急值确认时间中位数", "Median time to acknowledge"],
+  stReferralsUp: ["上转", "Referred up"], stReferralsDown: ["下转", "Referred back"],
+  stCompletion: ["转诊完成率", "Referrals completed"], stConsults: ["会诊（完成 / 申请）", "Consults (completed / requested)"],
+  stVolumes: ["各机构申请量", "Requests per institution"], stTurnaround: ["报告用时", "Turnaround"],
+  stMedian: ["中位数", "Median"], stP90: ["第90百分位", "90th percentile"],
   deviceDenied: ["未获得摄像头或麦克风权限", "Camera or microphone permission was refused"],
   deviceMissing: ["未找到摄像头或麦克风", "No camera or microphone found"],
   deviceBusy: ["摄像头或麦克风被占用", "The camera or microphone is in use"],

@@ -50,6 +50,7 @@ const HOME_BY_ROLE = {
   lab_specialist: "/lab", referral_desk: "/referrals", admin: "/admin", auditor: "/audit",
   duty_desk: "/desk", // -- critical alerts --
   department_desk: "/referrals", // -- referrals --
+  supervisor: "/statistics", // -- statistics --
 };
 
 export function homeOf(user) {
@@ -72,6 +73,7 @@ function navFor(user) {
   if (r === "ecg_specialist" || r === "imaging_specialist" || r === "admin") items.push(["/reconciliation", t("reconciliation")]);
   if (r === "auditor") items.push(["/audit", t("audit")]);
   if (r === "duty_desk") items.push(["/desk", t("dutyDesk")]); // -- critical alerts --
+  if (r === "supervisor" || r === "admin") items.push(["/statistics", t("statistics")]); // -- statistics --
   return items;
 }
 
