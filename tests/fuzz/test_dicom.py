@@ -55,6 +55,7 @@ REPLY_TIMEOUT_S = 10.0
 MAX_PDU = 16384
 SUCCESS = 0x0000
 NOT_SENT = -1
+CLOSED = -1  # the node closed the connection
 A_RELEASE_RQ = b"\x05\x00\x00\x00\x00\x04\x00\x00\x00\x00"
 
 HOSTILE_VALUES: list[Any] = [
@@ -278,12 +279,12 @@ def exchange(port: int, bodies: list[bytes]) -> list[int]:
             try:
                 kind, _ = read_pdu(sock)
             except ConnectionError:
-                return [*answered, -1]  # closed
+                return [*answered, CLOSED]
             answered.append(kind)
             if kind in (A_RELEASE_RP, A_ABORT):
                 return answered
     except (BrokenPipeError, ConnectionResetError):
-        return [-1]
+        return [CLOSED]
     except TimeoutError:
         raise AssertionError(f"no answer within {REPLY_TIMEOUT_S} s") from None
     finally:
@@ -300,7 +301,9 @@ async def test_mutated_pdata_is_answered_or_aborted_and_the_node_serves_on(node:
         bodies = list(streams[name])
         bodies[which % len(bodies)] = mutated(bodies[which % len(bodies)], changes)
         answered = await in_thread(exchange, node.port, bodies)
-        assert answered and answered[-1] in (A_RELEASE_RP, A_ABORT), answered
+        # a release, an abort, or the connection closed on us mid-send (the abort is then lost
+        # in the reset): the node serving on is checked after every example
+        assert answered and answered[-1] in (A_RELEASE_RP, A_ABORT, CLOSED), answered
         assert set(answered[:-1]) <= {P_DATA_TYPE}, answered
 
     def run(submit: Callable[[Coroutine[Any, Any, None]], None]) -> None:

@@ -47,10 +47,11 @@ KILL_AFTER = 70
 CUT_NOTICED_S = 5
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture
 def database_url(request: pytest.FixtureRequest) -> Iterator[str]:
-    """Empty: the server migrates and seeds the demo community itself (``--demo``)."""
-    if request.param == "sqlite":
+    """Empty: the server migrates and seeds the demo community itself (``--demo``). SQLite
+    unless a test asks for ``postgresql``."""
+    if getattr(request, "param", "sqlite") == "sqlite":
         yield ""
         return
     if not PG_URL:
@@ -240,7 +241,11 @@ def check_instances(server: Server, study: str, acks: Acks) -> None:
         assert hashlib.sha256(ds.PixelData).hexdigest() == digest, f"{sop}: pixel data differs"
 
 
-@pytest.mark.parametrize("cut", ["server", "worker"])
+@pytest.mark.parametrize(
+    ("database_url", "cut"),
+    [("sqlite", "server"), ("sqlite", "worker"), ("postgresql", "server")],
+    indirect=["database_url"],
+)
 def test_kill_9_during_a_c_store_loses_nothing_acknowledged(server: Server, cut: str) -> None:
     study, acks = store_and_cut(server, cut)
     server.start()
