@@ -25,6 +25,7 @@ AGGREGATE_ROUTES = {
     "/healthz",
     "/readyz",
     "/api/openapi.json",
+    "/fhir/metadata",  # the public CapabilityStatement
 }
 """GET routes that answer the supervisor: none carries a patient."""
 NOT_API = ("/static/", "/favicon.ico")
@@ -118,7 +119,15 @@ async def test_the_supervisor_sees_no_patient_anywhere(api: Api) -> None:
                 wrong.append(f"{method} {path}: {r.status} {text[:120]}")
             elif template == "/api/v1/events":  # a WebSocket: not upgraded here
                 continue
-            elif r.status != 403 or r.body["error"]["code"] != "forbidden":
+            elif r.status != 403 or _error_code(r.body) != "forbidden":
                 wrong.append(f"{method} {path}: {r.status} {text[:120]}")
     assert not leaks, "\n".join(leaks)
     assert not wrong, "\n".join(wrong)
+
+
+def _error_code(body: Any) -> str:
+    """The refusal's code: our JSON error, or under ``/fhir`` an OperationOutcome's details."""
+    if isinstance(body, bytes):  # application/fhir+json
+        outcome = json.loads(body)
+        return str(outcome["issue"][0]["details"]["text"])
+    return str(body["error"]["code"])
