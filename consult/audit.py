@@ -16,7 +16,7 @@ import json
 import logging
 from dataclasses import dataclass
 
-from sqlalchemy import func, select, text
+from sqlalchemy import Row, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from consult.models import AuditRecord
@@ -108,14 +108,7 @@ class AuditLog:
         async with self._sessions() as session, session.begin():
             if session.get_bind().dialect.name == "postgresql":
                 await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
-            head = (
-                await session.execute(
-                    select(AuditRecord.seq, AuditRecord.hash)
-                    .where(AuditRecord.seq.is_not(None))
-                    .order_by(AuditRecord.seq.desc())
-                    .limit(1)
-                )
-            ).first()
+            head = await _last_sealed(session)
             seq: int = (head[0] or 0) if head else 0
             prev: str = (head[1] or GENESIS) if head else GENESIS
             rows = await session.scalars(
@@ -136,14 +129,7 @@ class AuditLog:
     async def head(self) -> tuple[int, str] | None:
         """The last sealed record's ``(seq, hash)``; ``None`` while nothing is sealed."""
         async with self._sessions() as session:
-            row = (
-                await session.execute(
-                    select(AuditRecord.seq, AuditRecord.hash)
-                    .where(AuditRecord.seq.is_not(None))
-                    .order_by(AuditRecord.seq.desc())
-                    .limit(1)
-                )
-            ).first()
+            row = await _last_sealed(session)
         return (row[0] or 0, row[1] or "") if row else None
 
     async def hash_at(self, seq: int) -> str | None:
@@ -190,6 +176,18 @@ async def _chain_start(session: AsyncSession) -> tuple[str, int]:
         if detail.get("audit_through_seq") == lowest - 1 and detail.get("audit_through_hash"):
             return str(detail["audit_through_hash"]), lowest
     return GENESIS, 1  # no checkpoint: the walk reports the records missing before ``lowest``
+
+
+async def _last_sealed(session: AsyncSession) -> Row[int | None, str | None] | None:
+    """``(seq, hash)`` of the last sealed record, or ``None``."""
+    return (
+        await session.execute(
+            select(AuditRecord.seq, AuditRecord.hash)
+            .where(AuditRecord.seq.is_not(None))
+            .order_by(AuditRecord.seq.desc())
+            .limit(1)
+        )
+    ).first()
 
 
 def _check(record: AuditRecord, prev: str, expected_seq: int) -> str:
