@@ -23,7 +23,9 @@ peers:
 	./scripts/install-peers.sh
 
 test: install peers
-	$(BIN)/python -m pytest -q -n auto
+	# Bytecode is written (PYTHONDONTWRITEBYTECODE cleared): the servers the tests start import
+	# the project again and again, and pytest keeps its rewritten test modules.
+	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -q -n auto
 
 lint: install
 	$(BIN)/ruff check .

@@ -8,6 +8,7 @@ import os
 import shutil
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,10 +38,25 @@ class Database:
     schema: str = ""
 
 
-@pytest.fixture(params=BACKENDS)
+BOTH_BACKENDS = "both_backends"
+"""The marker of tests that run on PostgreSQL as well as SQLite: the safety rules (right patient,
+one owner, critical result acknowledged, no double booking), concurrency, the database layer and
+SQL that differs by backend. Every other test runs on the embedded database only: what it checks
+lives in the doors, not the backend, and the whole suite stays within its ten minutes."""
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "database" in metafunc.fixturenames and metafunc.definition.get_closest_marker(
+        BOTH_BACKENDS
+    ):
+        metafunc.parametrize("database", BACKENDS, indirect=True)
+
+
+@pytest.fixture
 async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
-    """An empty database of each backend; on PostgreSQL a schema of its own, dropped after."""
-    if request.param == "sqlite":
+    """An empty database: SQLite, or for tests marked ``both_backends`` each backend in turn (on
+    PostgreSQL a schema of its own, dropped after)."""
+    if getattr(request, "param", "sqlite") == "sqlite":
         yield Database(f"sqlite+aiosqlite:///{tmp_path / 'test.db'}")
         return
     schema = f"t_{uuid.uuid4().hex[:12]}"
@@ -73,37 +89,55 @@ async def _pg_admin(sql: str) -> None:
         await admin.dispose()
 
 
+class SeededTemplates:
+    """Each backend migrated and seeded once per session, when a test first asks for it; tests
+    get copies of these."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._made: dict[str, Database] = {}
+
+    def get(self, backend: str) -> Database:
+        if backend not in self._made:
+            with ThreadPoolExecutor(1) as thread:  # the asking test's loop is running
+                self._made[backend] = thread.submit(asyncio.run, self._make(backend)).result()
+        return self._made[backend]
+
+    async def _make(self, backend: str) -> Database:
+        if backend == "sqlite":
+            db = Database(f"sqlite+aiosqlite:///{self.path / 'template.db'}")
+        else:
+            name = f"tc_tmpl_{uuid.uuid4().hex[:10]}"
+            await _pg_admin(f'CREATE DATABASE "{name}"')
+            db = Database(make_url(PG_URL).set(database=name).render_as_string(hide_password=False))
+        await _seed(db, make_settings(self.path, db))
+        return db
+
+    def drop(self) -> None:
+        if "postgresql" in self._made:
+            name = make_url(self._made["postgresql"].url).database
+            asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
 @pytest.fixture(scope="session")
-def seeded_templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Database]]:
-    """Each backend migrated and seeded once per session; tests get copies of these."""
-    templates: dict[str, Database] = {}
-    path = tmp_path_factory.mktemp("template")
-    sqlite = Database(f"sqlite+aiosqlite:///{path / 'template.db'}")
-    asyncio.run(_seed(sqlite, make_settings(path, sqlite)))
-    templates["sqlite"] = sqlite
-    if PG_URL:
-        name = f"tc_tmpl_{uuid.uuid4().hex[:10]}"
-        asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
-        pg = Database(make_url(PG_URL).set(database=name).render_as_string(hide_password=False))
-        asyncio.run(_seed(pg, make_settings(path, pg)))
-        templates["postgresql"] = pg
+def seeded_templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeededTemplates]:
+    templates = SeededTemplates(tmp_path_factory.mktemp("template"))
     yield templates
-    if PG_URL:
-        asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    templates.drop()
 
 
 @pytest.fixture
 async def seeded_database(
-    database: Database, seeded_templates: dict[str, Database], tmp_path: Path
+    database: Database, seeded_templates: SeededTemplates, tmp_path: Path
 ) -> AsyncIterator[Database]:
     """A database of the same backend as ``database``, with the demo community already in it."""
     if database.url.startswith("sqlite"):
-        source = Path(make_url(seeded_templates["sqlite"].url).database or "")
+        source = Path(make_url(seeded_templates.get("sqlite").url).database or "")
         target = tmp_path / "seeded.db"
         shutil.copyfile(source, target)
         yield Database(f"sqlite+aiosqlite:///{target}")
         return
-    template = make_url(seeded_templates["postgresql"].url).database
+    template = make_url(seeded_templates.get("postgresql").url).database
     name = f"tc_{uuid.uuid4().hex[:12]}"
     await _pg_admin(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
     try:

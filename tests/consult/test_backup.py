@@ -28,6 +28,8 @@ from tests.imaging.conftest import make_ct
 from tests.imaging.test_dicomweb import xihe_patient
 from web.settings import Settings
 
+pytestmark = pytest.mark.both_backends  # a safety rule or the database layer: both backends
+
 
 @dataclass
 class Run:

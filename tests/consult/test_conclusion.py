@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from tests.conftest import Api, ApiUser
 from tests.consult.helpers import PLAN_FOLLOW_UP, clinic_request
 from tests.core.helpers import Events
 from tests.rooms.test_consult_room import client
+
+pytestmark = pytest.mark.both_backends  # a safety rule or the database layer: both backends
 
 
 async def _conclude(internist: ApiUser, request_id: int, plan: dict[str, Any]) -> dict[str, Any]:

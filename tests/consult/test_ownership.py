@@ -10,6 +10,8 @@ from tests.conftest import Api
 from tests.consult.helpers import PLAN_FOLLOW_UP, clinic_request, specialists
 from tests.core.helpers import Events
 
+pytestmark = pytest.mark.both_backends  # a safety rule or the database layer: both backends
+
 
 def _data(kind: str) -> dict[str, object]:
     return {"plan": PLAN_FOLLOW_UP} if kind == "video_consult" else {}

@@ -23,6 +23,8 @@ from tests.ecg_center.files import normal_zip
 from tests.ecg_center.test_ecg_api import upload
 from web.settings import Settings, SettingsError, load_settings
 
+pytestmark = pytest.mark.both_backends  # a safety rule or the database layer: both backends
+
 LONG_AGO = dt.datetime.now(dt.UTC) - dt.timedelta(days=16 * 366)
 LAST_YEAR = dt.datetime.now(dt.UTC) - dt.timedelta(days=365)
 

@@ -7,11 +7,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select, update
 
 from consult.models import AuditRecord
 from tests.conftest import Api, Database, make_settings
 from tests.core.helpers import new_patient
+
+pytestmark = pytest.mark.both_backends  # a safety rule or the database layer: both backends
 
 
 async def test_reads_and_logins_are_audited(api: Api) -> None:

@@ -27,6 +27,8 @@ from web import cli, keys
 from web.app import create_app
 from web.settings import Settings, SettingsError
 
+pytestmark = pytest.mark.both_backends  # a safety rule or the database layer: both backends
+
 
 @pytest.fixture
 def settings(tmp_path: Path, seeded_database: Database) -> Settings:

@@ -12,10 +12,13 @@ import asyncio
 import contextlib
 import time
 
+import pytest
 from sqlalchemy import func, select
 
 from consult.models import AuditRecord
 from tests.conftest import Api
+
+pytestmark = pytest.mark.both_backends  # a safety rule or the database layer: both backends
 
 ROUNDS = 25
 PROMPT = 2.0  # s; the lock timeout is 10 s

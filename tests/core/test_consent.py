@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.conftest import Api
 from tests.core.helpers import new_patient, new_request
+
+pytestmark = pytest.mark.both_backends  # a safety rule or the database layer: both backends
 
 
 async def test_specialist_needs_consent_or_override(api: Api) -> None:

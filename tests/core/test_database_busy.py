@@ -14,6 +14,8 @@ from tests.conftest import Api, Database, make_settings
 from tests.web.conftest import sqlite_only
 from web.settings import Settings
 
+pytestmark = pytest.mark.both_backends  # a safety rule or the database layer: both backends
+
 database = pytest.fixture(sqlite_only, name="database")  # the SQLite write lock
 
 

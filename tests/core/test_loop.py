@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
+
 from tests.conftest import Api
 from tests.core.helpers import Events, new_patient, new_request, resident_id
+
+pytestmark = pytest.mark.both_backends  # a safety rule or the database layer: both backends
 
 
 async def test_ecg_read_loop_with_referral_and_amendment(api: Api) -> None:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.conftest import Api
 from tests.core.helpers import new_patient, resident_id
+
+pytestmark = pytest.mark.both_backends  # a safety rule or the database layer: both backends
 
 
 async def test_register_checks_resident_id(api: Api) -> None:

@@ -11,12 +11,15 @@ import datetime as dt
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
 from sqlalchemy import func, select
 
 from consult.models import CapacitySlot, Referral
 from consult.vocab import OPEN_REFERRAL_STATES
 from tests.conftest import Api, ApiUser
 from tests.core.helpers import Events, new_patient, new_request
+
+pytestmark = pytest.mark.both_backends  # a safety rule or the database layer: both backends
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 

@@ -5,7 +5,11 @@ from __future__ import annotations
 import asyncio
 import time
 
+import pytest
+
 from tests.conftest import DEMO_PASSWORD, Api, Resp
+
+pytestmark = pytest.mark.both_backends  # a safety rule or the database layer: both backends
 
 USERS = ("dr-village", "dr-township", "ecg-reader", "radiologist", "internist", "admin")
 

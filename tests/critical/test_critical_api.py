@@ -24,6 +24,8 @@ from tests.ecg_center.files import stemi_zip
 from tests.ecg_center.test_ecg_api import upload
 from web.app import create_app
 
+pytestmark = pytest.mark.both_backends  # a safety rule or the database layer: both backends
+
 K = "2823-3"
 
 

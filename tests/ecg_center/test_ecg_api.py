@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import aiohttp
+import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from ecg.interpret import CriticalThresholds
@@ -17,6 +18,8 @@ from tests.core.helpers import Events, new_patient
 from tests.ecg.synth import SynthSpec, synth
 from tests.ecg_center.files import csv_text, normal_zip, stemi_zip, wfdb_zip
 from web.app import create_app
+
+pytestmark = pytest.mark.both_backends  # a safety rule or the database layer: both backends
 
 
 async def upload(

@@ -8,12 +8,15 @@ import asyncio
 from typing import Any
 
 import aiohttp
+import pytest
 from sqlalchemy import select
 
 from consult.models import Institution, Patient, PatientRecordNumber
 from tests.conftest import Api, ApiUser
 from tests.core.helpers import new_request, resident_id
 from tests.ecg_center.files import normal_zip
+
+pytestmark = pytest.mark.both_backends  # a safety rule or the database layer: both backends
 
 
 async def upload(user: ApiUser, data: bytes, **fields: Any) -> tuple[int, dict[str, Any]]:

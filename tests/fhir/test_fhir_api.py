@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
 from fhir.resources.R4B import get_fhir_model_class
 from sqlalchemy import select
 
@@ -14,6 +15,8 @@ from consult.models import AuditRecord
 from tests.conftest import DEMO_PASSWORD, Api, ApiUser
 from tests.core.helpers import new_patient, new_request, resident_id
 from tests.core.test_referrals import signed_ecg_report
+
+pytestmark = pytest.mark.both_backends  # a safety rule or the database layer: both backends
 
 FHIR_JSON = "application/fhir+json"
 

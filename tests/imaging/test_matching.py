@@ -25,6 +25,8 @@ from tests.conftest import ApiUser, Database
 from tests.core.helpers import resident_id
 from tests.imaging.conftest import Node, in_thread, make_ct, running_node, store_all
 
+pytestmark = pytest.mark.both_backends  # a safety rule or the database layer: both backends
+
 VILLAGE_DEVICE = "HEKOU-DR"  # a village clinic of another township (th-xihe)
 
 

@@ -64,6 +64,7 @@ async def test_echo_and_unknown_ae_rejected(node: Node) -> None:
     assert not established
 
 
+@pytest.mark.both_backends  # the index's writes and queries
 async def test_store_links_patient_and_opens_request(node: Node) -> None:
     patient = (await node.patients())[0]
     study = generate_uid()
@@ -198,6 +199,7 @@ async def corpus(node: Node) -> dict[str, Any]:
     return {"studies": [s1, s2, s3], "datasets": datasets}
 
 
+@pytest.mark.both_backends  # the index's writes and queries
 async def test_find_matching_rules(node: Node, corpus: dict[str, Any]) -> None:
     s1, s2, s3 = corpus["studies"]
 

@@ -13,6 +13,8 @@ from tests.conftest import Api, Database, make_settings
 from tests.lab.helpers import Peer, free_port, oru
 from web.app import create_app
 
+pytestmark = pytest.mark.both_backends  # a safety rule or the database layer: both backends
+
 CBC = "58410-2"
 HGB, WBC, PLT, K = "718-7", "6690-2", "777-3", "2823-3"
 

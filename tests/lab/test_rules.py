@@ -20,6 +20,8 @@ from lab.mllp import MllpServer
 from tests.conftest import Api, Database, make_settings
 from web.app import create_app
 
+pytestmark = pytest.mark.both_backends  # a safety rule or the database layer: both backends
+
 K, HGB = "2823-3", "718-7"
 
 

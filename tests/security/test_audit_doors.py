@@ -8,8 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from tests.conftest import Api, ApiUser
 from tests.core.helpers import Events, new_patient, new_request
+
+pytestmark = pytest.mark.both_backends  # a safety rule or the database layer: both backends
 
 
 async def _reads_of(api: Api, patient_id: int, actor: str) -> list[dict[str, Any]]:

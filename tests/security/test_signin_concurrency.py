@@ -23,6 +23,8 @@ from web import keys
 from web.app import create_app
 from web.login_throttle import address_key
 
+pytestmark = pytest.mark.both_backends  # a safety rule or the database layer: both backends
+
 logger = logging.getLogger(__name__)
 
 LIMIT = 4  # below the lockout threshold (5): only the throttle stops these attempts

@@ -22,6 +22,8 @@ from tests.conftest import Api, ApiUser, Database, make_settings
 from tests.core.helpers import new_patient, new_request
 from web.settings import Settings
 
+pytestmark = pytest.mark.both_backends  # a safety rule or the database layer: both backends
+
 T0 = dt.datetime(2026, 6, 1, 8, 0, tzinfo=dt.UTC)
 SINCE, UNTIL = T0 - dt.timedelta(hours=1), T0 + dt.timedelta(days=2)
 DEADLINE = {("ecg_read", "routine"): 120, ("ecg_read", "stat"): 10}
