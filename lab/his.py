@@ -24,7 +24,7 @@ import logging
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, and_, func, select
 
 from consult.center import Center, Work
 from consult.models import DiagnosticRequest, Institution, Patient, Report, User
@@ -76,8 +76,14 @@ class HisClients:
         self._clients.clear()
 
 
-async def enqueue(work: Work, report: Report, request: DiagnosticRequest) -> HisOutbound | None:
-    """Queue the report's message for the requesting clinic's HIS (nothing when it has none)."""
+async def enqueue(work: Work, report: Report, request: DiagnosticRequest) -> None:
+    """Queue the report's message for the requesting clinic's HIS (nothing when it has none);
+    the :data:`consult.center.ReportHook` of the outbox."""
+    await queue(work, report, request)
+
+
+async def queue(work: Work, report: Report, request: DiagnosticRequest) -> HisOutbound | None:
+    """The outbox row of the report's message (None: the clinic has no HIS endpoint)."""
     clinic = await work.session.get(Institution, request.requesting_institution_id)
     if clinic is None or not (clinic.his_host and clinic.his_port):
         return None
@@ -125,15 +131,15 @@ async def _outgoing(
     )
 
 
-def _waiting() -> list[object]:
-    return [HisOutbound.sent_at.is_(None), HisOutbound.stopped_at.is_(None)]
+def _waiting() -> ColumnElement[bool]:
+    return and_(HisOutbound.sent_at.is_(None), HisOutbound.stopped_at.is_(None))
 
 
 async def pending_count(center: Center) -> int:
     """Messages waiting for a HIS (not accepted, not stopped)."""
     async with center.work(SYSTEM, client=CLIENT) as work:
         count = await work.session.scalar(
-            select(func.count()).select_from(HisOutbound).where(*_waiting())
+            select(func.count()).select_from(HisOutbound).where(_waiting())
         )
     return int(count or 0)
 
@@ -169,7 +175,7 @@ async def _due(center: Center, limit: int, now: dt.datetime | None) -> list[_Due
                 Institution.his_port,
             )
             .join(Institution, Institution.id == HisOutbound.institution_id)
-            .where(*_waiting(), Institution.his_port > 0)
+            .where(_waiting(), Institution.his_port > 0)
             .order_by(HisOutbound.id)
             .limit(limit * 4)
         )

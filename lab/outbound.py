@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+
 from sqlalchemy import func, select
 
 from consult.center import Center, Work
