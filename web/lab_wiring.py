@@ -1,6 +1,6 @@
 """Wiring of the lab center: the MLLP results listener, the LIS order outbox and the clinics'
-HIS report outbox, as one ``cleanup_ctx`` generator (after the database's). Critical values escalate with every critical
-alert (:mod:`web.critical_wiring`)."""
+HIS report outbox, as one ``cleanup_ctx`` generator (after the database's). Critical values
+escalate with every critical alert (:mod:`web.critical_wiring`)."""
 
 from __future__ import annotations
 
