@@ -31,6 +31,9 @@ logger = logging.getLogger(__name__)
 Clock = Callable[[], dt.datetime]
 # -- long ECG reading: checks run before a report is signed (work, report, request) --
 SignCheck = Callable[["Work", Any, Any], Awaitable[None]]
+# -- HL7 results out: run when a signed or amended report goes to the clinic (work, report,
+# request), in the signing's transaction (e.g. queue it for the clinic's HIS) --
+ReportHook = Callable[["Work", Any, Any], Awaitable[None]]
 
 
 @dataclass
@@ -134,6 +137,7 @@ class Center:
         self.passwords = Passwords(self.policy.password_hashing)
         self.clock = clock
         self.sign_checks: list[SignCheck] = []  # -- long ECG reading --
+        self.report_hooks: list[ReportHook] = []  # -- HL7 results out --
 
     @asynccontextmanager
     async def work(self, principal: Principal = SYSTEM, *, client: str = "") -> AsyncIterator[Work]:

@@ -87,3 +87,19 @@ async def county_department(work: Work, code: str) -> Department:
     if dep is None:
         raise NotFound(f"the county hospital has no department {code!r}")
     return dep
+
+
+async def set_his_endpoint(work: Work, institution_id: int, *, host: str, port: int) -> Institution:
+    """Where the clinic's HIS takes results over MLLP (host and port; empty host or port 0: no
+    messages are sent to it)."""
+    inst = await get_institution(work, institution_id)
+    host = host.strip()
+    if len(host) > 253 or any(c.isspace() or c in "/@" for c in host):
+        raise InvalidInput("HIS host must be a host name or an address", field="his_host")
+    if not 0 <= port <= 65535:
+        raise InvalidInput("HIS port must be between 0 and 65535", field="his_port")
+    if bool(host) != bool(port):
+        raise InvalidInput("HIS host and port go together", field="his_port")
+    inst.his_host, inst.his_port = host, port
+    work.audit("institution.his", obj=("institution", inst.id), host=host, port=port)
+    return inst

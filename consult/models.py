@@ -54,6 +54,9 @@ class Institution(Base):
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("institution.id"), index=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     phone: Mapped[str] = mapped_column(String(32), default="")  # -- critical alerts --
+    # -- HL7 results out: the clinic's HIS (MLLP); empty host or port 0: nothing is sent --
+    his_host: Mapped[str] = mapped_column(String(253), default="")
+    his_port: Mapped[int] = mapped_column(Integer, default=0)
 
     departments: Mapped[list[Department]] = relationship(
         back_populates="institution", lazy="selectin", order_by="Department.id"

@@ -221,6 +221,8 @@ async def _deliver(
             delivered_at=work.now,
         )
     )
+    for hook in work.center.report_hooks:  # -- HL7 results out: the clinic's HIS --
+        await hook(work, report, request)
     await notes.notify(
         work,
         await notes.clinic_users_for(work, request),

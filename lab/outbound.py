@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import uuid
-from typing import Protocol
 
 from sqlalchemy import func, select
 
@@ -14,20 +13,17 @@ from consult.institutions import get_institution
 from consult.models import Patient
 from consult.principal import SYSTEM
 from lab import catalogue
-from lab.hl7 import OrderLine, OutgoingOrder, ack_code_of, build_oml
+from lab.hl7 import OrderLine, OutgoingOrder, build_oml
 from lab.mllp import MllpClient
+from lab.outbox import OutboxCounts, attempt
 from lab.tables import LabOrder, LisOutbound, Specimen
 
 logger = logging.getLogger(__name__)
 
+__all__ = ["OutboxCounts", "deliver_pending", "enqueue", "pending_count"]
+
 MAX_ATTEMPTS = 20
 OUTBOX = "lis"
-
-
-class OutboxCounts(Protocol):
-    """Where failed deliveries are counted (:class:`web.metrics.OutboxMetrics`)."""
-
-    def failed(self, outbox: str) -> None: ...
 
 
 async def pending_count(center: Center) -> int:
@@ -92,13 +88,7 @@ async def deliver_pending(
         ]
     sent = 0
     for row_id, message in pending:
-        error = ""
-        try:
-            code, text = ack_code_of((await client.send(message.encode())).decode())
-            if code not in ("AA", "CA"):
-                error = f"{code}: {text}"
-        except (OSError, ValueError, KeyError) as exc:
-            error = f"unreachable: {exc}"
+        error = (await attempt(client, message)).error
         async with center.work(SYSTEM, client="lis-outbox") as work:
             row = await work.session.get(LisOutbound, row_id)
             assert row is not None

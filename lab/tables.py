@@ -149,3 +149,31 @@ class LisOutbound(Base):
     sent_at: Mapped[dt.datetime | None]
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str] = mapped_column(Text, default="")
+
+
+class HisOutbound(Base):
+    """A signed report's message (ORU^R01 or MDM) waiting for, or delivered to, the HIS of the
+    clinic that asked for it; written in the signing's transaction (:mod:`lab.his`)."""
+
+    __tablename__ = "lab_his_outbound"
+    __table_args__ = (Index("ix_lab_his_outbound_due", "sent_at", "stopped_at", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    institution_id: Mapped[int] = mapped_column(ForeignKey("institution.id"), index=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("report.id"), index=True)
+    message_type: Mapped[str] = mapped_column(String(16))
+    """MSH-9 without the structure: ``ORU^R01``, ``MDM^T02``, ``MDM^T10``."""
+    control_id: Mapped[str] = mapped_column(String(20))
+    message: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    sent_at: Mapped[dt.datetime | None]
+    """When the HIS accepted it (MSA-1 AA or CA)."""
+    stopped_at: Mapped[dt.datetime | None]
+    """When the outbox gave up (an AE, or the attempts used up): a person looks at it."""
+    ack_code: Mapped[str] = mapped_column(String(2), default="")
+    """MSA-1 of the last ACK (empty: none received yet)."""
+    ack_text: Mapped[str] = mapped_column(Text, default="")
+    """MSA-3 of the last ACK."""
+    last_error: Mapped[str] = mapped_column(Text, default="")

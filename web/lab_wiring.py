@@ -1,6 +1,6 @@
-"""Wiring of the lab center: the MLLP results listener and the LIS order outbox, as one
-``cleanup_ctx`` generator (after the database's). Critical values escalate with every critical
-alert (:mod:`web.critical_wiring`)."""
+"""Wiring of the lab center: the MLLP results listener, the LIS order outbox and the clinics'
+HIS report outbox, as one ``cleanup_ctx`` generator (after the database's). Critical values
+escalate with every critical alert (:mod:`web.critical_wiring`)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from aiohttp import web
 
 from consult.center import Center
-from lab import catalogue, outbound
+from lab import catalogue, his, outbound
 from lab.inbound import ResultsInbox
 from lab.mllp import MllpClient, MllpCounts, MllpLimits, MllpServer, tls_server_context
 from lab.mllp_peers import PeerGate, parse_networks
@@ -76,6 +76,26 @@ async def _prepare(center: Center) -> None:
 
 async def _outbox_depth(center: Center, gauges: OutboxMetrics) -> None:
     gauges.pending.labels("lis").set(await outbound.pending_count(center))
+    gauges.pending.labels(his.OUTBOX).set(await his.pending_count(center))
+    gauges.stopped.labels(his.OUTBOX).set(await his.stopped_count(center))
+
+
+def _his_outbox(app: web.Application, runtime: LabRuntime) -> his.HisClients:
+    """Signed reports queue for the clinics' HIS; a task delivers them (when enabled)."""
+    settings: Settings = app[keys.SETTINGS]
+    center, metrics = app[keys.CENTER], app[METRICS]
+    center.report_hooks.append(his.enqueue)
+    clients = his.HisClients()
+    backoff = his.Backoff(settings.his_backoff_seconds, settings.his_backoff_max_seconds)
+
+    async def deliver() -> None:
+        await his.deliver_pending(center, clients, backoff=backoff, counts=metrics.outbox)
+
+    if settings.his_outbox:
+        runtime.tasks.append(
+            every(settings.his_poll_seconds, "his-outbox", deliver, app[keys.ENGINE])
+        )
+    return clients
 
 
 async def lab_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -91,6 +111,7 @@ async def lab_ctx(app: web.Application) -> AsyncIterator[None]:
         metrics.mllp.open.set_function(listener.open_connections)
         await listener.start(settings.mllp_host, settings.mllp_port)
     metrics.refreshers.append(lambda: _outbox_depth(center, metrics.outbox))
+    his_clients = _his_outbox(app, runtime)
     client: MllpClient | None = None
     if lis_enabled(app):
         client = MllpClient(settings.lis_host, settings.lis_port, retries=2)
@@ -109,5 +130,8 @@ async def lab_ctx(app: web.Application) -> AsyncIterator[None]:
             await task
     if client is not None:
         await client.close()
+    await his_clients.close()
+    if his.enqueue in center.report_hooks:
+        center.report_hooks.remove(his.enqueue)
     if runtime.listener is not None:
         await runtime.listener.stop()

@@ -108,18 +108,26 @@ class MllpMetrics:
 
 
 class OutboxMetrics:
-    """The outboxes' failures (a :class:`lab.outbound.OutboxCounts`) and depths."""
+    """The outboxes' failures (a :class:`lab.outbox.OutboxCounts`) and depths."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
         self._failures = Counter(
             "telecenter_outbox_failures_total",
-            "Deliveries from an outbox that failed (lis: to the LIS; events: to the broker)",
+            "Deliveries from an outbox that failed (lis: to the LIS; his: to a clinic's HIS;"
+            " events: to the broker)",
             ["outbox"],
             registry=registry,
         )
         self.pending = Gauge(
             "telecenter_outbox_pending",
             "Messages waiting in an outbox",
+            ["outbox"],
+            registry=registry,
+        )
+
+        self.stopped = Gauge(
+            "telecenter_outbox_stopped",
+            "Messages an outbox gave up on (rejected, or out of attempts): a person looks",
             ["outbox"],
             registry=registry,
         )

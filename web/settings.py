@@ -161,6 +161,14 @@ class Settings(BaseModel):
     # -- critical alerts: how often the escalation loop looks (critical_ack_minutes: how long) --
     critical_check_seconds: float = Field(30.0, gt=0)
     lis_retry_seconds: float = Field(2.0, gt=0)
+    # -- HL7 results out: signed reports to each clinic's HIS (its endpoint is on the
+    # institution: consult.institutions.set_his_endpoint) --
+    his_outbox: bool = True
+    """Deliver the HIS outbox from this node (messages are queued either way)."""
+    his_poll_seconds: float = Field(5.0, gt=0, le=3600)
+    his_backoff_seconds: float = Field(5.0, ge=0, le=3600)
+    """The wait after a failed try, doubled each try up to ``his_backoff_max_seconds``."""
+    his_backoff_max_seconds: float = Field(3600.0, gt=0, le=86400)
     ecg_brady_bpm: float = Field(40.0, ge=10)
     ecg_tachy_bpm: float = Field(150.0, le=350)
     ecg_pause_s: float = Field(3.0, ge=1, le=20)

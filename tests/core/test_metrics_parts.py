@@ -25,6 +25,8 @@ from tests.core.test_metrics import value
 from tests.ecg_center.files import normal_zip
 from tests.ecg_center.test_ecg_api import upload
 from tests.lab.helpers import Peer, free_port, oru
+from tests.lab.his_peer import FakeHis, fields
+from tests.lab.test_his import connect, signed_ecg
 from tests.rooms.test_consult_room import client, consult
 from web.app import create_app
 
@@ -101,8 +103,15 @@ async def _queue_an_order(api: Api) -> None:
 
 
 async def test_lis_outbox_depth_and_failures(tmp_path: Path, seeded_database: Database) -> None:
+    """The LIS outbox; and the HIS outbox of the same server: a signed report reaches the
+    clinic's HIS through the hook and the background task, its depth on the metrics."""
     lis_port = free_port()  # nothing listens there yet: the LIS is down
-    settings = {"lis_host": "127.0.0.1", "lis_port": lis_port, "lis_retry_seconds": 0.05}
+    settings = {
+        "lis_host": "127.0.0.1",
+        "lis_port": lis_port,
+        "lis_retry_seconds": 0.05,
+        "his_poll_seconds": 0.05,
+    }
     async with server(tmp_path, seeded_database, **settings) as api:
         admin = await api.login("admin")
         await _queue_an_order(api)
@@ -120,6 +129,16 @@ async def test_lis_outbox_depth_and_failures(tmp_path: Path, seeded_database: Da
             await shown(admin, "telecenter_outbox_pending", 0, within=10, outbox="lis")
         finally:
             await listener.stop()
+        clinic_his = FakeHis("th-xihe")
+        await connect(api.center, "th-xihe", await clinic_his.start())
+        try:
+            await signed_ecg(api.center, "dr-township")
+            await asyncio.wait_for(clinic_his.arrived.wait(), 10)
+            await shown(admin, "telecenter_outbox_pending", 0, within=10, outbox="his")
+        finally:
+            await clinic_his.stop()
+        assert fields(clinic_his.received[0], "MSH")[0][8] == "MDM^T02^MDM_T02"
+        assert value(await metrics(admin), "telecenter_outbox_stopped", outbox="his") == 0
 
 
 async def test_rooms_and_participants(api: Api) -> None:
