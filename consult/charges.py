@@ -1,26 +1,22 @@
 """Charges: the county's price catalogue, a charge made with each request at the clinic, its
 payment (cash, medical insurance, online) or waiver, the refund when a paid request is cancelled,
-the clinic's daily list and the monthly settlement between the clinic and the county.
+the daily list and the monthly settlement (in :mod:`consult.settlement`).
 
 Amounts are integers in fen. Every state change of a charge is a guarded compare-and-set
 (:meth:`Lifecycle.claim`), and a refund is unique per charge in the database: of two cancellations
 racing, one refunds and the other gets a 409.
 
-A month's figures are the events dated in it (charges made, payments received, waivers, voids and
-refunds), in the center's time zone. A month is closed only after it has ended, so no later event
-can fall in it; its totals are then stored and read back unchanged.
+No event may be dated in a closed month (:func:`closed_month`).
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import re
 import zoneinfo
 from collections.abc import Iterable
-from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from consult.center import Work
@@ -77,7 +73,7 @@ READ_ROLES = PAY_ROLES | {Role.ADMIN}
 MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 
 
-def _refuse(message_zh: str, message_en: str) -> Forbidden:
+def refused(message_zh: str, message_en: str) -> Forbidden:
     return Forbidden(f"{message_zh} / {message_en}")
 
 
@@ -105,7 +101,7 @@ async def set_price(work: Work, code: str, price_fen: int, active: bool = True) 
     """The county administrator changes an item's price (charges already made keep theirs)."""
     if work.principal.role is not Role.ADMIN:
         work.deny("charge.item.edit", item=code)
-        raise _refuse("价格目录由县级管理员维护", "the price catalogue is edited by administrators")
+        raise refused("价格目录由县级管理员维护", "the price catalogue is edited by administrators")
     check_fen(price_fen, "price_fen")
     item = await work.session.scalar(select(ChargeItem).where(ChargeItem.code == code))
     if item is None:
@@ -183,7 +179,7 @@ async def _own_charge(work: Work, charge_id: int, action: str) -> Charge:
     """A charge of the caller's own institution; any other is not found (never tell which)."""
     if work.principal.role not in PAY_ROLES:
         work.deny(action, obj=("charge", charge_id))
-        raise _refuse("收费由乡镇卫生院工作人员登记", "payments are recorded by the clinic's staff")
+        raise refused("收费由乡镇卫生院工作人员登记", "payments are recorded by the clinic's staff")
     charge = await work.session.get(Charge, charge_id)
     if charge is None or charge.institution_id != work.principal.institution_id:
         work.deny(action, obj=("charge", charge_id))
@@ -287,323 +283,33 @@ async def _claim(work: Work, charge: Charge, new: ChargeStatus, **values: object
     )
 
 
-# -- the daily list --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class DailyRow:
-    charge: Charge
-    request_identifier: str
-    kind: RequestKind
-    patient_name: str
-
-
-@dataclass(frozen=True)
-class Daily:
-    institution_id: int
-    day: dt.date
-    rows: list[DailyRow]
-    charged_fen: int
-    paid_fen: int
-    refunded_fen: int
-    due_fen: int
-
-
 def zone(work: Work) -> zoneinfo.ZoneInfo:
     return zoneinfo.ZoneInfo(work.policy.timezone)
 
 
-def institution_for(work: Work, institution_id: int | None) -> int:
-    """Whose charges the caller reads: a clinic its own; the county administrator any."""
+def institution_for(work: Work, institution_id: int | None) -> int | None:
+    """Whose charges the caller reads: a clinic its own; the county administrator and the
+    supervisor any, or (None) the whole community."""
     role = work.principal.role
     if role in PAY_ROLES:
         if institution_id not in (None, work.principal.institution_id):
             work.deny("charge.read", institution=institution_id)
             raise NotFound(f"没有该机构 / no such institution: {institution_id}")
         return work.principal.institution_id
-    if role is Role.ADMIN or (role is Role.SUPERVISOR and institution_id is not None):
-        if institution_id is None:
-            raise InvalidInput("请指定机构 / institution_id is required", field="institution_id")
+    if role in (Role.ADMIN, Role.SUPERVISOR):
         return institution_id
     work.deny("charge.read", institution=institution_id)
-    raise _refuse("无权查看收费", "charges are read by the clinic and the county administrator")
+    raise refused("无权查看收费", "charges are read by the clinic and the county administrator")
 
 
-async def daily(work: Work, institution_id: int | None, day: dt.date | None) -> Daily:
-    """The charges an institution made on ``day`` (default today), with the day's money."""
-    if work.principal.role is Role.SUPERVISOR:
-        raise _refuse("监管账号只能查看统计数据", "the supervisor reads aggregates only")
-    inst = institution_for(work, institution_id)
-    tz = zone(work)
-    day = day or work.now.astimezone(tz).date()
-    start = dt.datetime.combine(day, dt.time(), tz).astimezone(dt.UTC)
-    end = start + dt.timedelta(days=1)
-    query = (
-        select(Charge, DiagnosticRequest)
-        .join(DiagnosticRequest, DiagnosticRequest.id == Charge.request_id)
-        .where(Charge.institution_id == inst, Charge.created_at >= start, Charge.created_at < end)
-        .order_by(Charge.id)
-    )
-    rows = [
-        DailyRow(c, r.identifier, r.kind, r.patient.name)
-        for c, r in (await work.session.execute(query)).all()
-    ]
-    totals = await _money(work, inst, start, end)
-    work.audit_patients("charge.daily", (r.charge.patient_id for r in rows), institution=inst)
-    return Daily(
-        inst,
-        day,
-        rows,
-        totals.charged_fen,
-        totals.paid_fen,
-        totals.refunded_fen,
-        sum(r.charge.amount_fen for r in rows if r.charge.status is CS.DUE),
-    )
-
-
-# -- the monthly settlement ------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Money:
-    charged_fen: int = 0
-    charges: int = 0
-    paid_fen: int = 0
-    refunded_fen: int = 0
-    waived_fen: int = 0
-    voided_fen: int = 0
-
-
-def _sum(column: ColumnElement[int]) -> ColumnElement[int]:
-    return func.coalesce(func.sum(column), 0)
-
-
-def _between(
-    column: ColumnElement[dt.datetime], start: dt.datetime, end: dt.datetime
-) -> ColumnElement[bool]:
-    return (column >= start) & (column < end)
-
-
-async def _money(work: Work, inst: int, start: dt.datetime, end: dt.datetime) -> Money:
-    own = Charge.institution_id == inst
-    charged = (
-        await work.session.execute(
-            select(_sum(Charge.amount_fen), func.count(Charge.id)).where(
-                own, _between(Charge.created_at, start, end)
-            )
-        )
-    ).one()
-
-    async def total(when: ColumnElement[dt.datetime]) -> int:
-        return int(
-            await work.session.scalar(
-                select(_sum(Charge.amount_fen)).where(own, _between(when, start, end))
-            )
-            or 0
-        )
-
-    refunded = await work.session.scalar(
-        select(_sum(Refund.amount_fen)).where(
-            Refund.institution_id == inst, _between(Refund.created_at, start, end)
-        )
-    )
-    return Money(
-        charged_fen=int(charged[0]),
-        charges=int(charged[1]),
-        paid_fen=await total(Charge.paid_at),
-        refunded_fen=int(refunded or 0),
-        waived_fen=await total(Charge.waived_at),
-        voided_fen=await total(Charge.voided_at),
-    )
-
-
-async def _due_at(work: Work, inst: int, when: dt.datetime) -> int:
-    """What was owed at ``when``: charges made before it and not yet paid, waived or voided."""
-    left = func.coalesce(Charge.paid_at, Charge.waived_at, Charge.voided_at)
-    value = await work.session.scalar(
-        select(_sum(Charge.amount_fen)).where(
-            Charge.institution_id == inst,
-            Charge.created_at < when,
-            or_(left.is_(None), left >= when),
-        )
-    )
-    return int(value or 0)
-
-
-def month_bounds(work: Work, month: str) -> tuple[dt.datetime, dt.datetime]:
-    """``YYYY-MM`` to its first instant and the next month's, in UTC (center's time zone)."""
-    match = MONTH.match(month)
-    if match is None:
-        raise InvalidInput(
-            f"月份格式应为 YYYY-MM / month must be YYYY-MM: {month!r}", field="month"
-        )
-    year, mon = int(match[1]), int(match[2])
-    if not 2000 <= year <= 2200:
-        raise InvalidInput(f"月份超出范围 / month out of range: {month}", field="month")
-    tz = zone(work)
-    start = dt.datetime(year, mon, 1, tzinfo=tz)
-    end = dt.datetime(year + mon // 12, mon % 12 + 1, 1, tzinfo=tz)
-    return start.astimezone(dt.UTC), end.astimezone(dt.UTC)
-
-
-async def settlement(work: Work, institution_id: int | None, month: str) -> dict[str, object]:
-    """The month's settlement of an institution with the county: stored if closed, else live."""
-    inst = institution_for(work, institution_id)
-    start, end = month_bounds(work, month)
-    closed = await _closed(work, inst, month)
-    if closed is not None:
-        return {**closed.totals, "closed": True, "closed_at": closed.closed_at.isoformat()}
-    totals = await compute(work, inst, month, start, end)
-    work.audit("charge.settlement.read", institution=inst, month=month)
-    return {**totals, "closed": False, "closed_at": None}
-
-
-async def compute(
-    work: Work, inst: int, month: str, start: dt.datetime, end: dt.datetime
-) -> dict[str, object]:
-    money = await _money(work, inst, start, end)
-    due_opening, due_closing = await _due_at(work, inst, start), await _due_at(work, inst, end)
-    net = money.paid_fen - money.refunded_fen
-    balance = (
-        money.charged_fen
-        - money.refunded_fen
-        - money.waived_fen
-        - money.voided_fen
-        - (due_closing - due_opening)
-        - net
-    )
-    if balance:  # never: each charge leaves "due" exactly once, a refund only after a payment
-        logger.error("settlement %s %s does not balance by %s fen", inst, month, balance)
-    return {
-        "institution_id": inst,
-        "month": month,
-        "since": start.isoformat(),
-        "until": end.isoformat(),
-        "charges": money.charges,
-        "charged_fen": money.charged_fen,
-        "paid_fen": money.paid_fen,
-        "refunded_fen": money.refunded_fen,
-        "waived_fen": money.waived_fen,
-        "voided_fen": money.voided_fen,
-        "due_opening_fen": due_opening,
-        "due_closing_fen": due_closing,
-        "net_fen": net,
-        "balanced": balance == 0,
-        "by_item": await _by_item(work, inst, start, end),
-        "by_method": await _by_method(work, inst, start, end),
-    }
-
-
-async def _by_item(
-    work: Work, inst: int, start: dt.datetime, end: dt.datetime
-) -> list[dict[str, object]]:
-    """Per catalogue item: how many and how much were charged and refunded in the month."""
-
-    async def grouped(when: ColumnElement[bool], refunds: bool) -> dict[str, tuple[int, int]]:
-        query = select(
-            ChargeLine.item_code, _sum(ChargeLine.quantity), _sum(ChargeLine.amount_fen)
-        ).join(Charge, Charge.id == ChargeLine.charge_id)
-        if refunds:
-            query = query.join(Refund, Refund.charge_id == Charge.id)
-        query = query.where(Charge.institution_id == inst, when).group_by(ChargeLine.item_code)
-        return {c: (int(n), int(s)) for c, n, s in (await work.session.execute(query)).all()}
-
-    charged = await grouped(_between(Charge.created_at, start, end), False)
-    refunded = await grouped(_between(Refund.created_at, start, end), True)
-    codes = sorted(set(charged) | set(refunded))
-    rows = await work.session.execute(
-        select(ChargeItem.code, ChargeItem.name, ChargeItem.name_en).where(
-            ChargeItem.code.in_(codes)
-        )
-    )
-    names = {code: (name, en) for code, name, en in rows.all()}
-    none = (0, 0)
-    return [
-        {
-            "code": code,
-            "name": names.get(code, (code, code))[0],
-            "name_en": names.get(code, (code, code))[1],
-            "count": charged.get(code, none)[0],
-            "charged_fen": charged.get(code, none)[1],
-            "refunds": refunded.get(code, none)[0],
-            "refunded_fen": refunded.get(code, none)[1],
-        }
-        for code in codes
-    ]
-
-
-async def _by_method(
-    work: Work, inst: int, start: dt.datetime, end: dt.datetime
-) -> list[dict[str, object]]:
-    paid = dict(
-        (m, (int(n), int(s)))
-        for m, n, s in (
-            await work.session.execute(
-                select(Charge.method, func.count(Charge.id), _sum(Charge.amount_fen))
-                .where(Charge.institution_id == inst, _between(Charge.paid_at, start, end))
-                .group_by(Charge.method)
-            )
-        ).all()
-    )
-    refunded = dict(
-        (m, (int(n), int(s)))
-        for m, n, s in (
-            await work.session.execute(
-                select(Refund.method, func.count(Refund.id), _sum(Refund.amount_fen))
-                .where(Refund.institution_id == inst, _between(Refund.created_at, start, end))
-                .group_by(Refund.method)
-            )
-        ).all()
-    )
-    return [
-        {
-            "method": str(m),
-            "payments": paid.get(m, (0, 0))[0],
-            "paid_fen": paid.get(m, (0, 0))[1],
-            "refunds": refunded.get(m, (0, 0))[0],
-            "refunded_fen": refunded.get(m, (0, 0))[1],
-            "net_fen": paid.get(m, (0, 0))[1] - refunded.get(m, (0, 0))[1],
-        }
-        for m in PaymentMethod
-        if m in paid or m in refunded
-    ]
-
-
-async def _closed(work: Work, inst: int, month: str) -> Settlement | None:
+async def closed_month(work: Work, inst: int, month: str) -> Settlement | None:
     return await work.session.scalar(
         select(Settlement).where(Settlement.institution_id == inst, Settlement.month == month)
     )
 
 
-async def close(work: Work, institution_id: int, month: str) -> dict[str, object]:
-    """The county administrator closes an ended month: its totals are stored and never change."""
-    if work.principal.role is not Role.ADMIN:
-        work.deny("charge.settlement.close", institution=institution_id, month=month)
-        raise _refuse("月结由县级管理员办理", "months are closed by the county administrator")
-    start, end = month_bounds(work, month)
-    if work.now < end:
-        raise Conflict(f"月份未结束 / the month {month} has not ended", code="month_open")
-    if await _closed(work, institution_id, month) is not None:
-        raise Conflict(f"该月已结算 / {month} is already closed", code="month_closed")
-    totals = await compute(work, institution_id, month, start, end)
-    record = Settlement(
-        institution_id=institution_id,
-        month=month,
-        totals=totals,
-        closed_at=work.now,
-        closed_by=work.principal.user_id or None,
-    )
-    work.session.add(record)
-    try:
-        await work.session.flush()
-    except IntegrityError:
-        raise Conflict(f"该月已结算 / {month} is already closed", code="month_closed") from None
-    work.audit("charge.settlement.close", obj=("settlement", record.id), month=month)
-    return {**totals, "closed": True, "closed_at": record.closed_at.isoformat()}
-
-
 async def _refuse_closed(work: Work, inst: int) -> None:
     """No event may fall in a closed month (a clock set back after the month was closed)."""
     month = work.now.astimezone(zone(work)).strftime("%Y-%m")
-    if await _closed(work, inst, month) is not None:
+    if await closed_month(work, inst, month) is not None:
         raise Conflict(f"该月已结算，不能再更改 / {month} is closed", code="month_closed")
