@@ -67,12 +67,16 @@ CASES = [
 def expected(prices: dict[str, int]) -> dict[str, dict[str, Any]]:
     """Both months' figures, from the cases and the catalogue's prices alone."""
     amount = [sum(prices[i] for i in case.items) for case in CASES]
-    paid_nov = [a for c, a in zip(CASES, amount) if c.nov in ("cash", "insurance", "online")]
-    refunded = [a for c, a in zip(CASES, amount) if c.nov == "cash" and c.dec == "cancel"]
-    due_end_nov = [a for c, a in zip(CASES, amount) if c.nov == ""]
-    paid_dec = [a for c, a in zip(CASES, amount) if c.nov == "" and c.dec == "cash"]
+    paid_nov = [
+        a for c, a in zip(CASES, amount, strict=True) if c.nov in ("cash", "insurance", "online")
+    ]
+    refunded = [
+        a for c, a in zip(CASES, amount, strict=True) if c.nov == "cash" and c.dec == "cancel"
+    ]
+    due_end_nov = [a for c, a in zip(CASES, amount, strict=True) if c.nov == ""]
+    paid_dec = [a for c, a in zip(CASES, amount, strict=True) if c.nov == "" and c.dec == "cash"]
     methods = Counter()
-    for c, a in zip(CASES, amount):
+    for c, a in zip(CASES, amount, strict=True):
         if c.nov in ("cash", "insurance", "online"):
             methods[c.nov] += a
     items = Counter(i for c in CASES for i in c.items)
@@ -81,8 +85,8 @@ def expected(prices: dict[str, int]) -> dict[str, dict[str, Any]]:
         "charged_fen": sum(amount),
         "paid_fen": sum(paid_nov),
         "refunded_fen": 0,
-        "waived_fen": sum(a for c, a in zip(CASES, amount) if c.nov == "waive"),
-        "voided_fen": sum(a for c, a in zip(CASES, amount) if c.nov == "cancel"),
+        "waived_fen": sum(a for c, a in zip(CASES, amount, strict=True) if c.nov == "waive"),
+        "voided_fen": sum(a for c, a in zip(CASES, amount, strict=True) if c.nov == "cancel"),
         "due_opening_fen": 0,
         "due_closing_fen": sum(due_end_nov),
         "net_fen": sum(paid_nov),
@@ -146,10 +150,10 @@ async def test_month_settles_and_balances(api: Api) -> None:
         c.items for c in CASES
     ]
     assert all(r["charge"]["status"] == "due" and r["patient_name"] == "孙收费" for r in rows)
-    for case, row in zip(CASES, rows):
+    for case, row in zip(CASES, rows, strict=True):
         await _act(township, case.nov, row)
     clock.at = DEC
-    for case, row in zip(CASES, rows):
+    for case, row in zip(CASES, rows, strict=True):
         await _act(township, case.dec, row)
 
     want = expected(prices)
@@ -193,7 +197,7 @@ async def test_month_settles_and_balances(api: Api) -> None:
     assert early.status == 409 and early.body["error"]["code"] == "month_open"
     # a clock set back into the closed month cannot record anything in it
     clock.at = NOV + dt.timedelta(days=5)
-    due = next(r for c, r in zip(CASES, rows) if c.nov == "" and c.dec == "")
+    due = next(r for c, r in zip(CASES, rows, strict=True) if c.nov == "" and c.dec == "")
     late = await township.post(
         f"/api/v1/charges/{due['charge']['id']}/payment",
         {"method": "cash", "amount_fen": due["charge"]["amount_fen"]},
