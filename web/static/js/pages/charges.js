@@ -2,12 +2,13 @@
 // with the county (totals per item and per payment method, refunds, net; the county closes it).
 import { api } from "../api.js";
 import { pick, t } from "../i18n.js";
-import { action, clear, field, fmtTime, frame, h, isClinic, table, toast } from "../ui.js";
+import { action, centerTimeZone, clear, field, fmtTime, frame, h, isClinic, table, toast } from "../ui.js";
 
 const user = frame("charges");
 const METHODS = ["cash", "insurance", "online"];
 const yuan = (fen) => (fen / 100).toFixed(2);
-const localDate = (d) => new Date(d.getTime() - d.getTimezoneOffset() * 60000).toISOString().slice(0, 10);
+// Today in the center's time zone (the server counts days and months there).
+const centerDate = (d) => new Intl.DateTimeFormat("en-CA", { timeZone: centerTimeZone() }).format(d);
 
 function payForm(charge, reload) {
   const method = h("select", { name: "method" }, METHODS.map((m) => h("option", { value: m }, t("pm_" + m))));
@@ -78,8 +79,8 @@ if (user) {
   const main = document.getElementById("main");
   const today = new Date();
   const dayBox = h("div#charges-daily"), monthBox = h("div#charges-month");
-  const dayInput = h("input", { type: "date", name: "day", value: localDate(today) });
-  const monthInput = h("input", { type: "month", name: "month", value: localDate(today).slice(0, 7) });
+  const dayInput = h("input", { type: "date", name: "day", value: centerDate(today) });
+  const monthInput = h("input", { type: "month", name: "month", value: centerDate(today).slice(0, 7) });
   const institutions = isClinic(user) ? [] : (await api.get("/api/v1/institutions")).filter((i) => i.level !== "county");
   const inst = h("select", { name: "institution_id" }, h("option", { value: "" }, t("stCommunity")),
     institutions.map((i) => h("option", { value: i.id }, pick(i.name, i.name_en))));
