@@ -52,7 +52,7 @@ ItemSpec = tuple[str, str, str, RequestKind, int]
 CORE_ITEMS: tuple[ItemSpec, ...] = (
     ("ECG-12", "十二导联心电图远程诊断", "12-lead ECG remote read", RequestKind.ECG_READ, 2500),
     ("ECG-HOLTER", "动态心电图远程诊断", "Holter ECG remote read", RequestKind.ECG_READ, 15000),
-    ("IMG-DR", "DR 摄片远程诊断", "DR radiograph remote read", RequestKind.IMAGING_READ, 3000),
+    ("IMG-DR", "数字X线摄片远程诊断", "DR radiograph remote read", RequestKind.IMAGING_READ, 3000),
     ("IMG-CT", "CT 远程诊断", "CT remote read", RequestKind.IMAGING_READ, 8000),
     ("IMG-MR", "磁共振远程诊断", "MRI remote read", RequestKind.IMAGING_READ, 12000),
     ("IMG-US", "超声远程诊断", "Ultrasound remote read", RequestKind.IMAGING_READ, 4000),
