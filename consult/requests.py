@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import case, select
 
+from consult import charges
 from consult import notifications as notes
 from consult.access import known_patient, readable_request, request_clause
 from consult.center import Work
@@ -88,6 +89,7 @@ async def create(work: Work, data: NewRequest, *, notify: bool = True) -> Diagno
     work.session.add(request)
     await work.session.flush()
     request.identifier = f"{KIND_LETTER[data.kind]}{work.now:%y%m%d}{request.id:06d}"
+    await charges.create_for(work, request)  # -- charges: in the request's transaction --
     work.audit(
         "request.create", patient_id=patient.id, obj=("request", request.id), kind=str(data.kind)
     )
@@ -218,6 +220,7 @@ async def reject(work: Work, request_id: int, reason: str) -> DiagnosticRequest:
     await _performer_check(work, request)
     set_status(request, RequestStatus.REJECTED, work.now)
     request.status_reason = reason.strip()
+    await charges.on_cancel(work, request, reason)  # -- charges: void or refund --
     await notes.notify(
         work,
         await notes.clinic_users_for(work, request),
@@ -246,8 +249,17 @@ async def cancel(work: Work, request_id: int, reason: str) -> DiagnosticRequest:
     request = await readable_request(work, request_id, "request.cancel")
     if not work.principal.is_clinic:
         raise Forbidden("only the requesting clinic cancels a request")
-    set_status(request, RequestStatus.CANCELLED, work.now)
+    # -- charges: a guarded change, so that of two cancellations racing one wins (and refunds)
+    await LIFECYCLE.claim(
+        work.session,
+        request,
+        RequestStatus.CANCELLED,
+        work.now,
+        code="request_changed",
+        message=f"request {request.identifier} was changed by someone else",
+    )
     request.status_reason = reason.strip()
+    await charges.on_cancel(work, request, reason)
     if request.performer_id:
         await notes.notify(
             work,

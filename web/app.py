@@ -42,6 +42,7 @@ from web.readiness import readyz
 from web.redis_bus import RedisEventBus, make_bus
 from web.rooms_wiring import room_ws, rooms_ctx
 from web.routes import admin, audit, auth, notifications, patients, referrals, reports, requests
+from web.routes import charges as charges_routes  # -- charges --
 from web.routes import critical as critical_routes  # -- critical alerts --
 from web.routes import ecg as ecg_routes
 from web.routes import ecg_reading as ecg_reading_routes  # -- long ECG reading --
@@ -77,6 +78,7 @@ TABLES: list[Endpoints] = [
     critical_routes.endpoints,  # -- critical alerts --
     fhir_endpoints,
     statistics_routes.endpoints,  # -- statistics --
+    charges_routes.endpoints,  # -- charges --
 ]
 
 

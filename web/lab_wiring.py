@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
+from consult import charges
 from consult.center import Center
-from lab import catalogue, his, outbound
+from lab import catalogue, his, outbound, prices
 from lab.inbound import ResultsInbox
 from lab.mllp import MllpClient, MllpCounts, MllpLimits, MllpServer, tls_server_context
 from lab.mllp_peers import PeerGate, parse_networks
@@ -72,6 +73,7 @@ async def _prepare(center: Center) -> None:
     """A new installation starts with the seed catalogue (administrators edit it after)."""
     async with center.work(client="lab-setup") as work:
         await catalogue.seed(work)
+        await charges.seed(work, prices.items())  # -- charges: the price catalogue --
 
 
 async def _outbox_depth(center: Center, gauges: OutboxMetrics) -> None:

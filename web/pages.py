@@ -50,6 +50,7 @@ PAGES: dict[str, tuple[str, str]] = {
     r"/consult/{id:\d+}": ("consult", "会诊意见"),  # -- consult: conclusion --
     "/reconciliation": ("reconcile", "待核对资料"),  # -- match --
     "/statistics": ("statistics", "运行统计"),  # -- statistics --
+    "/charges": ("charges", "收费与结算"),  # -- charges --
 }
 
 

@@ -235,6 +235,22 @@ const DEVICE_ERRORS = {
   OverconstrainedError: "deviceMissing", NotReadableError: "deviceBusy", AbortError: "deviceBusy",
 };
 Object.assign(TEXT, {
+  // -- charges --
+  charges: ["收费与结算", "Charges and settlement"], chDaily: ["当日收费", "Today's charges"],
+  chSettlement: ["月度结算", "Monthly settlement"], chDay: ["日期", "Day"], chMonth: ["月份", "Month"],
+  chItem: ["项目", "Item"], chAmount: ["金额（元）", "Amount (yuan)"], chStatus: ["状态", "Status"],
+  chPay: ["收费", "Record payment"], chWaive: ["减免", "Waive"], chReason: ["减免原因", "Reason for the waiver"],
+  chReference: ["医保结算号或支付流水号", "Insurance or payment reference"], chPaidOk: ["已收费", "Payment recorded"],
+  chCharged: ["应收", "Charged"], chPaid: ["实收", "Received"], chRefunded: ["退款", "Refunded"],
+  chWaived: ["减免", "Waived"], chVoided: ["作废（未缴费取消）", "Voided (cancelled unpaid)"],
+  chDue: ["未缴", "Unpaid"], chDueOpen: ["月初未缴", "Unpaid at the start"], chDueClose: ["月末未缴", "Unpaid at the end"],
+  chNet: ["净收入", "Net received"], chBalanced: ["账目平衡", "Balanced"], chUnbalanced: ["账目不平衡", "Does not balance"],
+  chByItem: ["按项目", "Per item"], chByMethod: ["按支付方式", "Per payment method"], chCount: ["数量", "Count"],
+  chMethod: ["支付方式", "Method"], chFigure: ["项目", "Figure"], chYuan: ["金额（元）", "Yuan"],
+  chClose: ["月结关账", "Close the month"], chClosed: ["已关账", "Closed"], chOpenMonth: ["未关账（实时）", "Open (live)"],
+  ch_due: ["待缴费", "Due"], ch_paid: ["已缴费", "Paid"], ch_waived: ["已减免", "Waived"],
+  ch_refunded: ["已退款", "Refunded"], ch_void: ["已作废", "Void"],
+  pm_cash: ["现金", "Cash"], pm_insurance: ["医保", "Medical insurance"], pm_online: ["线上支付", "Online payment"],
   // -- statistics --
   statistics: ["运行统计", "Statistics"], stCommunity: ["全医共体", "The whole community"],
   stExport: ["导出 CSV", "Export CSV"], stSummary: ["概况", "Summary"], stRequests: ["申请数", "Requests"],

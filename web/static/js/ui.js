@@ -74,6 +74,7 @@ function navFor(user) {
   if (r === "auditor") items.push(["/audit", t("audit")]);
   if (r === "duty_desk") items.push(["/desk", t("dutyDesk")]); // -- critical alerts --
   if (r === "supervisor" || r === "admin") items.push(["/statistics", t("statistics")]); // -- statistics --
+  if (isClinic(user) || r === "admin" || r === "supervisor") items.push(["/charges", t("charges")]); // -- charges --
   return items;
 }
 
