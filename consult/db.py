@@ -190,4 +190,5 @@ TABLE_MODULES = (
     "consult.coview",
     "lab.tables",
     "consult.critical_tables",  # -- critical alerts --
+    "consult.quality_tables",  # -- second reading --
 )

@@ -48,6 +48,7 @@ from web.routes import ecg_reading as ecg_reading_routes  # -- long ECG reading 
 from web.routes import imaging as imaging_routes
 from web.routes import lab as lab_routes
 from web.routes import ownership as ownership_routes  # -- consult: one owner --
+from web.routes import quality as quality_routes  # -- second reading --
 from web.routes import rooms as rooms_routes
 from web.routes import statistics as statistics_routes  # -- statistics --
 from web.settings import Settings
@@ -77,6 +78,7 @@ TABLES: list[Endpoints] = [
     critical_routes.endpoints,  # -- critical alerts --
     fhir_endpoints,
     statistics_routes.endpoints,  # -- statistics --
+    quality_routes.endpoints,  # -- second reading --
 ]
 
 
