@@ -21,6 +21,7 @@ AGGREGATE_ROUTES = {
     "/api/v1/notifications",
     "/api/v1/statistics",
     "/api/v1/statistics.csv",
+    "/api/v1/statistics.xlsx",
     "/api/v1/statistics/quality",
     "/api/v1/lab/tests",  # the catalogue of tests (no patient)
     "/healthz",
