@@ -191,4 +191,5 @@ TABLE_MODULES = (
     "lab.tables",
     "consult.critical_tables",  # -- critical alerts --
     "consult.charges_tables",  # -- charges --
+    "consult.quality_tables",  # -- second reading --
 )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from dataclasses import dataclass, field
 
 from consult.vocab import Priority, RequestKind
@@ -34,6 +35,35 @@ class PasswordHashing:
             raise ValueError(f"password hashing pool of {self.concurrency} + {self.queue}")
 
 
+SAMPLE_BUCKETS = 10000
+"""Sampling buckets of a second reading: a request falls in one, 0..9999, by its identifier."""
+
+
+def sample_bucket(identifier: str) -> int:
+    """The request's sampling bucket: deterministic (the same identifier, the same bucket)."""
+    digest = hashlib.sha256(f"second-reading:{identifier}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") % SAMPLE_BUCKETS
+
+
+@dataclass(frozen=True)
+class SecondReadingRule:
+    """Which signed reports of one kind wait for a second reader before release: every one of
+    ``priorities`` (e.g. all stat ECGs), and ``sample_percent`` of the others."""
+
+    priorities: frozenset[Priority] = frozenset()
+    sample_percent: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.sample_percent <= 100:
+            raise ValueError(f"second reading sample of {self.sample_percent}% is not 0..100")
+
+    def decide(self, priority: Priority, identifier: str) -> tuple[bool, int]:
+        """Whether this request needs a second reading, and its sampling bucket."""
+        bucket = sample_bucket(identifier)
+        sampled = bucket < round(self.sample_percent * SAMPLE_BUCKETS / 100)
+        return priority in self.priorities or sampled, bucket
+
+
 @dataclass(frozen=True)
 class Policy:
     """Rules the administrator may tune; validated when built."""
@@ -48,6 +78,8 @@ class Policy:
     password_hashing: PasswordHashing = field(default_factory=PasswordHashing)
     timezone: str = "Asia/Shanghai"
     """The center's local time zone (IANA name): times people read and publish are in it."""
+    second_reading: dict[RequestKind, SecondReadingRule] = field(default_factory=dict)
+    """Kinds whose reports may need a second reading before release (none: signed is released)."""
 
     def __post_init__(self) -> None:
         for kind in RequestKind:

@@ -23,6 +23,7 @@ from consult.errors import ConsentRequired, Forbidden, InvalidInput, InvalidTran
 from consult.institutions import county_department
 from consult.lifecycle import Lifecycle
 from consult.models import Department, DiagnosticRequest, Referral, Report, User
+from consult.quality_tables import unreleased
 from consult.vocab import OPEN_REFERRAL_STATES, Priority, ReferralStatus, ReportStatus, Role
 
 logger = logging.getLogger(__name__)
@@ -247,7 +248,7 @@ async def _desk_referral(work: Work, referral_id: int, action: str) -> Referral:
 async def report_of(work: Work, referral_id: int) -> Report:
     """The signed report behind a referral, for whoever may see the referral (audited)."""
     referral = await get(work, referral_id)
-    query = select(Report).where(Report.status != ReportStatus.DRAFT)
+    query = select(Report).where(Report.status != ReportStatus.DRAFT, ~unreleased())
     if referral.report_id is not None:
         query = query.where(Report.id == referral.report_id)
     elif referral.request_id is not None:

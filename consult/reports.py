@@ -17,6 +17,7 @@ from consult.errors import Conflict, Forbidden, InvalidInput, NotFound
 from consult.lifecycle import Lifecycle
 from consult.models import DiagnosticRequest, Report, ReportDelivery
 from consult.ownership import ensure_owner
+from consult.quality_tables import SecondReading, SecondReadingStatus, unreleased
 from consult.vocab import ReportStatus, RequestKind, RequestStatus
 
 LIFECYCLE = Lifecycle(
@@ -72,6 +73,7 @@ async def write_draft(
     request = await _performer_request(work, request_id, "report.draft")
     if not request.status.is_open:
         raise Conflict(f"request {request.identifier} is {request.status}; no new report")
+    await _refuse_while_second_reading(work, request)
     await ensure_owner(work, request, "report.draft")
     data = _consult_data(work, request, data, signing=False)
     if request.status is not RequestStatus.IN_PROGRESS:
@@ -161,10 +163,61 @@ async def sign(work: Work, report_id: int) -> Report:
     LIFECYCLE.set(report, ReportStatus.FINAL, work.now)
     report.signed_by = work.principal.user_id
     report.content_hash = content_hash(report)
-    requests_.complete(request, work.now)
     work.audit("report.sign", patient_id=request.patient_id, obj=("report", report.id))
-    await _deliver(work, report, request, "report.signed", "报告已签发", "Report signed")
+    if not await _held_for_second_reading(work, report, request):
+        await release(work, report, request)
     return await _with_people(work, report)
+
+
+async def release(work: Work, report: Report, request: DiagnosticRequest) -> None:
+    """The request completes and the clinic receives the signed report."""
+    requests_.complete(request, work.now)
+    await _deliver(work, report, request, "report.signed", "报告已签发", "Report signed")
+
+
+async def _held_for_second_reading(work: Work, report: Report, request: DiagnosticRequest) -> bool:
+    """Record the second-reading decision of a first signed report; True when it waits."""
+    rule = work.center.policy.second_reading.get(request.kind)
+    if rule is None or report.version != 1:
+        return False
+    required, bucket = rule.decide(request.priority, request.identifier)
+    work.session.add(
+        SecondReading(
+            request_id=request.id,
+            report_id=report.id,
+            kind=request.kind.value,
+            priority=request.priority.value,
+            required=required,
+            sample_bucket=bucket,
+            status=SecondReadingStatus.PENDING if required else SecondReadingStatus.NOT_REQUIRED,
+            first_reader_id=work.principal.user_id,
+            signed_at=work.now,
+        )
+    )
+    await work.session.flush()
+    if required:
+        work.audit(
+            "report.second_reading.required",
+            patient_id=request.patient_id,
+            obj=("report", report.id),
+            bucket=bucket,
+        )
+    return required
+
+
+async def _refuse_while_second_reading(work: Work, request: DiagnosticRequest) -> None:
+    pending = await work.session.scalar(
+        select(SecondReading.id).where(
+            SecondReading.request_id == request.id,
+            SecondReading.status == SecondReadingStatus.PENDING,
+        )
+    )
+    if pending is not None:
+        raise Conflict(
+            f"报告 {request.identifier} 正在复核 / the report of {request.identifier} is "
+            "waiting for its second reading",
+            code="second_reading_pending",
+        )
 
 
 async def amend(
@@ -185,8 +238,48 @@ async def amend(
         data = _consult_data(work, request, data, signing=True)
     if old.superseded_by_id is not None:
         raise Conflict("only the latest version can be amended")
+    await _refuse_while_second_reading(work, request)
     if not reason.strip():
         raise InvalidInput("an amendment needs a reason", field="reason")
+    new = await _new_version(
+        work,
+        old,
+        request,
+        reason=reason.strip(),
+        findings=findings,
+        impression=impression,
+        data=data,
+    )
+    return await _with_people(work, new)
+
+
+async def amend_as_second_reader(
+    work: Work,
+    old: Report,
+    request: DiagnosticRequest,
+    *,
+    reason: str,
+    findings: str,
+    impression: str,
+) -> Report:
+    """The second reader's correction of a major discrepancy (see :mod:`consult.second_reading`):
+    a new signed version by the second reader, delivered as an amendment."""
+    new = await _new_version(
+        work, old, request, reason=reason, findings=findings, impression=impression, data=None
+    )
+    return await _with_people(work, new)
+
+
+async def _new_version(
+    work: Work,
+    old: Report,
+    request: DiagnosticRequest,
+    *,
+    reason: str,
+    findings: str,
+    impression: str,
+    data: dict[str, Any] | None,
+) -> Report:
     new = Report(
         request_id=old.request_id,
         version=await _next_version(work, old.request_id),
@@ -198,7 +291,7 @@ async def amend(
         signed_by=work.principal.user_id,
         signed_at=work.now,
         supersedes_id=old.id,
-        amendment_reason=reason.strip(),
+        amendment_reason=reason,
     )
     work.session.add(new)
     await work.session.flush()
@@ -208,7 +301,7 @@ async def amend(
         "report.amend", patient_id=request.patient_id, obj=("report", new.id), supersedes=old.id
     )
     await _deliver(work, new, request, "report.amended", "报告已更正", "Report amended")
-    return await _with_people(work, new)
+    return new
 
 
 async def _deliver(
@@ -243,16 +336,23 @@ async def get(work: Work, report_id: int) -> Report:
         request = await readable_request(work, report.request_id, "report.read")
     except NotFound:
         raise NotFound(f"no report {report_id}") from None
-    if report.status is ReportStatus.DRAFT and request.kind not in work.principal.kinds:
+    if request.kind not in work.principal.kinds and (
+        report.status is ReportStatus.DRAFT or await _is_unreleased(work, report.id)
+    ):
         raise NotFound(f"no report {report_id}")
     return report
+
+
+async def _is_unreleased(work: Work, report_id: int) -> bool:
+    held = await work.session.scalar(select(Report.id).where(Report.id == report_id, unreleased()))
+    return held is not None
 
 
 async def versions(work: Work, request_id: int) -> list[Report]:
     request = await readable_request(work, request_id, "report.list")
     query = select(Report).where(Report.request_id == request.id).order_by(Report.version)
     if request.kind not in work.principal.kinds:
-        query = query.where(Report.status != ReportStatus.DRAFT)
+        query = query.where(Report.status != ReportStatus.DRAFT, ~unreleased())
     return list(await work.session.scalars(query))
 
 

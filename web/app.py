@@ -49,6 +49,7 @@ from web.routes import ecg_reading as ecg_reading_routes  # -- long ECG reading 
 from web.routes import imaging as imaging_routes
 from web.routes import lab as lab_routes
 from web.routes import ownership as ownership_routes  # -- consult: one owner --
+from web.routes import quality as quality_routes  # -- second reading --
 from web.routes import rooms as rooms_routes
 from web.routes import statistics as statistics_routes  # -- statistics --
 from web.settings import Settings
@@ -79,6 +80,7 @@ TABLES: list[Endpoints] = [
     fhir_endpoints,
     statistics_routes.endpoints,  # -- statistics --
     charges_routes.endpoints,  # -- charges --
+    quality_routes.endpoints,  # -- second reading --
 ]
 
 

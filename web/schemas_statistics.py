@@ -6,7 +6,8 @@ import datetime as dt
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from consult.vocab import RequestKind
+from consult.quality_tables import Discrepancy, SecondReadingStatus
+from consult.vocab import Priority, RequestKind
 
 
 class StatisticsQuery(BaseModel):
@@ -71,3 +72,56 @@ class StatisticsOut(_Out):
     consults_requested: int
     consults_completed: int
     consult_median_minutes: float | None
+
+
+class QualityQuery(BaseModel):
+    """The period ``[since, until)`` of the verdicts (default: the 30 days up to now)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    since: AwareDatetime | None = None
+    until: AwareDatetime | None = None
+
+
+class ReaderQualityOut(_Out):
+    reader_id: int
+    reader_name: str
+    second_readings: int
+    minor: int
+    major: int
+    discrepancy_rate: float | None
+
+
+class QualityOut(BaseModel):
+    since: dt.datetime
+    until: dt.datetime
+    readers: list[ReaderQualityOut]
+
+
+class SecondReadingIn(BaseModel):
+    """The second reader's verdict; a major discrepancy carries the corrected text."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    discrepancy: Discrepancy
+    note: str = Field("", max_length=2000)
+    findings: str = Field("", max_length=20000)
+    impression: str = Field("", max_length=20000)
+
+
+class SecondReadingOut(_Out):
+    id: int
+    request_id: int
+    report_id: int
+    kind: RequestKind
+    priority: Priority
+    required: bool
+    sample_bucket: int
+    status: SecondReadingStatus
+    first_reader_id: int
+    signed_at: dt.datetime
+    second_reader_id: int | None
+    discrepancy: Discrepancy | None
+    note: str
+    decided_at: dt.datetime | None
+    amended_report_id: int | None

@@ -22,7 +22,12 @@ from pydantic import (
     model_validator,
 )
 
-from consult.policy import DEFAULT_TURNAROUND_MINUTES, PasswordHashing, Policy
+from consult.policy import (
+    DEFAULT_TURNAROUND_MINUTES,
+    PasswordHashing,
+    Policy,
+    SecondReadingRule,
+)
 from consult.retention import Retention
 from consult.vocab import Priority, RequestKind
 from lab.mllp_peers import Network, parse_networks
@@ -32,6 +37,18 @@ ENV_PREFIX = "TELECENTER_"
 
 class SettingsError(ValueError):
     """The configuration is invalid; the message says which setting and why."""
+
+
+class SecondReadingSetting(BaseModel):
+    """A second reading before release for one kind (``[second_reading.ecg_read]``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    priorities: list[Priority] = Field(default_factory=list)
+    sample_percent: float = Field(0.0, ge=0, le=100)
+
+    def rule(self) -> SecondReadingRule:
+        return SecondReadingRule(frozenset(self.priorities), self.sample_percent)
 
 
 class Settings(BaseModel):
@@ -137,6 +154,8 @@ class Settings(BaseModel):
     turnaround_minutes: dict[RequestKind, dict[Priority, int]] = Field(
         default_factory=lambda: {k: dict(v) for k, v in DEFAULT_TURNAROUND_MINUTES.items()}
     )
+    second_reading: dict[RequestKind, SecondReadingSetting] = Field(default_factory=dict)
+    """Per kind: the priorities always read twice and the percentage of the others sampled."""
     overdue_check_seconds: float = Field(30.0, gt=0)
     worker_processes: int = Field(2, ge=1, le=64)
     worker_kind: Literal["process", "thread"] = "process"
@@ -329,6 +348,7 @@ class Settings(BaseModel):
             lockout_duration=dt.timedelta(minutes=self.lockout_minutes),
             override_duration=dt.timedelta(minutes=self.override_minutes),
             timezone=self.timezone,
+            second_reading={kind: rule.rule() for kind, rule in self.second_reading.items()},
             password_hashing=PasswordHashing(
                 time_cost=self.argon2_time_cost,
                 memory_cost_kib=self.argon2_memory_kib,

@@ -44,6 +44,7 @@ from consult.fhir.resources import (
     Json,
 )
 from consult.models import DiagnosticRequest, Patient, PatientRecordNumber, Report
+from consult.quality_tables import unreleased
 from consult.vocab import ReportStatus, RequestStatus
 from ecg.store import EcgRecording
 from lab.tables import LabOrder, LabResult, LabTest
@@ -184,6 +185,8 @@ async def read_report(work: Work, report_id: int) -> Report:
     report = await work.session.get(Report, report_id)
     if report is None or report.status is ReportStatus.DRAFT:
         raise NotFound(f"no report {report_id}")
+    if await work.session.scalar(select(Report.id).where(Report.id == report_id, unreleased())):
+        raise NotFound(f"no report {report_id}")
     try:
         await readable_request(work, report.request_id, "fhir.report.read")
     except NotFound:
@@ -200,6 +203,7 @@ async def search_reports(work: Work, search: RecordSearch, page: Page) -> Found[
             request_clause(work.principal),
             Report.status != ReportStatus.DRAFT,
             Report.superseded_by_id.is_(None),
+            ~unreleased(),
         )
     )
     if search.patient_id is not None:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import openpyxl
 import pytest
 
 from consult import critical
@@ -212,6 +213,28 @@ async def test_statistics_match_the_seeded_requests(api: Api) -> None:
     )
     assert float(median["value"]) == pytest.approx(got[("ecg_read", "routine")]["median_minutes"])
 
+    # and the XLSX export, read back, holds the JSON's figures as numbers
+    book = openpyxl.load_workbook(
+        io.BytesIO((await admin.get("/api/v1/statistics.xlsx", params=params)).ok())
+    )
+    sheet = book["statistics"]
+    cells = list(sheet.iter_rows(values_only=True))
+    assert list(cells[0]) == ["section", "institution_id", "kind", "priority", "measure", "value"]
+    assert len(cells) == len(rows) + 1
+    figures = {(r[0], r[1], r[2], r[3], r[4]): r[5] for r in cells[1:]}
+    for v in stats["volumes"]:
+        for measure in ("requests", "completed", "cancelled", "open", "overdue"):
+            assert figures[("volume", v["institution_id"], v["kind"], None, measure)] == v[measure]
+    for (kind, priority), t in got.items():
+        for measure in ("completed", "median_minutes", "p90_minutes", "within_deadline_share"):
+            cell = figures[("turnaround", None, kind, priority, measure)]
+            assert cell == pytest.approx(t[measure])
+    for section in ("critical", "referrals"):
+        for name, value in stats[section].items():
+            assert figures[(section, None, None, None, name)] == (
+                pytest.approx(value) if value is not None else None
+            )
+
 
 BAD: list[tuple[dict[str, str], Callable[[int], bool]]] = [
     ({"since": "yesterday"}, lambda s: s == 422),
@@ -228,7 +251,7 @@ BAD: list[tuple[dict[str, str], Callable[[int], bool]]] = [
 async def test_bad_queries_are_4xx(api: Api) -> None:
     admin = await api.login("admin")
     for params, ok in BAD:
-        for path in ("/api/v1/statistics", "/api/v1/statistics.csv"):
+        for path in ("/api/v1/statistics", "/api/v1/statistics.csv", "/api/v1/statistics.xlsx"):
             r = await admin.get(path, params=params)
             assert ok(r.status), (path, params, r.status, r.body)
             assert r.body["error"]["code"] in ("invalid_input", "not_found")

@@ -21,6 +21,8 @@ AGGREGATE_ROUTES = {
     "/api/v1/notifications",
     "/api/v1/statistics",
     "/api/v1/statistics.csv",
+    "/api/v1/statistics.xlsx",
+    "/api/v1/statistics/quality",
     "/api/v1/lab/tests",  # the catalogue of tests (no patient)
     "/api/v1/charges/items",  # the price catalogue
     "/api/v1/charges/settlement",  # the community's month (totals only)

@@ -6,6 +6,7 @@ import csv
 import datetime as dt
 import io
 
+import openpyxl
 from aiohttp import web
 
 from consult import statistics
@@ -54,16 +55,62 @@ async def export(call: Call) -> web.Response:
     )
 
 
+@endpoints.get(
+    "/api/v1/statistics.xlsx",
+    summary="The same statistics as an XLSX workbook (the CSV's rows, typed cells)",
+    query=StatisticsQuery,
+    aggregate=True,
+)
+async def export_xlsx(call: Call) -> web.Response:
+    stats = await _compute(call)
+    name = f"statistics-{stats.since:%Y%m%d}-{stats.until:%Y%m%d}.xlsx"
+    return web.Response(
+        body=to_xlsx(stats),
+        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+HEADER = ["section", "institution_id", "kind", "priority", "measure", "value"]
+
+
+def to_xlsx(stats: Statistics) -> bytes:
+    """One sheet of the CSV's rows; numbers as numbers, empty figures as empty cells."""
+    book = openpyxl.Workbook(write_only=True)
+    sheet = book.create_sheet("statistics")
+    sheet.append(HEADER)
+    for row in _rows(stats):
+        sheet.append([_cell(v) for v in row])
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def _cell(value: object) -> object:
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        return int(value)
+    return value
+
+
 def to_csv(stats: Statistics) -> str:
     """Rows of ``section, institution_id, kind, priority, measure, value``."""
     out = io.StringIO()
     w = csv.writer(out, lineterminator="\r\n")
-    w.writerow(["section", "institution_id", "kind", "priority", "measure", "value"])
-    w.writerow(["period", "", "", "", "since", stats.since.isoformat()])
-    w.writerow(["period", "", "", "", "until", stats.until.isoformat()])
+    w.writerow(HEADER)
+    for row in _rows(stats):
+        w.writerow([_v(v) for v in row])
+    return out.getvalue()
+
+
+def _rows(stats: Statistics) -> list[list[object]]:
+    w: list[list[object]] = []
+    w.append(["period", "", "", "", "since", stats.since.isoformat()])
+    w.append(["period", "", "", "", "until", stats.until.isoformat()])
     for v in stats.volumes:
         for measure in ("requests", "completed", "cancelled", "open", "overdue"):
-            w.writerow(["volume", v.institution_id, v.kind.value, "", measure, getattr(v, measure)])
+            w.append(["volume", v.institution_id, v.kind.value, "", measure, getattr(v, measure)])
     for t in stats.turnaround:
         for measure in (
             "completed",
@@ -72,16 +119,14 @@ def to_csv(stats: Statistics) -> str:
             "within_deadline",
             "within_deadline_share",
         ):
-            w.writerow(
-                ["turnaround", "", t.kind.value, t.priority, measure, _v(getattr(t, measure))]
-            )
+            w.append(["turnaround", "", t.kind.value, t.priority, measure, getattr(t, measure)])
     for name, value in vars(stats.critical).items():
-        w.writerow(["critical", "", "", "", name, _v(value)])
+        w.append(["critical", "", "", "", name, value])
     for name, value in vars(stats.referrals).items():
-        w.writerow(["referrals", "", "", "", name, _v(value)])
+        w.append(["referrals", "", "", "", name, value])
     for name in ("consults_requested", "consults_completed", "consult_median_minutes"):
-        w.writerow(["consults", "", "", "", name, _v(getattr(stats, name))])
-    return out.getvalue()
+        w.append(["consults", "", "", "", name, getattr(stats, name)])
+    return w
 
 
 def _v(value: object) -> str:

@@ -25,6 +25,17 @@ const localDate = (d) => new Date(d.getTime() - d.getTimezoneOffset() * 60000).t
 // The charts' width in SVG units: the card's width, so that text stays readable on a phone.
 const chartWidth = () => Math.max(300, Math.min(720, document.getElementById("main").clientWidth - 40));
 
+// Report quality: second readings decided in the period and the discrepancies per first reader.
+async function qualitySection(q) {
+  const { readers } = await api.get("/api/v1/statistics/quality", { since: q.since, until: q.until });
+  return h("section.card.wide#stat-quality", h("h2", t("stQuality")),
+    readers.length
+      ? table([t("stReader"), t("stSecondReadings"), t("stMinor"), t("stMajor"), t("stDiscrepancyRate")],
+        readers.map((r) => h("tr", h("td", r.reader_name), h("td", String(r.second_readings)),
+          h("td", String(r.minor)), h("td", String(r.major)), h("td", share(r.discrepancy_rate)))))
+      : h("p.muted", t("stNoQuality")));
+}
+
 function volumeChart(volumes, names) {
   const byInst = new Map();
   for (const v of volumes) {
@@ -163,6 +174,7 @@ if (user) {
         table([t("kind"), t("priority"), t("completed"), t("stMedian"), t("stP90"), t("stWithin")],
           s.turnaround.map((r) => h("tr", h("td", t(r.kind)), h("td", t(r.priority)), h("td", String(r.completed)),
             h("td", num(r.median_minutes) + " min"), h("td", num(r.p90_minutes) + " min"), h("td", share(r.within_deadline_share)))))));
+    if (!isClinic(user)) result.append(await qualitySection(query()));
   }
   form.addEventListener("submit", action(load));
   clear(main, h("h1", t("statistics")), form, result);
