@@ -15,7 +15,7 @@ from consult.access import readable_request
 from consult.center import Work
 from consult.errors import NotFound
 from consult.fhir import search
-from consult.fhir.params import DateBound, Page
+from consult.fhir.params import MAX_COUNT, MAX_OFFSET, DateBound, Page
 from consult.fhir.resources import REQUEST_STATUS, Json, service_request
 from consult.fhir.search import Found, RecordSearch, consented, page_of, requests_query, within
 from consult.fhir.studies import imaging_study
@@ -81,7 +81,7 @@ async def read_encounter(work: Work, request_id: int) -> Json:
 
 async def search_encounters(work: Work, wanted: RecordSearch, page: Page) -> Found[Json]:
     """Video consults; a status filter is the request's state refined by the room's log, so it
-    is applied after the SQL (at most :data:`params.MAX_COUNT` pages of consults are looked at)."""
+    is applied after the SQL, to at most ``MAX_OFFSET + MAX_COUNT`` consults (newest first)."""
     plain = RecordSearch(
         patient_id=wanted.patient_id,
         dates=wanted.dates,
@@ -94,7 +94,11 @@ async def search_encounters(work: Work, wanted: RecordSearch, page: Page) -> Fou
     if wanted.statuses:
         states = {s for code in wanted.statuses for s in ENCOUNTER_OF[code]}
         query = query.where(DiagnosticRequest.status.in_(states))
-        every = list(await work.session.scalars(query.order_by(DiagnosticRequest.id.desc())))
+        every = list(
+            await work.session.scalars(
+                query.order_by(DiagnosticRequest.id.desc()).limit(MAX_OFFSET + MAX_COUNT)
+            )
+        )
         matching = [r for r in every if encounter_status(r) in wanted.statuses]
         rows, total = matching[page.offset : page.offset + page.count], len(matching)
     else:

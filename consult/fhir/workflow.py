@@ -13,7 +13,7 @@ import datetime as dt
 import re
 from typing import Any
 
-from consult.fhir.params import bad_param
+from consult.fhir.params import bad_param, parse_id
 from consult.fhir.resources import (
     BASE,
     PRIORITY,
@@ -66,8 +66,6 @@ def parse_service_request_id(value: str) -> tuple[str, int]:
     """``12`` -> ``("request", 12)``; ``referral-3`` -> ``("referral", 3)``."""
     match = _REFERRAL_ID.match(value)
     if match is None:
-        from consult.fhir.params import parse_id
-
         return "request", parse_id(value)
     if int(match.group(1)) == 0:
         raise bad_param("id", value, "a referral id is referral-<n>, n > 0")
