@@ -175,7 +175,8 @@ async def receivers(work: Work, department: Department) -> set[int]:
     return set(rows)
 
 
-def _referral_clause(work: Work) -> object:
+def referral_clause(work: Work) -> object:
+    """SQL condition on :class:`Referral` for the referrals the caller may see."""
     p = work.principal
     if p.role is Role.REFERRAL_DESK:
         return True
@@ -192,7 +193,7 @@ def _referral_clause(work: Work) -> object:
 async def get(work: Work, referral_id: int) -> Referral:
     referral = await work.session.scalar(
         select(Referral)
-        .where(Referral.id == referral_id, _referral_clause(work))  # type: ignore[arg-type]
+        .where(Referral.id == referral_id, referral_clause(work))  # type: ignore[arg-type]
         .execution_options(populate_existing=True)
     )
     if referral is None:
@@ -209,7 +210,7 @@ async def list_visible(
     request_id: int | None = None,
     open_only: bool = False,
 ) -> list[Referral]:
-    query = select(Referral).where(_referral_clause(work))  # type: ignore[arg-type]
+    query = select(Referral).where(referral_clause(work))  # type: ignore[arg-type]
     if status is not None:
         query = query.where(Referral.status == status)
     if request_id is not None:

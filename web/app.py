@@ -31,6 +31,7 @@ from web.dicomweb import endpoints as dicomweb_endpoints
 from web.ecg_wiring import ecg_ctx
 from web.errors import error_middleware
 from web.fhir import endpoints as fhir_endpoints
+from web.fhir_workflow import endpoints as fhir_workflow_endpoints
 from web.imaging_wiring import imaging_ctx
 from web.lab_wiring import lab_ctx
 from web.login_throttle import LoginThrottle
@@ -78,6 +79,7 @@ TABLES: list[Endpoints] = [
     dicomweb_endpoints,
     critical_routes.endpoints,  # -- critical alerts --
     fhir_endpoints,
+    fhir_workflow_endpoints,
     statistics_routes.endpoints,  # -- statistics --
     charges_routes.endpoints,  # -- charges --
     quality_routes.endpoints,  # -- second reading --

@@ -72,7 +72,7 @@ def _uid(call: Call, name: str) -> str:
     return value
 
 
-def _base_url(call: Call) -> str:
+def dicomweb_base(call: Call) -> str:
     scheme = "https" if is_secure(call.request) else "http"
     return f"{scheme}://{call.request.host}{ROOT}"
 
@@ -140,7 +140,7 @@ async def _search(call: Call, level: Level, fixed: dict[str, str]) -> web.Respon
             )
         except QueryError as exc:
             raise InvalidInput(str(exc)) from None
-    base = _base_url(call)
+    base = dicomweb_base(call)
     out = []
     for values in matches:
         ds = query.to_dataset(values, level)
@@ -269,7 +269,7 @@ def _metadata(path: str, instance_url: str) -> dict[str, Any]:
 
 
 async def _metadata_of(call: Call, refs: list[query.InstanceRef]) -> web.Response:
-    files, base = _archive(call).files, _base_url(call)
+    files, base = _archive(call).files, dicomweb_base(call)
     out = []
     for r in refs:
         url = f"{base}/studies/{r.study_uid}/series/{r.series_uid}/instances/{r.sop_uid}"
@@ -431,7 +431,7 @@ async def _store(call: Call, study_uid: str = "") -> web.Response:
     reader = await call.request.multipart()
     stored: list[Dataset] = []
     failed: list[Dataset] = []
-    base = _base_url(call)
+    base = dicomweb_base(call)
     while (part := await reader.next()) is not None:
         data = bytes(await part.read())  # type: ignore[union-attr]
         try:

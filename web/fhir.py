@@ -21,7 +21,8 @@ from consult import fhir, jsonguard
 from consult.errors import InvalidInput
 from consult.fhir import search
 from consult.fhir.observations import parse_observation_id
-from consult.fhir.resources import REPORT_STATUS, REQUEST_STATUS, Json
+from consult.fhir.resources import REPORT_STATUS, REQUEST_KIND_SYSTEM, Json
+from consult.vocab import RequestKind
 from web.api import Call, Endpoints
 from web.version import app_version
 
@@ -30,6 +31,7 @@ PAGING = frozenset({"_count", "_offset", "_format", "access_token"})
 FORMATS = frozenset({"json", "application/json", "application/fhir+json"})
 ID = "{id}"
 MAX_VALUE = 256
+LAST_UPDATED = "_lastUpdated"
 
 endpoints = Endpoints("fhir")
 
@@ -43,10 +45,11 @@ def base_url(request: web.Request) -> str:
     return str(request.url.origin() / "fhir")
 
 
-def _query(call: Call, allowed: set[str]) -> MultiMapping[str]:
+def strict_query(call: Call, allowed: set[str]) -> MultiMapping[str]:
+    """The query string, checked: only ``allowed`` names (and paging, ``_lastUpdated``)."""
     query = call.request.query
     for name in query:
-        if name not in allowed and name not in PAGING:
+        if name not in allowed and name not in PAGING and name != LAST_UPDATED:
             raise InvalidInput(
                 f"不支持的检索参数 / unsupported search parameter {name!r}", field=name
             )
@@ -61,15 +64,15 @@ def _query(call: Call, allowed: set[str]) -> MultiMapping[str]:
     return query
 
 
-def _one(query: MultiMapping[str], name: str) -> str | None:
+def one_value(query: MultiMapping[str], name: str) -> str | None:
     values = query.getall(name, [])
     if len(values) > 1:
         raise InvalidInput(f"参数 {name} 重复 / {name} given more than once", field=name)
     return values[0] if values else None
 
 
-def _codes(query: MultiMapping[str], name: str, allowed: set[str]) -> tuple[str, ...]:
-    value = _one(query, name)
+def code_list(query: MultiMapping[str], name: str, allowed: set[str]) -> tuple[str, ...]:
+    value = one_value(query, name)
     if value is None:
         return ()
     codes = tuple(c.strip() for c in value.split(","))
@@ -81,23 +84,57 @@ def _codes(query: MultiMapping[str], name: str, allowed: set[str]) -> tuple[str,
     return codes
 
 
-def _record_search(call: Call, date_param: str, statuses: set[str]) -> search.RecordSearch:
-    query = _query(call, {"patient", "status", date_param})
-    patient = _one(query, "patient")
+def dates_of(call: Call, query: MultiMapping[str], name: str) -> tuple[fhir.DateBound, ...]:
+    """Every value of a date parameter (repeated values all apply: a range is ge..&le..)."""
     tz = ZoneInfo(call.center.policy.timezone)
+    return tuple(fhir.parse_date(v, tz, name) for v in query.getall(name, []))
+
+
+def patient_param(query: MultiMapping[str]) -> int | None:
+    patient = one_value(query, "patient")
+    return None if patient is None else fhir.parse_reference(patient, "Patient", "patient")
+
+
+def record_search(
+    call: Call, date_param: str, statuses: set[str], extra: frozenset[str] = frozenset()
+) -> search.RecordSearch:
+    """patient, status, a date and ``_lastUpdated``; ``extra`` may add code and identifier."""
+    query = strict_query(call, {"patient", "status", date_param, *extra})
     return search.RecordSearch(
-        patient_id=None if patient is None else fhir.parse_reference(patient, "Patient", "patient"),
-        statuses=_codes(query, "status", statuses),
-        dates=tuple(fhir.parse_date(v, tz, date_param) for v in query.getall(date_param, [])),
+        patient_id=patient_param(query),
+        statuses=code_list(query, "status", statuses),
+        dates=dates_of(call, query, date_param),
+        updated=dates_of(call, query, LAST_UPDATED),
+        codes=kind_codes(query) if "code" in extra else (),
+        identifier=identifier_param(query) if "identifier" in extra else None,
     )
 
 
-def _page(call: Call) -> fhir.Page:
+def identifier_param(query: MultiMapping[str]) -> str | None:
+    """``[system|]value`` with a value."""
+    identifier = one_value(query, "identifier")
+    if identifier is not None and not identifier.rpartition("|")[2].strip():
+        raise InvalidInput("参数 identifier 为空 / identifier has no value", field="identifier")
+    return identifier
+
+
+def kind_codes(query: MultiMapping[str]) -> tuple[str, ...]:
+    """``code`` of a request: one of our request kinds (with our system or none)."""
+    kinds = {str(kind) for kind in RequestKind}
+    for system, code in code_tokens(query):
+        if system not in (None, REQUEST_KIND_SYSTEM) or code not in kinds:
+            raise InvalidInput(
+                f"参数 code 无效 / invalid code {code!r}: one of {sorted(kinds)}", field="code"
+            )
+    return tuple(code for _, code in code_tokens(query))
+
+
+def page_param(call: Call) -> fhir.Page:
     query = call.request.query
-    return fhir.parse_count(_one(query, "_count"), _one(query, "_offset"))
+    return fhir.parse_count(one_value(query, "_count"), one_value(query, "_offset"))
 
 
-def _searchset(
+def searchset(
     call: Call, found: search.Found[Any], page: fhir.Page, to_resource: Callable[[Any], Json]
 ) -> web.Response:
     url = call.request.url
@@ -109,6 +146,11 @@ def _searchset(
         if after < found.total and after <= fhir.params.MAX_OFFSET
         else None
     )
+    previous_url = (
+        _with_page(clean, fhir.Page(page.count, max(0, page.offset - page.count)))
+        if page.offset > 0
+        else None
+    )
     resources = [to_resource(row) for row in found.rows]
     return fhir_response(
         fhir.bundle(
@@ -116,6 +158,7 @@ def _searchset(
             total=found.total,
             self_url=self_url,
             next_url=next_url,
+            previous_url=previous_url,
             base=base_url(call.request),
         )
     )
@@ -125,7 +168,11 @@ def _with_page(url: URL, page: fhir.Page) -> str:
     return str(url.update_query({"_count": str(page.count), "_offset": str(page.offset)}))
 
 
-def _path_id(call: Call) -> int:
+def as_is(resource: Json) -> Json:
+    return resource
+
+
+def path_id(call: Call) -> int:
     return fhir.parse_id(call.request.match_info["id"])
 
 
@@ -140,60 +187,48 @@ async def metadata(call: Call) -> web.Response:
 
 @endpoints.get(f"/fhir/Patient/{ID}", summary="FHIR Patient read (audited; consent as the API)")
 async def read_patient(call: Call) -> web.Response:
-    patient_id = _path_id(call)
+    patient_id = path_id(call)
     async with call.work() as work:
-        return fhir_response(fhir.patient(await search.read_patient(work, patient_id)))
+        return fhir_response(await search.read_patient(work, patient_id))
 
 
 @endpoints.get("/fhir/Patient", summary="FHIR Patient search: identifier, name")
 async def search_patients(call: Call) -> web.Response:
-    query = _query(call, {"identifier", "name"})
-    wanted = search.PatientSearch(identifier=_one(query, "identifier"), name=_one(query, "name"))
+    query = strict_query(call, {"identifier", "name"})
+    wanted = search.PatientSearch(
+        identifier=one_value(query, "identifier"),
+        name=one_value(query, "name"),
+        updated=dates_of(call, query, LAST_UPDATED),
+    )
     if wanted.name is not None and not wanted.name.strip():
         raise InvalidInput("参数 name 为空 / name must not be empty", field="name")
-    page = _page(call)
+    page = page_param(call)
     async with call.work() as work:
         found = await search.search_patients(work, wanted, page)
-        return _searchset(call, found, page, fhir.patient)
-
-
-@endpoints.get(f"/fhir/ServiceRequest/{ID}", summary="FHIR ServiceRequest read (a request)")
-async def read_request(call: Call) -> web.Response:
-    request_id = _path_id(call)
-    async with call.work() as work:
-        return fhir_response(fhir.service_request(await search.read_request(work, request_id)))
-
-
-@endpoints.get("/fhir/ServiceRequest", summary="FHIR ServiceRequest search: patient, status")
-async def search_requests(call: Call) -> web.Response:
-    wanted = _record_search(call, "authored", set(REQUEST_STATUS.values()))
-    page = _page(call)
-    async with call.work() as work:
-        found = await search.search_requests(work, wanted, page)
-        return _searchset(call, found, page, fhir.service_request)
+        return searchset(call, found, page, as_is)
 
 
 @endpoints.get(f"/fhir/DiagnosticReport/{ID}", summary="FHIR DiagnosticReport read (signed)")
 async def read_report(call: Call) -> web.Response:
-    report_id = _path_id(call)
+    report_id = path_id(call)
     async with call.work() as work:
         return fhir_response(fhir.diagnostic_report(await search.read_report(work, report_id)))
 
 
 @endpoints.get("/fhir/DiagnosticReport", summary="FHIR DiagnosticReport search: patient, status")
 async def search_reports(call: Call) -> web.Response:
-    wanted = _record_search(call, "date", set(REPORT_STATUS.values()))
-    page = _page(call)
+    wanted = record_search(call, "date", set(REPORT_STATUS.values()))
+    page = page_param(call)
     async with call.work() as work:
         found = await search.search_reports(work, wanted, page)
-        return _searchset(call, found, page, fhir.diagnostic_report)
+        return searchset(call, found, page, fhir.diagnostic_report)
 
 
 CATEGORIES = {"laboratory", "procedure"}
 
 
-def _code_tokens(query: MultiMapping[str]) -> tuple[tuple[str | None, str], ...]:
-    value = _one(query, "code")
+def code_tokens(query: MultiMapping[str]) -> tuple[tuple[str | None, str], ...]:
+    value = one_value(query, "code")
     if value is None:
         return ()
     tokens = []
@@ -216,16 +251,15 @@ async def read_observation(call: Call) -> web.Response:
     "/fhir/Observation", summary="FHIR Observation search: patient, category, code, date"
 )
 async def search_observations(call: Call) -> web.Response:
-    query = _query(call, {"patient", "category", "code", "date"})
-    patient = _one(query, "patient")
-    tz = ZoneInfo(call.center.policy.timezone)
+    query = strict_query(call, {"patient", "category", "code", "date"})
     wanted = search.ObservationSearch(
-        patient_id=None if patient is None else fhir.parse_reference(patient, "Patient", "patient"),
-        categories=_codes(query, "category", CATEGORIES),
-        codes=_code_tokens(query),
-        dates=tuple(fhir.parse_date(v, tz, "date") for v in query.getall("date", [])),
+        patient_id=patient_param(query),
+        categories=code_list(query, "category", CATEGORIES),
+        codes=code_tokens(query),
+        dates=dates_of(call, query, "date"),
+        updated=dates_of(call, query, LAST_UPDATED),
     )
-    page = _page(call)
+    page = page_param(call)
     async with call.work() as work:
         found = await search.search_observations(work, wanted, page)
-        return _searchset(call, found, page, lambda resource: resource)
+        return searchset(call, found, page, as_is)

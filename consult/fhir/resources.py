@@ -66,7 +66,7 @@ def reference(resource_type: str, row_id: int) -> Json:
     return {"reference": f"{resource_type}/{row_id}"}
 
 
-def patient(row: Patient) -> Json:
+def patient(row: Patient, *, updated: dt.datetime | None = None) -> Json:
     """A :class:`Patient` with its resident ID and every clinic's record number."""
     identifiers: list[Json] = []
     if row.resident_id:
@@ -85,6 +85,7 @@ def patient(row: Patient) -> Json:
     resource: Json = {
         "resourceType": "Patient",
         "id": str(row.id),
+        "meta": {"lastUpdated": instant(updated or row.created_at)},
         "name": [{"text": row.name}],
         "gender": GENDER[row.sex],
     }
@@ -97,6 +98,16 @@ def patient(row: Patient) -> Json:
     return resource
 
 
+def kind_code(row: DiagnosticRequest) -> Json:
+    """What the request asks for, in our request-kind code system."""
+    coding = {
+        "system": REQUEST_KIND_SYSTEM,
+        "code": str(row.kind),
+        "display": KIND_DISPLAY[row.kind],
+    }
+    return {"coding": [coding]}
+
+
 def service_request(row: DiagnosticRequest) -> Json:
     """A :class:`DiagnosticRequest` as a ServiceRequest (an order to the center)."""
     resource: Json = {
@@ -107,15 +118,7 @@ def service_request(row: DiagnosticRequest) -> Json:
         "status": REQUEST_STATUS[row.status],
         "intent": "order",
         "priority": PRIORITY[row.priority],
-        "code": {
-            "coding": [
-                {
-                    "system": REQUEST_KIND_SYSTEM,
-                    "code": str(row.kind),
-                    "display": KIND_DISPLAY[row.kind],
-                }
-            ]
-        },
+        "code": kind_code(row),
         "subject": reference("Patient", row.patient_id),
         "authoredOn": instant(row.created_at),
     }
@@ -169,12 +172,21 @@ def operation_outcome(code: str, diagnostics: str, severity: str = "error") -> J
 
 
 def bundle(
-    resources: list[Json], *, total: int, self_url: str, next_url: str | None, base: str
+    resources: list[Json],
+    *,
+    total: int,
+    self_url: str,
+    next_url: str | None,
+    base: str,
+    previous_url: str | None = None,
 ) -> Json:
-    """A searchset Bundle: ``total`` matches, this page's entries, ``self`` and ``next`` links."""
+    """A searchset Bundle: ``total`` matches, this page's entries, ``self``, ``next`` and
+    ``previous`` links."""
     links = [{"relation": "self", "url": self_url}]
     if next_url is not None:
         links.append({"relation": "next", "url": next_url})
+    if previous_url is not None:
+        links.append({"relation": "previous", "url": previous_url})
     return {
         "resourceType": "Bundle",
         "type": "searchset",
@@ -193,7 +205,28 @@ def bundle(
 
 SEARCH_PARAMS: dict[str, list[tuple[str, str]]] = {
     "Patient": [("identifier", "token"), ("name", "string")],
-    "ServiceRequest": [("patient", "reference"), ("status", "token"), ("authored", "date")],
+    "ServiceRequest": [
+        ("patient", "reference"),
+        ("status", "token"),
+        ("code", "token"),
+        ("identifier", "token"),
+        ("category", "token"),
+        ("authored", "date"),
+    ],
+    "Task": [
+        ("patient", "reference"),
+        ("status", "token"),
+        ("code", "token"),
+        ("identifier", "token"),
+        ("authored-on", "date"),
+    ],
+    "Encounter": [
+        ("patient", "reference"),
+        ("status", "token"),
+        ("identifier", "token"),
+        ("date", "date"),
+    ],
+    "Appointment": [("patient", "reference"), ("status", "token"), ("date", "date")],
     "DiagnosticReport": [("patient", "reference"), ("status", "token"), ("date", "date")],
     "Observation": [
         ("patient", "reference"),
@@ -201,7 +234,14 @@ SEARCH_PARAMS: dict[str, list[tuple[str, str]]] = {
         ("code", "token"),
         ("date", "date"),
     ],
+    "ImagingStudy": [
+        ("patient", "reference"),
+        ("identifier", "token"),
+        ("modality", "token"),
+        ("started", "date"),
+    ],
 }
+COMMON_PARAMS = [("_lastUpdated", "date"), ("_count", "number"), ("_offset", "number")]
 
 
 def capability_statement(*, version: str, base: str, date: dt.datetime) -> Json:
@@ -227,8 +267,9 @@ def capability_statement(*, version: str, base: str, date: dt.datetime) -> Json:
                     {
                         "type": rtype,
                         "interaction": [{"code": "read"}, {"code": "search-type"}],
-                        "searchParam": [{"name": name, "type": ptype} for name, ptype in params]
-                        + [{"name": "_count", "type": "number"}],
+                        "searchParam": [
+                            {"name": name, "type": ptype} for name, ptype in params + COMMON_PARAMS
+                        ],
                     }
                     for rtype, params in SEARCH_PARAMS.items()
                 ],

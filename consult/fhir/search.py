@@ -42,8 +42,9 @@ from consult.fhir.resources import (
     REQUEST_STATUS,
     RESIDENT_ID_SYSTEM,
     Json,
+    patient,
 )
-from consult.models import DiagnosticRequest, Patient, PatientRecordNumber, Report
+from consult.models import AuditRecord, DiagnosticRequest, Patient, PatientRecordNumber, Report
 from consult.quality_tables import unreleased
 from consult.vocab import ReportStatus, RequestStatus
 from ecg.store import EcgRecording
@@ -65,6 +66,7 @@ class Found(Generic[RowT]):
 class PatientSearch:
     identifier: str | None = None
     name: str | None = None
+    updated: tuple[DateBound, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,17 @@ class RecordSearch:
     patient_id: int | None = None
     statuses: tuple[str, ...] = ()
     dates: tuple[DateBound, ...] = field(default_factory=tuple)
+    updated: tuple[DateBound, ...] = ()
+    """``_lastUpdated`` bounds."""
+    codes: tuple[str, ...] = ()
+    identifier: str | None = None
+
+
+def within(query: Select[Any], column: Any, bounds: Sequence[DateBound]) -> Select[Any]:
+    """``query`` restricted to rows whose ``column`` meets every bound."""
+    for bound in bounds:
+        query = query.where(_date_clause(column, bound))
+    return query
 
 
 def _date_clause(column: Any, bound: DateBound) -> ColumnElement[bool]:
@@ -88,13 +101,13 @@ def _date_clause(column: Any, bound: DateBound) -> ColumnElement[bool]:
     }[bound.prefix]
 
 
-async def _page(work: Work, query: Select[Any], order: Any, page: Page) -> tuple[list[Any], int]:
+async def page_of(work: Work, query: Select[Any], order: Any, page: Page) -> tuple[list[Any], int]:
     total = await work.session.scalar(select(func.count()).select_from(query.subquery()))
     rows = await work.session.scalars(query.order_by(order).offset(page.offset).limit(page.count))
     return list(rows.unique()), int(total or 0)
 
 
-def _consented(work: Work, patient_id: Any) -> ColumnElement[bool] | None:
+def consented(work: Work, patient_id: Any) -> ColumnElement[bool] | None:
     """County staff find only patients whose record they could read now (consent, override)."""
     if not needs_consent(work.principal):
         return None
@@ -104,8 +117,31 @@ def _consented(work: Work, patient_id: Any) -> ColumnElement[bool] | None:
 # -- Patient --
 
 
-async def read_patient(work: Work, patient_id: int) -> Patient:
-    return await readable_patient(work, patient_id, "fhir.patient.read")
+PATIENT_CHANGES = ("patient.update", "patient.record_number")
+"""The audited actions that change a Patient resource after its registration."""
+
+
+def patient_updated_at() -> Any:
+    """SQL for a patient's last change: its last audited edit, else its registration."""
+    last_edit = (
+        select(func.max(AuditRecord.at))
+        .where(AuditRecord.patient_id == Patient.id, AuditRecord.action.in_(PATIENT_CHANGES))
+        .scalar_subquery()
+    )
+    return func.coalesce(last_edit, Patient.created_at)
+
+
+async def _patient_resources(work: Work, rows: Sequence[Patient]) -> list[Json]:
+    changed = await work.session.execute(
+        select(Patient.id, patient_updated_at()).where(Patient.id.in_([p.id for p in rows]))
+    )
+    updated: dict[int, dt.datetime] = {row.id: row[1] for row in changed}
+    return [patient(row, updated=updated.get(row.id)) for row in rows]
+
+
+async def read_patient(work: Work, patient_id: int) -> Json:
+    row = await readable_patient(work, patient_id, "fhir.patient.read")
+    return (await _patient_resources(work, [row]))[0]
 
 
 def _identifier_clause(identifier: str) -> ColumnElement[bool]:
@@ -129,7 +165,7 @@ def _identifier_clause(identifier: str) -> ColumnElement[bool]:
     return Patient.id.in_([])  # a system we do not issue: nothing matches
 
 
-async def search_patients(work: Work, search: PatientSearch, page: Page) -> Found[Patient]:
+async def search_patients(work: Work, search: PatientSearch, page: Page) -> Found[Json]:
     query = (
         select(Patient)
         .where(patient_clause(work.principal))
@@ -139,11 +175,12 @@ async def search_patients(work: Work, search: PatientSearch, page: Page) -> Foun
         query = query.where(_identifier_clause(search.identifier))
     if search.name is not None:
         query = query.where(Patient.name.like(f"%{_escape(search.name)}%", escape="\\"))
-    if (consent := _consented(work, Patient.id)) is not None:
+    query = within(query, patient_updated_at(), search.updated)
+    if (consent := consented(work, Patient.id)) is not None:
         query = query.where(consent)
-    rows, total = await _page(work, query, Patient.id, page)
+    rows, total = await page_of(work, query, Patient.id, page)
     work.audit_patients("fhir.patient.search", (p.id for p in rows))
-    return Found(rows, total)
+    return Found(await _patient_resources(work, rows), total)
 
 
 def _escape(text: str) -> str:
@@ -157,22 +194,36 @@ async def read_request(work: Work, request_id: int) -> DiagnosticRequest:
     return await readable_request(work, request_id, "fhir.request.read")
 
 
-def _statuses_of(codes: Sequence[str], table: dict[Any, str]) -> list[Any]:
+def statuses_of(codes: Sequence[str], table: dict[Any, str]) -> list[Any]:
     return [ours for ours, theirs in table.items() if theirs in codes]
 
 
-async def search_requests(work: Work, search: RecordSearch, page: Page) -> Found[DiagnosticRequest]:
+def requests_query(
+    work: Work, search: RecordSearch, statuses: dict[RequestStatus, str]
+) -> Select[Any]:
+    """The requests the caller may read that match ``search`` (``statuses``: ours to theirs);
+    shared by ServiceRequest, Task and Encounter, which are views of one request."""
     query = select(DiagnosticRequest).where(request_clause(work.principal))
     if search.patient_id is not None:
         query = query.where(DiagnosticRequest.patient_id == search.patient_id)
     if search.statuses:
-        ours: list[RequestStatus] = _statuses_of(search.statuses, REQUEST_STATUS)
+        ours: list[RequestStatus] = statuses_of(search.statuses, statuses)
         query = query.where(DiagnosticRequest.status.in_(ours))
-    for bound in search.dates:
-        query = query.where(_date_clause(DiagnosticRequest.created_at, bound))
-    if (consent := _consented(work, DiagnosticRequest.patient_id)) is not None:
+    if search.codes:
+        query = query.where(DiagnosticRequest.kind.in_(search.codes))
+    if search.identifier is not None:
+        value = search.identifier.rpartition("|")[2].strip()
+        query = query.where(DiagnosticRequest.identifier == value)
+    query = within(query, DiagnosticRequest.created_at, search.dates)
+    query = within(query, DiagnosticRequest.updated_at, search.updated)
+    if (consent := consented(work, DiagnosticRequest.patient_id)) is not None:
         query = query.where(consent)
-    rows, total = await _page(work, query, DiagnosticRequest.id.desc(), page)
+    return query
+
+
+async def search_requests(work: Work, search: RecordSearch, page: Page) -> Found[DiagnosticRequest]:
+    query = requests_query(work, search, REQUEST_STATUS)
+    rows, total = await page_of(work, query, DiagnosticRequest.id.desc(), page)
     work.audit_patients("fhir.request.search", (r.patient_id for r in rows))
     return Found(rows, total)
 
@@ -209,13 +260,13 @@ async def search_reports(work: Work, search: RecordSearch, page: Page) -> Found[
     if search.patient_id is not None:
         query = query.where(DiagnosticRequest.patient_id == search.patient_id)
     if search.statuses:
-        ours: list[ReportStatus] = _statuses_of(search.statuses, REPORT_STATUS)
+        ours: list[ReportStatus] = statuses_of(search.statuses, REPORT_STATUS)
         query = query.where(Report.status.in_(ours))
-    for bound in search.dates:
-        query = query.where(_date_clause(DiagnosticRequest.created_at, bound))
-    if (consent := _consented(work, DiagnosticRequest.patient_id)) is not None:
+    query = within(query, DiagnosticRequest.created_at, search.dates)
+    query = within(query, Report.signed_at, search.updated)
+    if (consent := consented(work, DiagnosticRequest.patient_id)) is not None:
         query = query.where(consent)
-    rows, total = await _page(work, query, Report.id.desc(), page)
+    rows, total = await page_of(work, query, Report.id.desc(), page)
     work.audit_patients("fhir.report.search", (r.request.patient_id for r in rows))
     return Found(rows, total)
 
@@ -230,6 +281,7 @@ class ObservationSearch:
     codes: tuple[tuple[str | None, str], ...] = ()
     """``(system or None, code)`` pairs, any of which matches."""
     dates: tuple[DateBound, ...] = field(default_factory=tuple)
+    updated: tuple[DateBound, ...] = ()
 
 
 RELEASED = (ResultStatus.FINAL, ResultStatus.CORRECTED)
@@ -282,9 +334,9 @@ def _lab_query(work: Work, search: ObservationSearch) -> Select[Any]:
         query = query.where(LabResult.patient_id == search.patient_id)
     if search.codes:
         query = query.where(or_(*(_lab_code_clause(s, c) for s, c in search.codes)))
-    for bound in search.dates:
-        query = query.where(_date_clause(LabResult.observed_at, bound))
-    if (consent := _consented(work, DiagnosticRequest.patient_id)) is not None:
+    query = within(query, LabResult.observed_at, search.dates)
+    query = within(query, LabResult.released_at, search.updated)
+    if (consent := consented(work, DiagnosticRequest.patient_id)) is not None:
         query = query.where(consent)
     return query
 
@@ -301,9 +353,9 @@ def _ecg_query(work: Work, search: ObservationSearch) -> Select[Any] | None:
     )
     if search.patient_id is not None:
         query = query.where(EcgRecording.patient_id == search.patient_id)
-    for bound in search.dates:
-        query = query.where(_date_clause(EcgRecording.uploaded_at, bound))
-    if (consent := _consented(work, DiagnosticRequest.patient_id)) is not None:
+    query = within(query, EcgRecording.uploaded_at, search.dates)
+    query = within(query, EcgRecording.uploaded_at, search.updated)
+    if (consent := consented(work, DiagnosticRequest.patient_id)) is not None:
         query = query.where(consent)
     return query
 
@@ -315,28 +367,33 @@ async def _count(work: Work, query: Select[Any] | None) -> int:
     return int(total or 0)
 
 
+async def concat(
+    work: Work, parts: Sequence[tuple[Select[Any] | None, Any]], page: Page
+) -> tuple[list[list[Any]], int]:
+    """One page through several queries in a row (each ``(query or None, order)``): the rows of
+    each part that fall on the page, and the number of all matches."""
+    totals = [await _count(work, query) for query, _ in parts]
+    found: list[list[Any]] = []
+    skip, room = page.offset, page.count
+    for (query, order), total in zip(parts, totals, strict=True):
+        rows: list[Any] = []
+        if query is not None and room > 0 and skip < total:
+            result = await work.session.execute(query.order_by(order).offset(skip).limit(room))
+            rows = list(result.all())
+            room -= len(rows)
+        skip = max(0, skip - total)
+        found.append(rows)
+    return found, sum(totals)
+
+
 async def search_observations(work: Work, search: ObservationSearch, page: Page) -> Found[Json]:
     """Lab results first (by id), then ECGs (by id): one stable order to page through."""
     wants = set(search.categories) or {"laboratory", "procedure"}
     lab = _lab_query(work, search) if "laboratory" in wants else None
     ecg = _ecg_query(work, search) if "procedure" in wants else None
-    lab_total, ecg_total = await _count(work, lab), await _count(work, ecg)
-    found: list[Json] = []
-    patients: list[int] = []
-    if lab is not None and page.offset < lab_total:
-        rows = await work.session.execute(
-            lab.order_by(LabResult.id).offset(page.offset).limit(page.count)
-        )
-        for result, request_id, system in rows:
-            found.append(lab_observation(result, request_id=request_id, system=system))
-            patients.append(result.patient_id)
-    room = page.count - len(found)
-    if ecg is not None and room > 0:
-        start = max(0, page.offset - lab_total)
-        for recording in await work.session.scalars(
-            ecg.order_by(EcgRecording.id).offset(start).limit(room)
-        ):
-            found.append(ecg_observation(recording))
-            patients.append(recording.patient_id)
+    (labs, ecgs), total = await concat(work, [(lab, LabResult.id), (ecg, EcgRecording.id)], page)
+    found = [lab_observation(r, request_id=q, system=s) for r, q, s in labs]
+    found += [ecg_observation(recording) for (recording,) in ecgs]
+    patients = [r.patient_id for r, _, _ in labs] + [e.patient_id for (e,) in ecgs]
     work.audit_patients("fhir.observation.search", patients)
-    return Found(found, lab_total + ecg_total)
+    return Found(found, total)
