@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from sqlalchemy import func, select
 
 from consult.charges_tables import Charge, ChargeStatus, Refund
@@ -14,6 +15,7 @@ from tests.core.helpers import new_patient
 ROUNDS = 3
 
 
+@pytest.mark.both_backends  # one owner under concurrency
 async def test_racing_cancellations_refund_once(api: Api) -> None:
     township = await api.login("dr-township")
     patient = await new_patient(township, "吴退款")

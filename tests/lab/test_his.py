@@ -240,6 +240,7 @@ async def test_ar_is_retried_ae_stops_and_waits_for_a_person(center: Center) -> 
     assert await his.stopped_count(center) == 1 and await his.pending_count(center) == 0
 
 
+@pytest.mark.both_backends  # the outbox row commits with the signing
 async def test_the_outbox_row_commits_with_the_signing(seeded_database: Database) -> None:
     """On each backend: signing writes the message in its own transaction; a signing that
     fails after the message was queued leaves neither a signed report nor a message."""

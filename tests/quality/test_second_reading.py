@@ -162,6 +162,7 @@ async def test_second_reading_before_release(api: Api) -> None:
     assert (await village.get("/api/v1/statistics/quality")).status == 403
 
 
+@pytest.mark.both_backends  # one owner under concurrency
 async def test_two_second_readers_at_once(api: Api) -> None:
     village = await api.login("dr-village")
     reader, reader2, head = [await api.login(u) for u in ("ecg-reader", "ecg-reader2", "ecg-head")]
