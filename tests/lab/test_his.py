@@ -26,7 +26,7 @@ from lab import his, results
 from lab.demo import DEMO_PLACER
 from lab.results import Observation
 from lab.tables import HisOutbound, LabOrder
-from tests.conftest import Database
+from tests.conftest import Database, SeededTemplates
 from tests.lab.helpers import free_port
 from tests.lab.his_peer import FakeHis, fields
 
@@ -45,9 +45,9 @@ async def _center(url: str, schema: str = "") -> Center:
 
 
 @pytest.fixture
-async def center(seeded_templates: dict[str, Database], tmp_path: Path) -> AsyncIterator[Center]:
+async def center(seeded_templates: SeededTemplates, tmp_path: Path) -> AsyncIterator[Center]:
     """A copy of the seeded demo on SQLite, with the HIS outbox hooked to signing."""
-    source = Path(make_url(seeded_templates["sqlite"].url).database or "")
+    source = Path(make_url(seeded_templates.get("sqlite").url).database or "")
     shutil.copyfile(source, tmp_path / "his.db")
     center = await _center(f"sqlite+aiosqlite:///{tmp_path / 'his.db'}")
     yield center
