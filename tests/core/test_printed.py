@@ -67,4 +67,3 @@ async def test_printed_report_and_verification(api: Api) -> None:
     assert "已被取代" in old and "superseded by v2" in old
     assert (await api.anonymous("GET", "/verify/" + "A" * 32)).status == 404
     assert (await api.anonymous("GET", "/verify/x'--")).status == 404
-

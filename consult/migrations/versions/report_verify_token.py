@@ -28,7 +28,9 @@ def upgrade() -> None:
         sa.column("verify_token", sa.String),
     )
     bind = op.get_bind()
-    signed = list(bind.execute(sa.select(report.c.id).where(report.c.status != "draft")).scalars())
+    signed: list[int] = list(
+        bind.execute(sa.select(report.c.id).where(report.c.status != "draft")).scalars()
+    )
     for report_id in signed:  # -- one random token each: no SQL function is random enough --
         bind.execute(
             report.update()
