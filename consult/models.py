@@ -228,6 +228,8 @@ class Report(Base):
     superseded_by_id: Mapped[int | None] = mapped_column(ForeignKey("report.id"))
     amendment_reason: Mapped[str] = mapped_column(Text, default="")
     content_hash: Mapped[str] = mapped_column(String(64), default="")
+    verify_token: Mapped[str | None] = mapped_column(String(64), unique=True)
+    """Random, given at signing: the printed QR code's key to the public verification page."""
 
     request: Mapped[DiagnosticRequest] = relationship(lazy="joined")
     signer: Mapped[User | None] = relationship(foreign_keys=[signed_by], lazy="joined")

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from consult import conclusions
+from consult import conclusions, verification
 from consult import notifications as notes
 from consult import requests as requests_
 from consult.access import readable_request
@@ -163,6 +163,7 @@ async def sign(work: Work, report_id: int) -> Report:
     LIFECYCLE.set(report, ReportStatus.FINAL, work.now)
     report.signed_by = work.principal.user_id
     report.content_hash = content_hash(report)
+    report.verify_token = verification.new_token()
     work.audit("report.sign", patient_id=request.patient_id, obj=("report", report.id))
     if not await _held_for_second_reading(work, report, request):
         await release(work, report, request)
@@ -292,6 +293,7 @@ async def _new_version(
         signed_at=work.now,
         supersedes_id=old.id,
         amendment_reason=reason,
+        verify_token=verification.new_token(),
     )
     work.session.add(new)
     await work.session.flush()
@@ -389,3 +391,21 @@ async def inbox(work: Work, *, unread_only: bool = False, limit: int = 100) -> l
     rows = list(await work.session.scalars(query.order_by(ReportDelivery.id.desc()).limit(limit)))
     work.audit_patients("report.inbox", (d.report.request.patient_id for d in rows))
     return rows
+
+
+async def printable(work: Work, report_id: int) -> Report:
+    """A signed report version for printing (scoped and audited like a read); a draft is refused."""
+    report = await work.session.get(Report, report_id)
+    if report is None:
+        raise NotFound(f"no report {report_id}")
+    try:
+        request = await readable_request(work, report.request_id, "report.print")
+    except NotFound:
+        raise NotFound(f"no report {report_id}") from None
+    if report.status is ReportStatus.DRAFT:
+        if request.kind not in work.principal.kinds:
+            raise NotFound(f"no report {report_id}")
+        raise Conflict("报告未签发，不能打印 / only a signed report is printed")
+    if report.verify_token is None:  # -- signed before tokens existed and missed by migration --
+        report.verify_token = verification.new_token()
+    return report

@@ -38,6 +38,7 @@ from web.login_throttle import LoginThrottle
 from web.metrics import METRICS, Metrics
 from web.openapi import build_openapi
 from web.pages import add_pages
+from web.printed import add_verify_page
 from web.proxies import TRUSTED_PROXIES, add_hsts
 from web.readiness import readyz
 from web.redis_bus import RedisEventBus, make_bus
@@ -234,4 +235,5 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_get("/metrics", metrics.handle)
     app.router.add_get("/api/openapi.json", openapi_json)
     add_pages(app)
+    add_verify_page(app)
     return app

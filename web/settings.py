@@ -174,6 +174,9 @@ class Settings(BaseModel):
     node_url: str = ""
     """This node's URL as the other nodes reach it (rooms are relayed to the node that hosts
     them); empty: ``http://host:port``."""
+    public_url: str = ""
+    """The center's address as a patient's phone reaches it, printed in the reports' QR codes
+    (``https://center.example``); empty: the scheme and host of the request that printed."""
     lis_host: str = ""
     lis_port: int = Field(0, ge=0, le=65535)
     critical_ack_minutes: int = Field(15, ge=1)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from aiohttp import web
+
 from consult import reports
 from consult.models import Report
+from web import printed
 from web.api import Call, Endpoints
 from web.present import delivery_out
 from web.schemas import AmendIn, DeliveryOut, InboxQuery, ReportIn, ReportOut, ReportPatch
@@ -107,3 +110,8 @@ async def mark_read(call: Call) -> DeliveryOut:
 async def inbox(call: Call) -> list[DeliveryOut]:
     async with call.work() as work:
         return [delivery_out(d) for d in await reports.inbox(work, unread_only=call.query.unread)]
+
+
+@endpoints.get(REP + "/pdf", summary="The signed report as PDF, with its verification QR code")
+async def pdf(call: Call) -> web.Response:
+    return await printed.report_pdf(call)

@@ -34,7 +34,7 @@ const TEXT = {
   csvFs: ["CSV采样率(Hz)", "CSV sampling rate (Hz)"], tests: ["检验项目", "Tests"],
   specimen: ["标本", "Specimen"], requests: ["申请", "Requests"], status: ["状态", "Status"],
   due: ["截止", "Due"], created: ["创建", "Created"], overdue: ["已超时", "Overdue"], critical: ["危急", "Critical"],
-  inbox: ["报告收件箱", "Report inbox"], markRead: ["标为已读", "Mark read"], print: ["打印", "Print"],
+  inbox: ["报告收件箱", "Report inbox"], markRead: ["标为已读", "Mark read"], print: ["打印", "Print"], pdfReport: ["下载电子报告", "PDF report"],
   unread: ["未读", "Unread"], read: ["已读", "Read"], open: ["打开", "Open"], none: ["无", "None"],
   selectPatient: ["请先选择患者", "Select a patient first"], sent: ["已发送", "Sent"],
   slot: ["预约时段", "Reserved slot"], place: ["地点", "Place"], department: ["科室", "Department"],

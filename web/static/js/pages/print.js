@@ -45,7 +45,7 @@ async function load() {
     statements.length ? h("ul", statements.map((s) => h("li", s.text))) : null,
     h("h3", t(request.kind === "video_consult" ? "advice" : "impression")), h("p.body#impression-text", report.impression || "—"),
     request.kind === "video_consult" ? planView(report.data) : null,
-    report.amendment_reason ? h("p", h("strong", "Amended: "), report.amendment_reason) : null,
+    report.amendment_reason ? h("p", h("strong", t("amended") + "："), report.amendment_reason) : null,
     h("div.sign",
       h("span", t("signer") + "：" + signer),
       h("span", t("signedAt") + "：" + (report.signed_at ? fmtTime(report.signed_at) : t("draft")))),
@@ -53,6 +53,7 @@ async function load() {
   clear(document.getElementById("main"),
     h("div.toolbar.no-print",
       h("button.primary#print-now", { type: "button", on: { click: () => window.print() } }, t("print")),
+      report.status !== "draft" ? h("a.button#print-pdf", { href: `/api/v1/reports/${report.id}/pdf`, target: "_blank", rel: "noopener" }, t("pdfReport")) : null,
       h("button", { type: "button", on: { click: () => history.back() } }, t("back"))),
     sheet);
   document.title = `${t("report")} ${request.identifier}`;
