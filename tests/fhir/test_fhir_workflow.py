@@ -20,7 +20,7 @@ from consult.models import DiagnosticRequest, Referral
 from consult.principal import SYSTEM
 from consult.rooms import record_event
 from imaging.index import ImagingPatient, ImagingSeries, ImagingStudy
-from tests.conftest import Api, Database, make_settings
+from tests.conftest import Api, Database, SeededTemplates, make_settings
 from tests.core.helpers import new_patient, new_request
 from tests.core.test_referrals import publish, refer, signed_ecg_report
 from tests.fhir.test_fhir_api import audit_rows, fhir_get
@@ -32,12 +32,12 @@ KNOWN = dt.datetime(2021, 3, 4, 5, 6, 7, tzinfo=dt.UTC)
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def api(
-    seeded_templates: dict[str, Database], tmp_path_factory: pytest.TempPathFactory
+    seeded_templates: SeededTemplates, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Api]:
     """One server on a copy of the seeded SQLite database for every test here (read-mostly
     tests; each makes its own patients, so they do not see each other's records)."""
     tmp_path = tmp_path_factory.mktemp("fhir-workflow")
-    source = Path(make_url(seeded_templates["sqlite"].url).database or "")
+    source = Path(make_url(seeded_templates.get("sqlite").url).database or "")
     shutil.copyfile(source, tmp_path / "seeded.db")
     database = Database(f"sqlite+aiosqlite:///{tmp_path / 'seeded.db'}")
     client = TestClient(TestServer(create_app(make_settings(tmp_path, database))))
