@@ -32,6 +32,8 @@ AGGREGATE_ROUTES = {
     "/fhir/metadata",  # the public CapabilityStatement
 }
 """GET routes that answer the supervisor: none carries a patient."""
+PUBLIC_ROUTES = {"/verify/{token}"}
+"""Open to anyone without signing in (a printed report's QR code): a made-up token is 404."""
 NOT_API = ("/static/", "/favicon.ico")
 PAGE_SHELLS = {re.sub(r"\{(\w+):[^}]*\}", r"{\1}", path) for path in PAGES}
 """The browser pages: the same HTML shell for everyone, data comes from the API."""
@@ -116,7 +118,10 @@ async def test_the_supervisor_sees_no_patient_anywhere(api: Api) -> None:
                 r = await supervisor.call(method, path, json={})
             text = text_of(r.body)
             leaks += [f"{method} {path}: {s}" for s in secrets if s in text]
-            if method == "GET" and template in AGGREGATE_ROUTES:
+            if template in PUBLIC_ROUTES:
+                if r.status != 404:
+                    wrong.append(f"{method} {path}: {r.status} {text[:120]}")
+            elif method == "GET" and template in AGGREGATE_ROUTES:
                 if r.status != 200:
                     wrong.append(f"{method} {path}: {r.status} {text[:120]}")
             elif 200 <= r.status < 300 or r.status >= 500:
