@@ -251,7 +251,9 @@ def ludb_diagnoses(data: Path = DATA) -> dict[int, set[str]]:
                 "IRBBB": "incomplete right bundle branch block",
                 "ILBBB": "incomplete left bundle branch block",
                 "AVB1": "i degree av block",
-                "STEMI": "stemi:",
+                # "| stemi:" begins a line; LUDB's "undefined ischemia/scar/supp.nstemi:"
+                # (suspected NSTEMI, or scar) also holds "stemi:" and is not a STEMI
+                "STEMI": "| stemi:",
                 "LAFB": "left anterior hemiblock",
                 "IVCD": "non-specific intravintricular conduction delay",
                 "LVH": "left ventricular hypertrophy",
@@ -259,7 +261,7 @@ def ludb_diagnoses(data: Path = DATA) -> dict[int, set[str]]:
             for name, needle in rules.items():
                 if needle in text:
                     dx.add(name)
-            if "stemi:" in text or "scar formation" in text:
+            if "stemi:" in text or "scar formation" in text:  # STEMI, NSTEMI or scar
                 dx.add("MI")
             if "pacing" in text or "pacemaker" in text:
                 dx.add("PACED")

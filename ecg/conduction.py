@@ -126,15 +126,28 @@ def rbbb_pattern(m: dict[str, LeadQrs]) -> bool:
 
 def lbbb_pattern(m: dict[str, LeadQrs]) -> bool:
     """Left bundle branch block morphology (AHA/ACCF/HRS 2009 part III, LBBB criteria 2-4):
-    broad R in I, aVL, V5 and V6 (notched or slurred), no q wave in I, V5 and V6, R peak time
-    > 60 ms in V5 and V6; V1 predominantly negative (QS or rS)."""
+    broad R in I, aVL, V5 and V6, "an occasional RS pattern in V5 and V6 attributed to
+    displaced transition of QRS complex" (so V5 may be RS: the R predominant in I and V6); no
+    q wave in I, V5 and V6; R peak time > 60 ms in V5 or V6; V1 predominantly negative (QS or
+    rS). The ST-T of LBBB is discordant, so no terminal-force sign is asked of I and V6."""
     if not _has(m, "V1", "I", "V6"):
         return False
-    lateral = [m[n] for n in ("I", "V5", "V6") if n in m]
-    broad_r = all(x.net_mv > 0 and x.terminal_mv > -WAVE_MV for x in lateral)
-    no_q = all(x.q_mv < 0.1 for x in lateral)  # a q of >= 0.1 mV: septal activation intact
+    broad_r = all(m[n].net_mv > 0 for n in ("I", "V6"))
+    no_q = all(m[n].q_mv < 0.1 for n in ("I", "V5", "V6") if n in m)  # septal q: intact
     late_peak = max((m[n].r_peak_ms for n in ("V5", "V6") if n in m), default=0.0) > 60
     return m["V1"].net_mv < 0 and broad_r and no_q and late_peak
+
+
+def strauss_lbbb(m: dict[str, LeadQrs], qrs_ms: float, sex: str | None) -> bool:
+    """Strict LBBB of Strauss, Selvester and Wagner (Am J Cardiol 2011;107:927): QRS >= 140 ms
+    in men, >= 130 ms in women (the men's limit when sex is unknown: the specific one); QS or
+    rS in V1 and V2; mid-QRS notching or slurring in two or more of I, aVL, V1, V2, V5, V6.
+    Notching is read as a notched R (`LeadQrs.notched_r`)."""
+    if qrs_ms < (130 if sex == "F" else 140) or not _has(m, "V1", "V2"):
+        return False
+    qs_rs = all(m[n].s_mv > 0 and m[n].r_mv < 0.5 * m[n].s_mv for n in ("V1", "V2"))
+    notched = [n for n in ("I", "aVL", "V1", "V2", "V5", "V6") if n in m and m[n].notched_r]
+    return qs_rs and len(notched) >= 2
 
 
 def fascicular(m: dict[str, LeadQrs], axis: float | None) -> str | None:

@@ -20,12 +20,19 @@ from ecg.conduction import (
     pathological_q,
     pre_excitation,
     rbbb_pattern,
+    strauss_lbbb,
     voltages,
 )
 from ecg.episodes import Episode
 from ecg.measure import Measurements, qtc
 from ecg.statements import CriticalFinding, Statement, Value
-from ecg.stemi import lvh_discordant, posterior, sgarbossa, territories, threshold_mm
+from ecg.stemi import (
+    lvh_discordant,
+    posterior,
+    sgarbossa,
+    territories,
+    threshold_mm,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -336,7 +343,15 @@ def _morphology(f: Findings) -> dict[str, LeadQrs]:
     if m.median_beats is None or fid is None:
         return {}
     leads = tuple(s.lead for s in m.st)
-    return morphology(m.median_beats, leads, fid.qrs_on, fid.qrs_off, f.fs)
+    on, off = fid.qrs_on, fid.qrs_off
+    if fid.qrs_core_on is not None and m.qrs_core_ms is not None:
+        # Morphology on the span where the complex visibly moves: the walk of the global
+        # offset to the flattest point runs into the ST segment, whose discordant elevation
+        # or depression in bundle-branch block (or injury) would read as terminal forces
+        # and as a late R' / R peak (AHA/ACCF/HRS 2009 part III measure QRS waves, not ST).
+        on = fid.qrs_core_on
+        off = min(on + round(m.qrs_core_ms * f.fs / 1000.0), fid.qrs_off)
+    return morphology(m.median_beats, leads, on, off, f.fs)
 
 
 def _conduction(f: Findings, morph: dict[str, LeadQrs]) -> list[Statement]:
@@ -360,7 +375,8 @@ def _conduction(f: Findings, morph: dict[str, LeadQrs]) -> list[Statement]:
     if pre_excitation(morph, iv.pr_ms, qrs):
         return [*out, Statement("WPW", {**values, "pr_ms": round(iv.pr_ms or 0)})]
     if qrs >= 120:
-        code = "LBBB" if lbbb_pattern(morph) else "RBBB" if rbbb_pattern(morph) else "IVCD"
+        left = lbbb_pattern(morph) or strauss_lbbb(morph, qrs, f.sex)
+        code = "LBBB" if left else "RBBB" if rbbb_pattern(morph) else "IVCD"
         out.append(Statement(code, values))
     elif qrs >= 110:
         if rbbb_pattern(morph):
