@@ -3,6 +3,7 @@ worklist's StudyInstanceUID, MPPS N-CREATE / N-SET over pynetdicom, scope and re
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import shutil
 from pathlib import Path
@@ -77,8 +78,11 @@ async def _findscu(node: Node, aet: str, *keys: str) -> tuple[int, str, list[Dat
     for key in keys:
         args += ["-k", key]
     code, out = await dcmtk("findscu", "-W", "-X", "-od", str(out_dir), *args, *peer(node, aet))
-    found = [pydicom.dcmread(p) for p in sorted(Path(out_dir).glob("*"))]
-    return code, out, found
+    return code, out, await asyncio.to_thread(_read_all, out_dir)
+
+
+def _read_all(folder: Path) -> list[Dataset]:
+    return [pydicom.dcmread(p) for p in sorted(folder.glob("*"))]
 
 
 def _mpps(port: int, messages: list[tuple[str, str, Dataset]]) -> list[tuple[int, int | None]]:
