@@ -18,6 +18,7 @@ from imaging.matching import Level
 from imaging.query import InstanceRef
 from imaging.receiver import Origin, Received
 from imaging.service import NodeService, UidSelection
+from imaging.worklist import ScheduledStep, StepReference, WorklistKeys
 
 T = TypeVar("T")
 
@@ -45,6 +46,14 @@ class NodeBackend(Protocol):
     ) -> list[dict[str, Any]]: ...
 
     def instances(self, device: DeviceInfo, uids: UidSelection) -> list[InstanceRef]: ...
+
+    def worklist(self, device: DeviceInfo, keys: WorklistKeys) -> list[ScheduledStep]: ...
+
+    def mpps_create(
+        self, device: DeviceInfo, mpps_uid: str, ref: StepReference, status: str
+    ) -> str: ...
+
+    def mpps_set(self, device: DeviceInfo, mpps_uid: str, status: str) -> str: ...
 
 
 class LoopBackend:
@@ -76,3 +85,14 @@ class LoopBackend:
 
     def instances(self, device: DeviceInfo, uids: UidSelection) -> list[InstanceRef]:
         return self._run(self.service.instances(device, uids))
+
+    def worklist(self, device: DeviceInfo, keys: WorklistKeys) -> list[ScheduledStep]:
+        return self._run(self.service.worklist(device, keys))
+
+    def mpps_create(
+        self, device: DeviceInfo, mpps_uid: str, ref: StepReference, status: str
+    ) -> str:
+        return self._run(self.service.mpps_create(device, mpps_uid, ref, status))
+
+    def mpps_set(self, device: DeviceInfo, mpps_uid: str, status: str) -> str:
+        return self._run(self.service.mpps_set(device, mpps_uid, status))

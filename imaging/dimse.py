@@ -25,7 +25,7 @@ from pynetdicom.association import Association
 from pynetdicom.dimse_primitives import C_STORE
 from pynetdicom.presentation import build_context
 
-from imaging import query, transcode
+from imaging import mwl_scp, query, transcode
 from imaging.backend import NodeBackend
 from imaging.counts import ABORTED, ACCEPTED, REJECTED, NoCounts, NodeCounts
 from imaging.devices import DeviceInfo, Operation
@@ -35,7 +35,7 @@ from imaging.matching import Level, QueryError
 from imaging.ownership import DifferentContent, UidConflict
 from imaging.pixels import PixelDataMismatch
 from imaging.receiver import Mismatch, Origin, Receiver
-from imaging.sop import FIND_MODELS, STUDY_ROOT_FIND
+from imaging.sop import FIND_MODELS, MODALITY_WORKLIST_FIND, STUDY_ROOT_FIND
 
 logger = logging.getLogger(__name__)
 
@@ -101,6 +101,8 @@ class Handlers:
             (evt.EVT_C_FIND, self.on_find),
             (evt.EVT_C_GET, self.on_get),
             (evt.EVT_C_MOVE, self.on_move),
+            (evt.EVT_N_CREATE, self.on_n_create),
+            (evt.EVT_N_SET, self.on_n_set),
         ]
 
     # -- association ---------------------------------------------------------------------------
@@ -221,6 +223,11 @@ class Handlers:
         if device is None:
             yield NOT_AUTHORIZED, None
             return
+        syntax = UID(str(event.context.transfer_syntax))
+        encoding = (syntax.is_implicit_VR, syntax.is_little_endian)
+        if str(event.request.AffectedSOPClassUID) == MODALITY_WORKLIST_FIND:
+            yield from mwl_scp.on_worklist_find(self.backend, device, event, encoding)
+            return
         try:
             identifier = event.identifier
             level = Level(str(identifier.get("QueryRetrieveLevel", "")).strip().upper())
@@ -246,8 +253,6 @@ class Handlers:
             logger.exception("C-FIND from %s: 0xC001 unable to process", device.ae_title)
             yield UNABLE_TO_PROCESS, None
             return
-        syntax = UID(str(event.context.transfer_syntax))
-        encoding = (syntax.is_implicit_VR, syntax.is_little_endian)
         for values in matches:
             if event.is_cancelled:
                 yield CANCEL, None
@@ -258,6 +263,20 @@ class Handlers:
                     values, level, empty=keys, retrieve_aet=self.aet, encoding=encoding
                 ),
             )
+
+    def on_n_create(self, event: evt.Event) -> tuple[int | Dataset, Dataset | None]:
+        """MPPS N-CREATE (the only N-CREATE offered), from a device that may store."""
+        device = self._allowed(event, Operation.STORE)
+        if device is None:
+            return NOT_AUTHORIZED, None
+        return mwl_scp.on_mpps_create(self.backend, device, event)
+
+    def on_n_set(self, event: evt.Event) -> tuple[int | Dataset, Dataset | None]:
+        """MPPS N-SET, from a device that may store."""
+        device = self._allowed(event, Operation.STORE)
+        if device is None:
+            return NOT_AUTHORIZED, None
+        return mwl_scp.on_mpps_set(self.backend, device, event)
 
     def _selection(self, event: evt.Event, device: DeviceInfo) -> list[query.InstanceRef]:
         identifier = event.identifier

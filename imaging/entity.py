@@ -16,7 +16,7 @@ from pynetdicom import AE, ALL_TRANSFER_SYNTAXES, AllStoragePresentationContexts
 from pynetdicom.presentation import PresentationContext
 
 from imaging.admission import AssociationSlots, ConnectionLimits, NodeLimits
-from imaging.sop import QR_MODELS, VERIFICATION
+from imaging.sop import MODALITY_WORKLIST_FIND, MPPS, QR_MODELS, VERIFICATION
 
 MAX_PDU = 4 * 1024 * 1024
 MAX_DATA_SET = 512 * 1024 * 1024
@@ -119,10 +119,12 @@ def _context(abstract_syntax: str, *, roles: bool = False) -> PresentationContex
 
 
 def supported_contexts() -> list[PresentationContext]:
-    """Verification, every storage SOP class, Query/Retrieve (every transfer syntax)."""
+    """Verification, every storage SOP class, Query/Retrieve, Modality Worklist and MPPS
+    (every transfer syntax)."""
     contexts: list[PresentationContext] = [_context(VERIFICATION)]
     contexts += [
         _context(str(c.abstract_syntax), roles=True) for c in AllStoragePresentationContexts
     ]
     contexts += [_context(model) for model in QR_MODELS]
+    contexts += [_context(MODALITY_WORKLIST_FIND), _context(MPPS)]
     return contexts

@@ -119,3 +119,32 @@ class ImagingReconciliation(Base):
     resolved_at: Mapped[dt.datetime | None]
     resolved_by: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
     patient_id: Mapped[int | None] = mapped_column(ForeignKey("patient.id"))
+
+
+class WorklistStep(Base):
+    """A scheduled procedure step of an imaging request, offered on the modality worklist.
+
+    The StudyInstanceUID is assigned here, so that the study the modality sends back links to
+    the request without anyone typing the accession number."""
+
+    __tablename__ = "worklist_step"
+    __table_args__ = (Index("ix_worklist_step_scope", "institution_id", "status", "start_date"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("diagnostic_request.id"), unique=True)
+    institution_id: Mapped[int] = mapped_column(ForeignKey("institution.id"))
+    step_id: Mapped[str] = mapped_column(String(16), unique=True)
+    accession: Mapped[str] = mapped_column(String(16), index=True)
+    study_uid: Mapped[str] = mapped_column(String(64), unique=True)
+    modality: Mapped[str] = mapped_column(String(16))
+    station_aet: Mapped[str] = mapped_column(String(16), default="")
+    start_date: Mapped[str] = mapped_column(String(8))
+    """``YYYYMMDD`` (DICOM DA: range matching is a string comparison)."""
+    start_time: Mapped[str] = mapped_column(String(6))
+    description: Mapped[str] = mapped_column(String(64), default="")
+    status: Mapped[str] = mapped_column(String(16), default="SCHEDULED")
+    """:class:`imaging.worklist.StepStatus`."""
+    mpps_uid: Mapped[str | None] = mapped_column(String(64), unique=True)
+    """The Modality Performed Procedure Step the modality created for it (N-CREATE)."""
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

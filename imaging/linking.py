@@ -9,13 +9,14 @@ disagrees with the request it names, waits in the reconciliation list with the r
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from consult import requests as requests_
 from consult.center import Work
 from consult.identity import Identity, Reason, acting_for, dicom_date, match
 from consult.models import DiagnosticRequest, Institution
 from consult.vocab import InstitutionLevel, RequestKind
+from imaging import worklist
 from imaging.header import InstanceHeader
 from imaging.sop import ECG_WAVEFORMS
 
@@ -49,7 +50,12 @@ async def link_study(work: Work, header: InstanceHeader, institution_id: int) ->
     :mod:`consult.identity`; a disagreement leaves the study unlinked, with its reason."""
     is_ecg = header.sop_class_uid in ECG_WAVEFORMS
     kind = RequestKind.ECG_READ if is_ecg else RequestKind.IMAGING_READ
-    verdict = await match(work, identity_of(header), sender_id=institution_id, kind=kind)
+    identity = identity_of(header)
+    if not identity.accession:  # the modality took the study UID off the worklist
+        step = await worklist.step_for_study(work, header.study_uid)
+        if step is not None:
+            identity = replace(identity, accession=step.accession)
+    verdict = await match(work, identity, sender_id=institution_id, kind=kind)
     if not verdict.filed:
         return Link(None, None, verdict.text(), verdict.reason)
     assert verdict.patient_id is not None

@@ -12,11 +12,13 @@ from typing import Any
 from consult.center import Center
 from consult.principal import SYSTEM
 from imaging import devices, query
+from imaging import worklist as mwl
 from imaging.archive import Archive
 from imaging.devices import DeviceInfo
 from imaging.header import InstanceHeader
 from imaging.matching import Level
 from imaging.receiver import Origin, Received
+from imaging.worklist import ScheduledStep, StepReference, WorklistKeys
 
 UidSelection = dict[str, list[str]]
 """Retrieve keys: ``PatientID``/``StudyInstanceUID``/``SeriesInstanceUID``/``SOPInstanceUID``."""
@@ -68,3 +70,20 @@ class NodeService:
                 sop_uids=uids.get("SOPInstanceUID"),
                 action="imaging.retrieve",
             )
+
+    async def worklist(self, device: DeviceInfo, keys: WorklistKeys) -> list[ScheduledStep]:
+        """Modality Worklist C-FIND: the steps scheduled at ``device``'s institution."""
+        async with self.center.work(SYSTEM, client=f"dicom:{device.ae_title}") as work:
+            return await mwl.find(work, device, keys)
+
+    async def mpps_create(
+        self, device: DeviceInfo, mpps_uid: str, ref: StepReference, status: str
+    ) -> str:
+        """MPPS N-CREATE (raises :class:`imaging.worklist.StepRefused`)."""
+        async with self.center.work(SYSTEM, client=f"dicom:{device.ae_title}") as work:
+            return await mwl.begin(work, device, mpps_uid, ref, status)
+
+    async def mpps_set(self, device: DeviceInfo, mpps_uid: str, status: str) -> str:
+        """MPPS N-SET (raises :class:`imaging.worklist.StepRefused`)."""
+        async with self.center.work(SYSTEM, client=f"dicom:{device.ae_title}") as work:
+            return await mwl.finish(work, device, mpps_uid, status)

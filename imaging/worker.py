@@ -46,6 +46,7 @@ from imaging.query import InstanceRef
 from imaging.reactor import NodeRequestHandler, NodeServer, finish_associations
 from imaging.receiver import Origin, Received, Receiver
 from imaging.service import UidSelection
+from imaging.worklist import ScheduledStep, StepReference, WorklistKeys
 
 logger = logging.getLogger(__name__)
 
@@ -152,6 +153,17 @@ class RemoteBackend:
 
     def instances(self, device: DeviceInfo, uids: UidSelection) -> list[InstanceRef]:
         return cast(list[InstanceRef], self.channel.call("instances", device, uids))
+
+    def worklist(self, device: DeviceInfo, keys: WorklistKeys) -> list[ScheduledStep]:
+        return cast(list[ScheduledStep], self.channel.call("worklist", device, keys))
+
+    def mpps_create(
+        self, device: DeviceInfo, mpps_uid: str, ref: StepReference, status: str
+    ) -> str:
+        return cast(str, self.channel.call("mpps_create", device, mpps_uid, ref, status))
+
+    def mpps_set(self, device: DeviceInfo, mpps_uid: str, status: str) -> str:
+        return cast(str, self.channel.call("mpps_set", device, mpps_uid, status))
 
 
 class ChannelCounts:

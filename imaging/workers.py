@@ -99,6 +99,9 @@ class WorkerPool:
             "claim": service.claim,
             "find": service.find,
             "instances": service.instances,
+            "worklist": service.worklist,
+            "mpps_create": service.mpps_create,
+            "mpps_set": service.mpps_set,
         }
 
     @property

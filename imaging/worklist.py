@@ -1,0 +1,368 @@
+"""The modality worklist: imaging requests scheduled at a township, as procedure steps.
+
+Scheduling an imaging-read request at an institution (the clinic that asked, or its township)
+gives it one scheduled procedure step: a Step ID, the accession number (the request's
+identifier) and a pre-assigned StudyInstanceUID. The institution's registered modalities find
+it on the worklist (C-FIND, DICOM Modality Worklist) and report it performed (MPPS): SCHEDULED
+→ IN PROGRESS → COMPLETED or DISCONTINUED; nothing else.
+
+Plain data in and out: the DICOM adapter (:mod:`imaging.dimse`) turns identifiers into
+:class:`WorklistKeys` and refusals into statuses.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+import uuid
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import ColumnElement, select
+
+from consult.center import Work
+from consult.errors import Forbidden, InvalidInput, NotFound
+from consult.identity import may_send_for
+from consult.models import DiagnosticRequest, Institution, Patient, PatientRecordNumber
+from consult.vocab import RequestKind, Role
+from imaging.devices import AET_RE, DeviceInfo
+from imaging.index import WorklistStep
+from imaging.matching import QueryError
+
+logger = logging.getLogger(__name__)
+
+MAX_STEPS = 500
+MODALITY_RE = re.compile(r"^[A-Z0-9_]{1,16}$")
+DATE_RE = re.compile(r"^\d{8}$")
+SH_RE = re.compile(r"^[\x20-\x5b\x5d-\x7e]{0,16}$")
+
+
+class StepStatus(StrEnum):
+    """Scheduled Procedure Step Status (0040,0020) / Performed Procedure Step Status."""
+
+    SCHEDULED = "SCHEDULED"
+    IN_PROGRESS = "IN PROGRESS"
+    COMPLETED = "COMPLETED"
+    DISCONTINUED = "DISCONTINUED"
+
+
+class Refusal(StrEnum):
+    """Why an MPPS message is refused (the adapter gives each its DICOM status)."""
+
+    MISSING = "missing attribute"
+    INVALID = "invalid attribute value"
+    DUPLICATE = "duplicate SOP instance"
+    NO_SUCH_INSTANCE = "no such SOP instance"
+    NO_SUCH_STEP = "no scheduled step"
+    FINAL = "may no longer be updated"
+
+
+class StepRefused(Exception):
+    """An MPPS N-CREATE / N-SET that cannot be applied (picklable across node processes)."""
+
+    def __init__(self, refusal: Refusal, text: str) -> None:
+        super().__init__(refusal, text)
+        self.refusal, self.text = refusal, text
+
+    def __str__(self) -> str:
+        return self.text
+
+
+@dataclass(frozen=True)
+class WorklistKeys:
+    """The matching keys of a worklist query (empty: universal)."""
+
+    modality: str = ""
+    station_aet: str = ""
+    start_date: str = ""
+    """``YYYYMMDD``, ``A-``, ``-B`` or ``A-B``."""
+    patient_id: str = ""
+    accession: str = ""
+
+    def checked(self) -> WorklistKeys:
+        """These keys, or raise :class:`QueryError` for a value that cannot be matched."""
+        if self.modality and not MODALITY_RE.match(self.modality):
+            raise QueryError("Modality must be a DICOM code string")
+        if self.station_aet and not AET_RE.match(self.station_aet):
+            raise QueryError("ScheduledStationAETitle must be an AE title")
+        for value, name in ((self.patient_id, "PatientID"), (self.accession, "AccessionNumber")):
+            if len(value) > 64 or "\x00" in value:
+                raise QueryError(f"{name} is too long or not text")
+        _date_range(self.start_date)
+        return self
+
+
+def _date_range(value: str) -> tuple[str, str]:
+    if not value:
+        return "", ""
+    low, sep, high = value.partition("-")
+    if (not sep and low != value) or not (low or high):
+        raise QueryError("ScheduledProcedureStepStartDate must be a date or a date range")
+    for part in (low, high):
+        if part and not (DATE_RE.match(part) and _valid_date(part)):
+            raise QueryError("ScheduledProcedureStepStartDate must be YYYYMMDD")
+    return (low, high) if sep else (low, low)
+
+
+def _valid_date(text: str) -> bool:
+    try:
+        dt.date(int(text[:4]), int(text[4:6]), int(text[6:]))
+    except ValueError:
+        return False
+    return True
+
+
+def _text_match(column: Any, value: str) -> ColumnElement[bool] | None:
+    if not value or value == "*":
+        return None
+    if "*" in value or "?" in value:
+        escaped = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        return column.like(escaped.replace("*", "%").replace("?", "_"), escape="\\")
+    return column == value
+
+
+@dataclass(frozen=True)
+class ScheduledStep:
+    """One worklist item, as the modality is told it."""
+
+    patient_name: str
+    patient_id: str
+    birth_date: str
+    sex: str
+    accession: str
+    requested_procedure_id: str
+    description: str
+    study_uid: str
+    step_id: str
+    modality: str
+    station_aet: str
+    start_date: str
+    start_time: str
+    status: str
+
+
+async def schedule(
+    work: Work,
+    request_identifier: str,
+    *,
+    modality: str,
+    start: dt.datetime,
+    at: str = "",
+    station_aet: str = "",
+    description: str = "",
+) -> WorklistStep:
+    """Schedule an open imaging-read request at institution ``at`` (default: the clinic that
+    asked; else its township or the county hospital); one step per request."""
+    request = await work.session.scalar(
+        select(DiagnosticRequest).where(DiagnosticRequest.identifier == request_identifier)
+    )
+    if request is None or not _may_schedule(work, request):
+        raise NotFound(f"no request {request_identifier}")
+    if request.kind is not RequestKind.IMAGING_READ or not request.status.is_open:
+        raise InvalidInput("only an open imaging request is scheduled", field="request")
+    modality = modality.strip().upper()
+    if not MODALITY_RE.match(modality):
+        raise InvalidInput("modality must be a DICOM code such as CT or DX", field="modality")
+    if station_aet and not AET_RE.match(station_aet):
+        raise InvalidInput("an AE title is 1-16 printable ASCII characters", field="station")
+    if not SH_RE.match(description[:64].replace("\\", "/")):
+        raise InvalidInput("the description must be printable text", field="description")
+    institution = await _performer(work, request, at)
+    if await work.session.scalar(
+        select(WorklistStep.id).where(WorklistStep.request_id == request.id)
+    ):
+        raise InvalidInput("the request is already scheduled", field="request")
+    step = WorklistStep(
+        request_id=request.id,
+        institution_id=institution.id,
+        step_id=f"S{request.identifier}"[:16],
+        accession=request.identifier,
+        study_uid=f"2.25.{uuid.uuid4().int}",
+        modality=modality,
+        station_aet=station_aet.strip(),
+        start_date=start.strftime("%Y%m%d"),
+        start_time=start.strftime("%H%M%S"),
+        description=(description or request.clinical_question)[:64].replace("\\", "/"),
+        status=StepStatus.SCHEDULED,
+        created_at=work.now,
+        updated_at=work.now,
+    )
+    work.session.add(step)
+    await work.session.flush()
+    work.audit(
+        "imaging.worklist.schedule",
+        obj=("request", request.id),
+        patient_id=request.patient_id,
+        step=step.step_id,
+        institution=institution.code,
+    )
+    return step
+
+
+def _may_schedule(work: Work, request: DiagnosticRequest) -> bool:
+    principal = work.principal
+    if principal.user_id == 0 or principal.has(Role.ADMIN):
+        return True
+    return principal.is_clinic and request.requesting_institution_id in principal.clinic_scope
+
+
+async def _performer(work: Work, request: DiagnosticRequest, code: str) -> Institution:
+    if not code:
+        return request.requesting_institution
+    institution = await work.session.scalar(select(Institution).where(Institution.code == code))
+    if institution is None or not await may_send_for(
+        work, institution.id, request.requesting_institution_id
+    ):
+        raise InvalidInput(f"the request cannot be performed at {code!r}", field="at")
+    principal = work.principal
+    clinic = principal.user_id != 0 and not principal.has(Role.ADMIN)
+    if clinic and institution.id not in principal.clinic_scope:
+        raise Forbidden("a clinic schedules at its own institutions")
+    return institution
+
+
+async def find(work: Work, device: DeviceInfo, keys: WorklistKeys) -> list[ScheduledStep]:
+    """The scheduled steps of ``device``'s institution matching ``keys`` (its own only)."""
+    keys = keys.checked()
+    query = (
+        select(WorklistStep, Patient)
+        .join(DiagnosticRequest, DiagnosticRequest.id == WorklistStep.request_id)
+        .join(Patient, Patient.id == DiagnosticRequest.patient_id)
+        .where(
+            WorklistStep.institution_id == device.institution_id,
+            WorklistStep.status == StepStatus.SCHEDULED,
+        )
+        .order_by(WorklistStep.start_date, WorklistStep.start_time, WorklistStep.id)
+        .limit(MAX_STEPS)
+    )
+    for condition in (
+        _text_match(WorklistStep.modality, keys.modality),
+        _text_match(WorklistStep.station_aet, keys.station_aet),
+        _text_match(WorklistStep.accession, keys.accession),
+    ):
+        if condition is not None:
+            query = query.where(condition)
+    low, high = _date_range(keys.start_date)
+    if low:
+        query = query.where(WorklistStep.start_date >= low)
+    if high:
+        query = query.where(WorklistStep.start_date <= high)
+    rows = (await work.session.execute(query)).all()
+    found = []
+    for step, patient in rows:
+        patient_id = await _patient_id(work, patient, device.institution_id)
+        if keys.patient_id and keys.patient_id != "*" and patient_id != keys.patient_id:
+            continue
+        found.append(_item(step, patient, patient_id))
+    work.audit_patients("imaging.worklist.find", (p.id for _, p in rows), device=device.ae_title)
+    return found
+
+
+async def _patient_id(work: Work, patient: Patient, institution_id: int) -> str:
+    """The patient's ID as the institution knows it: its record number, else the resident ID
+    (the keys an arriving study is matched by)."""
+    number = await work.session.scalar(
+        select(PatientRecordNumber.number).where(
+            PatientRecordNumber.patient_id == patient.id,
+            PatientRecordNumber.institution_id == institution_id,
+        )
+    )
+    return number or patient.resident_id or ""
+
+
+def _item(step: WorklistStep, patient: Patient, patient_id: str) -> ScheduledStep:
+    return ScheduledStep(
+        patient_name=patient.name,
+        patient_id=patient_id,
+        birth_date=patient.birth_date.strftime("%Y%m%d") if patient.birth_date else "",
+        sex=patient.sex.value if patient.sex.value in "MFO" else "",
+        accession=step.accession,
+        requested_procedure_id=step.accession,
+        description=step.description,
+        study_uid=step.study_uid,
+        step_id=step.step_id,
+        modality=step.modality,
+        station_aet=step.station_aet,
+        start_date=step.start_date,
+        start_time=step.start_time,
+        status=step.status,
+    )
+
+
+@dataclass(frozen=True)
+class StepReference:
+    """What an N-CREATE's Scheduled Step Attributes Sequence names."""
+
+    study_uid: str = ""
+    accession: str = ""
+    step_id: str = ""
+
+
+async def begin(
+    work: Work, device: DeviceInfo, mpps_uid: str, ref: StepReference, status: str
+) -> str:
+    """MPPS N-CREATE: the referenced step is in progress (returns its Step ID)."""
+    if status != StepStatus.IN_PROGRESS:
+        raise StepRefused(Refusal.INVALID, "an MPPS is created IN PROGRESS")
+    if not (ref.study_uid or ref.accession or ref.step_id):
+        raise StepRefused(Refusal.MISSING, "no scheduled step referenced")
+    if await work.session.scalar(select(WorklistStep.id).where(WorklistStep.mpps_uid == mpps_uid)):
+        raise StepRefused(Refusal.DUPLICATE, "this MPPS instance exists")
+    query = select(WorklistStep).where(WorklistStep.institution_id == device.institution_id)
+    for column, value in (
+        (WorklistStep.study_uid, ref.study_uid),
+        (WorklistStep.accession, ref.accession),
+        (WorklistStep.step_id, ref.step_id),
+    ):
+        if value:
+            query = query.where(column == value)
+    step = await work.session.scalar(query.limit(1).with_for_update())
+    if step is None:
+        raise StepRefused(Refusal.NO_SUCH_STEP, "no such scheduled step here")
+    if step.status != StepStatus.SCHEDULED:
+        raise StepRefused(Refusal.FINAL, f"the step is {step.status}")
+    step.status, step.mpps_uid, step.updated_at = StepStatus.IN_PROGRESS, mpps_uid, work.now
+    work.audit("imaging.mpps.begin", obj=("request", step.request_id), device=device.ae_title)
+    return step.step_id
+
+
+async def finish(work: Work, device: DeviceInfo, mpps_uid: str, status: str) -> str:
+    """MPPS N-SET: the step is completed or discontinued (or stays in progress)."""
+    step = await work.session.scalar(
+        select(WorklistStep)
+        .where(
+            WorklistStep.mpps_uid == mpps_uid,
+            WorklistStep.institution_id == device.institution_id,
+        )
+        .with_for_update()
+    )
+    if step is None:
+        raise StepRefused(Refusal.NO_SUCH_INSTANCE, "no such MPPS instance")
+    if step.status != StepStatus.IN_PROGRESS:
+        raise StepRefused(Refusal.FINAL, f"the step is already {step.status}")
+    if status and status not in (
+        StepStatus.IN_PROGRESS,
+        StepStatus.COMPLETED,
+        StepStatus.DISCONTINUED,
+    ):
+        raise StepRefused(Refusal.INVALID, "status must be COMPLETED or DISCONTINUED")
+    if status and status != StepStatus.IN_PROGRESS:
+        step.status, step.updated_at = status, work.now
+        work.audit(
+            "imaging.mpps.end",
+            obj=("request", step.request_id),
+            device=device.ae_title,
+            status=status,
+        )
+    return step.step_id
+
+
+async def step_for_study(work: Work, study_uid: str) -> WorklistStep | None:
+    """The step whose pre-assigned StudyInstanceUID is ``study_uid``."""
+    if not study_uid:
+        return None
+    return await work.session.scalar(
+        select(WorklistStep).where(WorklistStep.study_uid == study_uid)
+    )
