@@ -12,7 +12,7 @@ from alembic import op
 import consult.db
 
 revision = "mwl13"
-down_revision = "longecg12"
+down_revision = "verify12"
 branch_labels = None
 depends_on = None
 
