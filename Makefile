@@ -25,7 +25,7 @@ peers:
 test: install peers
 	# Bytecode is written (PYTHONDONTWRITEBYTECODE cleared): the servers the tests start import
 	# the project again and again, and pytest keeps its rewritten test modules.
-	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -q -n auto
+	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -q -n auto --dist worksteal
 
 lint: install
 	$(BIN)/ruff check .

@@ -52,6 +52,21 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("database", BACKENDS, indirect=True)
 
 
+SLOW_FIRST = ("tests/web/", "tests/nodes/", "tests/security/test_crash.py", "tests/rooms/")
+"""Modules of long tests (browsers, several servers, kill and restart), run first so that the
+workers end together on short tests instead of one waiting for the other's long tail."""
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    root = config.rootpath
+
+    def slow_first(item: pytest.Item) -> int:
+        path = item.path.relative_to(root).as_posix()
+        return 0 if path.startswith(SLOW_FIRST) else 1
+
+    items.sort(key=slow_first)  # stable: each module keeps its order and stays together
+
+
 @pytest.fixture
 async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
     """An empty database: SQLite, or for tests marked ``both_backends`` each backend in turn (on
