@@ -182,6 +182,10 @@ class PatientQuery(In):
     limit: int = Field(50, ge=1, le=200)
 
 
+class HistoryQuery(In):
+    request_id: int | None = Field(None, ge=1, le=2**62)
+
+
 class ConsentIn(In):
     scope: ConsentScope = ConsentScope.RECORDS
     expires_at: AwareDatetime | None = None

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from consult import consent, patients
+from consult.history import patient_history
 from consult.models import Consent, EmergencyOverride, Patient
+from ecg.history import ecg_history
+from imaging.history import study_history
+from lab.history import lab_trends
 from web.api import Call, Endpoints
 from web.schemas import (
     ConsentIn,
     ConsentOut,
+    HistoryQuery,
     OverrideIn,
     OverrideOut,
     PatientIn,
@@ -113,3 +120,22 @@ async def withdraw(call: Call) -> Consent:
 async def override(call: Call) -> EmergencyOverride:
     async with call.work() as work:
         return await consent.emergency_override(work, call.path_int("id"), call.body.reason)
+
+
+# -- the patient's history on the reading pages (issue 16) --
+HISTORY_SECTIONS = {"ecgs": ecg_history, "studies": study_history, "labs": lab_trends}
+
+
+@endpoints.get(
+    PID + "/history",
+    summary="A patient's history for the reading pages: prior requests and signed reports, "
+    "ECGs with serial comparison, studies, lab trends (audited; county staff need consent)",
+    query=HistoryQuery,
+    response=dict[str, Any],
+)
+async def history(call: Call) -> dict[str, Any]:
+    q: HistoryQuery = call.query
+    async with call.work() as work:
+        return await patient_history(
+            work, call.path_int("id"), HISTORY_SECTIONS, current_request_id=q.request_id
+        )
