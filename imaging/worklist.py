@@ -25,6 +25,7 @@ from sqlalchemy import ColumnElement, select
 from consult.center import Work
 from consult.errors import Forbidden, InvalidInput, NotFound
 from consult.identity import may_send_for
+from consult.lifecycle import Lifecycle
 from consult.models import DiagnosticRequest, Institution, Patient, PatientRecordNumber
 from consult.vocab import RequestKind, Role
 from imaging.devices import AET_RE, DeviceInfo
@@ -46,6 +47,15 @@ class StepStatus(StrEnum):
     IN_PROGRESS = "IN PROGRESS"
     COMPLETED = "COMPLETED"
     DISCONTINUED = "DISCONTINUED"
+
+
+STEP_TRANSITIONS = {
+    StepStatus.SCHEDULED: {StepStatus.IN_PROGRESS},  # MPPS N-CREATE
+    StepStatus.IN_PROGRESS: {StepStatus.COMPLETED, StepStatus.DISCONTINUED},  # MPPS N-SET
+    StepStatus.COMPLETED: set(),
+    StepStatus.DISCONTINUED: set(),
+}
+LIFECYCLE = Lifecycle("worklist step", STEP_TRANSITIONS, label=lambda s: s.step_id)
 
 
 class Refusal(StrEnum):
@@ -323,7 +333,8 @@ async def begin(
         raise StepRefused(Refusal.NO_SUCH_STEP, "no such scheduled step here")
     if step.status != StepStatus.SCHEDULED:
         raise StepRefused(Refusal.FINAL, f"the step is {step.status}")
-    step.status, step.mpps_uid, step.updated_at = StepStatus.IN_PROGRESS, mpps_uid, work.now
+    LIFECYCLE.set(step, StepStatus.IN_PROGRESS, work.now)
+    step.mpps_uid = mpps_uid
     work.audit("imaging.mpps.begin", obj=("request", step.request_id), device=device.ae_title)
     return step.step_id
 
@@ -349,7 +360,7 @@ async def finish(work: Work, device: DeviceInfo, mpps_uid: str, status: str) -> 
     ):
         raise StepRefused(Refusal.INVALID, "status must be COMPLETED or DISCONTINUED")
     if status and status != StepStatus.IN_PROGRESS:
-        step.status, step.updated_at = status, work.now
+        LIFECYCLE.set(step, StepStatus(status), work.now)
         work.audit(
             "imaging.mpps.end",
             obj=("request", step.request_id),

@@ -49,6 +49,8 @@ USER_OF_TAG = {
     "imaging": "admin",
     "dicomweb": "radiologist",
     "critical": "duty-desk",
+    "charges": "dr-township",
+    "quality": "ecg-reader",
 }
 USER_OF_PATH = {  # where the tag's user is not the one who may do it
     "/api/v1/requests": "dr-village",
@@ -61,6 +63,8 @@ USER_OF_PATH = {  # where the tag's user is not the one who may do it
     "/api/v1/lab/tests": "admin",
     "/api/v1/ecgs/reconciliation/{id}/resolve": "ecg-reader",
     "/api/v1/imaging/reconciliation/{id}/resolve": "radiologist",
+    "/api/v1/charges/items/{code}": "admin",
+    "/api/v1/charges/settlement/close": "admin",
 }
 PATH_ROW = {  # the segment before a path parameter -> the table an existing row is taken from
     "institutions": "institution",

@@ -38,7 +38,7 @@ async def list_items(call: Call) -> list[ChargeItem]:
 
 
 @endpoints.patch(
-    r"/api/v1/charges/items/{code:[A-Za-z0-9.\-]{1,32}}",
+    r"/api/v1/charges/items/{code:[A-Za-z0-9.\-]+}",  # an unknown code is 404
     summary="The administrator sets an item's price",
     body=PriceIn,
     response=ItemOut,
