@@ -149,8 +149,10 @@ class Settings(BaseModel):
     password_hash_concurrency: int | None = Field(None, ge=1, le=64)
     """Password hashes computed at once, on threads of their own (unset: one per CPU, up to
     four)."""
-    password_hash_queue: int = Field(16, ge=0, le=10000)
-    """Password checks waiting beyond those; more are refused at once (503, ``Retry-After``)."""
+    password_hash_queue: int = Field(64, ge=0, le=10000)
+    """Password checks waiting beyond those; more are refused at once (503, ``Retry-After``).
+    Enough for a shift of 50 clinic workstations signing in at once (``bench/load.py``): a
+    waiting check holds no Argon2 memory, and 64 wait about 3 s on two cores."""
     turnaround_minutes: dict[RequestKind, dict[Priority, int]] = Field(
         default_factory=lambda: {k: dict(v) for k, v in DEFAULT_TURNAROUND_MINUTES.items()}
     )
