@@ -6,8 +6,8 @@ Run from the project root:
 It starts the real server (``telecenter serve --demo``, production settings: argon2 at its
 defaults, the ECG process pool, SQLite in a temporary data directory unless ``--database-url``)
 and runs the clients in this process on one event loop, each with its own HTTP session. A client
-is a clinic doctor at a workstation (village and township doctors in turn, each client with a
-patient of its own, registered before the clock starts) and repeats, until the time is up:
+is a clinic doctor at a workstation (village and township doctors in turn, each with an account
+and a patient of its own, both made before the clock starts) and repeats, until the time is up:
 
 1. sign in (``POST /api/v1/auth/login``),
 2. open the events socket (``/api/v1/events``) until its ``hello``,
@@ -102,7 +102,7 @@ class Client:
 
     @property
     def username(self) -> str:
-        return CLINIC_USERS[self.number % len(CLINIC_USERS)]
+        return f"load-doctor-{self.number}"
 
     async def login(self) -> dict[str, str] | None:
         body = {"username": self.username, "password": PASSWORD}
@@ -183,12 +183,34 @@ class Client:
         return True
 
 
+async def create_doctors(http: aiohttp.ClientSession, base: str, clients: int) -> None:
+    """One account per workstation (not timed), village and township doctors in turn, made by
+    the administrator: each clinic doctor signs in as themself, as in a real shift."""
+    login = {"username": "admin", "password": PASSWORD}
+    async with http.post(base + "/api/v1/auth/login", json=login) as r:
+        auth = {"Authorization": f"Bearer {(await r.json())['token']}"}
+    async with http.get(base + "/api/v1/users", headers=auth) as r:
+        users = {u["username"]: u for u in await r.json()}
+    for number in range(clients):
+        model = users[CLINIC_USERS[number % len(CLINIC_USERS)]]
+        body = {
+            "username": f"load-doctor-{number}",
+            "password": PASSWORD,
+            "display_name": f"压测医生{number}",
+            "role": model["role"],
+            "institution_id": model["institution_id"],
+        }
+        async with http.post(base + "/api/v1/users", json=body, headers=auth) as r:
+            assert r.status == 201, await r.text()
+
+
 async def run(base: str, clients: int, seconds: float) -> Results:
     files = [normal_zip(seed=1000 + i) for i in range(FILES)]
     results = Results()
     timeout = aiohttp.ClientTimeout(total=120)
     sessions = [aiohttp.ClientSession(timeout=timeout) for _ in range(clients)]
     try:
+        await create_doctors(sessions[0], base, clients)
         crowd = [Client(i, base, files, results, s) for i, s in enumerate(sessions)]
         for client in crowd:  # not timed
             await client.register_patient()
