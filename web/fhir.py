@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -18,6 +18,7 @@ from multidict import MultiMapping
 from yarl import URL
 
 from consult import fhir, jsonguard
+from consult.center import Work
 from consult.errors import InvalidInput
 from consult.fhir import search
 from consult.fhir.observations import parse_observation_id
@@ -185,11 +186,16 @@ async def metadata(call: Call) -> web.Response:
     )
 
 
+async def read_by_id(call: Call, read: Callable[[Work, int], Awaitable[Json]]) -> web.Response:
+    """A FHIR read: the resource of the path's id, read in one unit of work."""
+    resource_id = path_id(call)
+    async with call.work() as work:
+        return fhir_response(await read(work, resource_id))
+
+
 @endpoints.get(f"/fhir/Patient/{ID}", summary="FHIR Patient read (audited; consent as the API)")
 async def read_patient(call: Call) -> web.Response:
-    patient_id = path_id(call)
-    async with call.work() as work:
-        return fhir_response(await search.read_patient(work, patient_id))
+    return await read_by_id(call, search.read_patient)
 
 
 @endpoints.get("/fhir/Patient", summary="FHIR Patient search: identifier, name")

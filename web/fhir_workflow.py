@@ -35,6 +35,7 @@ from web.fhir import (
     page_param,
     path_id,
     patient_param,
+    read_by_id,
     record_search,
     searchset,
     strict_query,
@@ -75,9 +76,7 @@ async def search_requests(call: Call) -> web.Response:
 
 @endpoints.get(f"/fhir/Task/{ID}", summary="FHIR Task read (the center's work on a request)")
 async def read_task(call: Call) -> web.Response:
-    request_id = path_id(call)
-    async with call.work() as work:
-        return fhir_response(await flow.read_task(work, request_id))
+    return await read_by_id(call, flow.read_task)
 
 
 @endpoints.get("/fhir/Task", summary="FHIR Task search: patient, status, code, identifier")
@@ -90,9 +89,7 @@ async def search_tasks(call: Call) -> web.Response:
 
 @endpoints.get(f"/fhir/Encounter/{ID}", summary="FHIR Encounter read (a video consult)")
 async def read_encounter(call: Call) -> web.Response:
-    request_id = path_id(call)
-    async with call.work() as work:
-        return fhir_response(await flow.read_encounter(work, request_id))
+    return await read_by_id(call, flow.read_encounter)
 
 
 @endpoints.get("/fhir/Encounter", summary="FHIR Encounter search: patient, status, date")
@@ -105,9 +102,7 @@ async def search_encounters(call: Call) -> web.Response:
 
 @endpoints.get(f"/fhir/Appointment/{ID}", summary="FHIR Appointment read (a referral's slot)")
 async def read_appointment(call: Call) -> web.Response:
-    referral_id = path_id(call)
-    async with call.work() as work:
-        return fhir_response(await flow.read_appointment(work, referral_id))
+    return await read_by_id(call, flow.read_appointment)
 
 
 @endpoints.get("/fhir/Appointment", summary="FHIR Appointment search: patient, status, date")
