@@ -16,6 +16,8 @@ import uuid
 from collections.abc import Iterable
 from pathlib import Path
 
+from consult.filestore import temp_path
+
 logger = logging.getLogger(__name__)
 
 UID_RE = re.compile(r"^(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))*$")
@@ -77,7 +79,7 @@ class FileStore:
         directory = final.parent
         created = not directory.exists()
         directory.mkdir(parents=True, exist_ok=True)
-        tmp = directory / f".{final.name}.{uuid.uuid4().hex}.tmp"
+        tmp = temp_path(final)
         size = 0
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)

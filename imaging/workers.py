@@ -27,6 +27,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from consult.filestore import sweep_orphans
 from imaging import counts as node_counts
 from imaging import rpc
 from imaging.admission import ConnectionLimits
@@ -253,6 +254,7 @@ class WorkerPool:
             delay = min(self._delays.get(worker.slot, RESPAWN_DELAY_S / 2) * 2, RESPAWN_DELAY_MAX_S)
         self._delays[worker.slot] = delay
         logger.error("%s exited with %s: another in %.0f s", worker.name, code, delay)
+        await asyncio.to_thread(sweep_orphans, self.service.archive.files.root)  # its half files
         await asyncio.sleep(delay)
         if not self._stopping:
             await self._spawn(worker.slot)

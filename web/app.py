@@ -21,6 +21,7 @@ from consult import demo, migrate
 from consult import requests as requests_
 from consult.center import Center
 from consult.db import make_engine, make_session_factory
+from consult.filestore import sweep_orphans
 from web import keys, lifeline
 from web.anchor_wiring import anchor_ctx
 from web.api import Endpoints, add_endpoints
@@ -105,6 +106,7 @@ async def database_ctx(app: web.Application) -> AsyncIterator[None]:
     """The engine, the schema, the center; demo data when asked for."""
     settings = app[keys.SETTINGS]
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    await asyncio.to_thread(sweep_orphans, settings.data_dir)  # files a killed writer left half
     engine = make_engine(
         settings.db_url,
         schema=settings.database_schema or None,

@@ -162,7 +162,9 @@ async def test_escalation_township_then_duty_desk_on_a_moved_clock(fast_api: Api
     async with api.center.sessions() as session:
         steps = list(
             await session.scalars(
-                select(AuditRecord.detail).where(AuditRecord.action == "critical.escalate")
+                select(AuditRecord.detail)
+                .where(AuditRecord.action == "critical.escalate")
+                .order_by(AuditRecord.id)
             )
         )
     assert [s["level"] for s in steps] == [1, 2]
