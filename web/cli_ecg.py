@@ -11,20 +11,13 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from ecg import (
-    STANDARD_LEADS,
-    CsvProfile,
-    EcgAnalysis,
-    EcgFormatError,
-    EcgRecord,
-    analyze,
-    read_ecg,
-    read_wfdb_record,
-    render_png,
-    render_svg,
-)
+if TYPE_CHECKING:
+    from ecg import EcgAnalysis, EcgRecord
+
+# The ECG core (scipy) is imported by the ECG commands themselves: every other command (and the
+# server's start) would otherwise wait a second or more for a numerical stack it does not use.
 
 
 def add_ecg_commands(
@@ -65,6 +58,8 @@ def _add_input_arguments(parser: argparse.ArgumentParser) -> None:
 
 def load_record(args: argparse.Namespace) -> EcgRecord:
     """Read the record named by ``args.path`` (a file, or a WFDB record without extension)."""
+    from ecg import STANDARD_LEADS, CsvProfile, EcgFormatError, read_ecg, read_wfdb_record
+
     path = Path(args.path)
     if not path.is_file() and path.with_name(path.name + ".hea").is_file():
         return read_wfdb_record(path)
@@ -104,6 +99,8 @@ def format_text(result: EcgAnalysis) -> str:
 
 def run_ecg_analyze(args: argparse.Namespace, out: TextIO | None = None) -> int:
     """Run ``ecg analyze``: print text or JSON; 0 on success, 2 on unreadable input."""
+    from ecg import EcgFormatError, analyze
+
     out = out or sys.stdout
     try:
         record = load_record(args)
@@ -120,6 +117,8 @@ def run_ecg_analyze(args: argparse.Namespace, out: TextIO | None = None) -> int:
 
 def run_ecg_render(args: argparse.Namespace, out: TextIO | None = None) -> int:
     """Run ``ecg render``: write an SVG or PNG of the record."""
+    from ecg import EcgFormatError, render_png, render_svg
+
     out = out or sys.stdout
     try:
         record = load_record(args)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -14,6 +16,7 @@ from alembic.runtime.migration import MigrationContext
 from consult import migrate
 from consult.db import Base, import_all_tables, make_engine
 from tests.conftest import Database
+from web import cli
 from web.settings import SettingsError, load_settings
 
 
@@ -74,54 +77,56 @@ async def test_migrations_match_the_models(database: Database) -> None:
         await engine.dispose()
 
 
-def _cli(tmp_path: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "TELECENTER_ARGON2_TIME_COST": "1",
-        "TELECENTER_ARGON2_MEMORY_KIB": "1024",
-        "TELECENTER_ARGON2_PARALLELISM": "1",
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "web.cli", *args, "--data-dir", str(tmp_path / "var")],
-        input=stdin,
+CHEAP_HASHING = {
+    "TELECENTER_ARGON2_TIME_COST": "1",
+    "TELECENTER_ARGON2_MEMORY_KIB": "1024",
+    "TELECENTER_ARGON2_PARALLELISM": "1",
+}
+
+
+def test_the_cli_entry_point_runs(tmp_path: Path) -> None:
+    """``python -m web.cli`` as installed; the commands themselves run in-process below."""
+    done = subprocess.run(
+        [sys.executable, "-m", "web.cli", "--help"],
         capture_output=True,
         text=True,
-        env=env,
+        env={**os.environ, **CHEAP_HASHING},
         timeout=120,
     )
+    assert done.returncode == 0, done.stderr
+    for command in ("serve", "db", "demo", "user", "audit", "ecg", "backup"):
+        assert command in done.stdout
 
 
-def test_cli_commands(tmp_path: Path) -> None:
-    help_text = _cli(tmp_path, "--help").stdout
-    for command in ("serve", "db", "demo", "user", "audit"):
-        assert command in help_text
-    assert _cli(tmp_path, "db", "upgrade").returncode == 0
-    assert _cli(tmp_path, "demo").returncode == 0
-    added = _cli(
-        tmp_path,
-        "user",
-        "add",
-        "dr-new",
-        "--role",
-        "village_doctor",
-        "--institution",
-        "vc-hekou",
-        stdin="a-strong-password\n",
-    )
-    assert added.returncode == 0, added.stderr
-    dup = _cli(
-        tmp_path,
-        "user",
-        "add",
-        "dr-new",
-        "--role",
-        "village_doctor",
-        "--institution",
-        "vc-hekou",
-        stdin="a-strong-password\n",
-    )
-    assert dup.returncode == 1 and "taken" in dup.stderr
-    assert _cli(tmp_path, "user", "passwd", "dr-new", stdin="another-password\n").returncode == 0
-    assert _cli(tmp_path, "user", "passwd", "ghost", stdin="another-password\n").returncode == 1
-    bad = _cli(tmp_path, "serve", "--port", "99999")
-    assert bad.returncode == 2 and "port" in bad.stderr
+class Cli:
+    """``telecenter`` commands run through :func:`web.cli.main` on one data directory."""
+
+    def __init__(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any) -> None:
+        self.data_dir, self.monkeypatch, self.capsys = tmp_path / "var", monkeypatch, capsys
+        for name, value in CHEAP_HASHING.items():
+            monkeypatch.setenv(name, value)
+
+    def __call__(self, *args: str, stdin: str = "") -> tuple[int, str]:
+        """Exit status and standard error of one command."""
+        self.monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+        self.capsys.readouterr()
+        try:
+            code = cli.main([*args, "--data-dir", str(self.data_dir)])
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+        return code, self.capsys.readouterr().err
+
+
+def test_cli_commands(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any) -> None:
+    run = Cli(tmp_path, monkeypatch, capsys)
+    assert run("db", "upgrade")[0] == 0
+    assert run("demo")[0] == 0
+    add = ("user", "add", "dr-new", "--role", "village_doctor", "--institution", "vc-hekou")
+    added = run(*add, stdin="a-strong-password\n")
+    assert added[0] == 0, added[1]
+    dup = run(*add, stdin="a-strong-password\n")
+    assert dup[0] == 1 and "taken" in dup[1]
+    assert run("user", "passwd", "dr-new", stdin="another-password\n")[0] == 0
+    assert run("user", "passwd", "ghost", stdin="another-password\n")[0] == 1
+    bad = run("serve", "--port", "99999")
+    assert bad[0] == 2 and "port" in bad[1]
