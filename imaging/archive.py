@@ -16,7 +16,7 @@ from consult.center import Center
 from imaging.files import FileStore
 from imaging.header import InstanceHeader
 from imaging.ingest import Arrival, Ingest, Stored
-from imaging.ownership import DifferentContent, UidConflict
+from imaging.node_values import DifferentContent, UidConflict
 from imaging.receiver import Mismatch, Origin, Received, Receiver
 
 __all__ = ["Archive", "DifferentContent", "Mismatch", "Origin", "Received", "UidConflict"]

@@ -10,15 +10,22 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Coroutine
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from imaging.devices import DeviceInfo
 from imaging.header import InstanceHeader
-from imaging.matching import Level
-from imaging.query import InstanceRef
+from imaging.node_values import (
+    DeviceInfo,
+    InstanceRef,
+    Level,
+    ScheduledStep,
+    StepReference,
+    UidSelection,
+    WorklistKeys,
+)
 from imaging.receiver import Origin, Received
-from imaging.service import NodeService, UidSelection
-from imaging.worklist import ScheduledStep, StepReference, WorklistKeys
+
+if TYPE_CHECKING:  # a worker process imports this module, never the service behind it
+    from imaging.service import NodeService
 
 T = TypeVar("T")
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from consult.center import Work
 from imaging import devices
-from imaging.devices import Operation
+from imaging.node_values import Operation
 
 DEMO_DEVICE = "DEMO-CT"
 DEMO_DEVICE_HOST = "127.0.0.1"

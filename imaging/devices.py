@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
-from enum import StrEnum
-
 from sqlalchemy import select
 
 from consult.center import Work
@@ -13,33 +9,7 @@ from consult.errors import Conflict, Forbidden, InvalidInput, NotFound
 from consult.models import Institution
 from consult.vocab import InstitutionLevel, Role
 from imaging.index import ImagingDevice
-
-AET_RE = re.compile(r"^[\x20-\x5b\x5d-\x7e]{1,16}$")  # printable ASCII without backslash
-
-
-class Operation(StrEnum):
-    STORE = "store"
-    FIND = "find"
-    MOVE = "move"
-    GET = "get"
-
-
-@dataclass(frozen=True)
-class DeviceInfo:
-    """A device as the node sees it (immutable, safe to share with association threads)."""
-
-    id: int
-    ae_title: str
-    host: str
-    port: int
-    institution_id: int
-    institution_code: str
-    county: bool
-    operations: frozenset[Operation]
-    active: bool = True
-
-    def may(self, operation: Operation) -> bool:
-        return self.active and operation in self.operations
+from imaging.node_values import AET_RE, DeviceInfo, Operation
 
 
 def parse_operations(text: str) -> frozenset[Operation]:

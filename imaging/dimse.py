@@ -25,14 +25,21 @@ from pynetdicom.association import Association
 from pynetdicom.dimse_primitives import C_STORE
 from pynetdicom.presentation import build_context
 
-from imaging import mwl_scp, query, transcode
+from imaging import mwl_scp, transcode
 from imaging.backend import NodeBackend
 from imaging.counts import ABORTED, ACCEPTED, REJECTED, NoCounts, NodeCounts
-from imaging.devices import DeviceInfo, Operation
 from imaging.files import FileStore, is_uid
+from imaging.find_response import to_dataset
 from imaging.header import MalformedDataset, encode_file_meta
-from imaging.matching import Level, QueryError
-from imaging.ownership import DifferentContent, UidConflict
+from imaging.node_values import (
+    DeviceInfo,
+    DifferentContent,
+    InstanceRef,
+    Level,
+    Operation,
+    QueryError,
+    UidConflict,
+)
 from imaging.pixels import PixelDataMismatch
 from imaging.receiver import Mismatch, Origin, Receiver
 from imaging.sop import FIND_MODELS, MODALITY_WORKLIST_FIND, STUDY_ROOT_FIND
@@ -259,9 +266,7 @@ class Handlers:
                 return
             yield (
                 PENDING,
-                query.to_dataset(
-                    values, level, empty=keys, retrieve_aet=self.aet, encoding=encoding
-                ),
+                to_dataset(values, level, empty=keys, retrieve_aet=self.aet, encoding=encoding),
             )
 
     def on_n_create(self, event: evt.Event) -> tuple[int | Dataset, Dataset | None]:
@@ -278,7 +283,7 @@ class Handlers:
             return NOT_AUTHORIZED, None
         return mwl_scp.on_mpps_set(self.backend, device, event)
 
-    def _selection(self, event: evt.Event, device: DeviceInfo) -> list[query.InstanceRef]:
+    def _selection(self, event: evt.Event, device: DeviceInfo) -> list[InstanceRef]:
         identifier = event.identifier
         level = Level(str(identifier.get("QueryRetrieveLevel", "")).strip().upper())
         uids: dict[str, list[str]] = {}
@@ -300,7 +305,7 @@ class Handlers:
     def _datasets(
         self,
         event: evt.Event,
-        refs: list[query.InstanceRef],
+        refs: list[InstanceRef],
         receiver: Callable[[], Association | None],
     ) -> Iterator[tuple[int, Dataset | str | None]]:
         """The instances, each in a syntax ``receiver()`` (the association the C-STOREs go

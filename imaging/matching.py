@@ -23,19 +23,9 @@ from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select, t
 from sqlalchemy.orm import InstrumentedAttribute
 
 from imaging.index import ImagingInstance, ImagingPatient, ImagingSeries, ImagingStudy
+from imaging.node_values import Level, QueryError
 
 ESCAPE = "!"
-
-
-class Level(StrEnum):
-    PATIENT = "PATIENT"
-    STUDY = "STUDY"
-    SERIES = "SERIES"
-    IMAGE = "IMAGE"
-
-    @property
-    def depth(self) -> int:
-        return list(Level).index(self)
 
 
 class Kind(StrEnum):
@@ -135,10 +125,6 @@ DEFAULT_RETURN: dict[Level, tuple[str, ...]] = {
         "NumberOfFrames",
     ),
 }
-
-
-class QueryError(ValueError):
-    """A query key whose value cannot be matched (a malformed range, a bad number)."""
 
 
 def _like(value: str) -> str:

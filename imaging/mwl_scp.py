@@ -26,10 +26,10 @@ from pynetdicom import evt
 from pynetdicom.dimse_primitives import N_CREATE, N_SET
 
 from imaging.backend import NodeBackend
-from imaging.devices import DeviceInfo
 from imaging.files import is_uid
-from imaging.matching import QueryError
-from imaging.worklist import (
+from imaging.node_values import (
+    DeviceInfo,
+    QueryError,
     Refusal,
     ScheduledStep,
     StepReference,

@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from consult.center import Center
 from imaging.header import InstanceHeader
 from imaging.index import ImagingInstance, ImagingSeries, ImagingStudy
+from imaging.node_values import UidConflict
 
 logger = logging.getLogger(__name__)
 
@@ -35,14 +36,6 @@ KNOWN = 100_000
 """Committed study and series owners remembered (the look-up then asks only for the SOP)."""
 Owner = tuple[int | str, ...]
 """A study's institution; a series' institution and study; an instance's and its series."""
-
-
-class UidConflict(ValueError):
-    """A UID of the instance is another institution's, or another study's or series'."""
-
-
-class DifferentContent(UidConflict):
-    """The sender already stored another instance under this SOP Instance UID."""
 
 
 @dataclass

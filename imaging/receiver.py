@@ -24,7 +24,7 @@ from imaging.header import (
     read_dataset_header,
     split_part10,
 )
-from imaging.ownership import DifferentContent
+from imaging.node_values import DifferentContent
 from imaging.pixels import check_pixels
 from imaging.walk import inflate, pixel_element, walk_syntax
 

@@ -22,7 +22,7 @@ from consult.vocab import InstitutionLevel
 from imaging.archive import Archive
 from imaging.index import ImagingInstance, ImagingStudy
 from imaging.ingest import Arrival
-from imaging.ownership import UidConflict
+from imaging.node_values import UidConflict
 
 logger = logging.getLogger(__name__)
 

@@ -14,11 +14,9 @@ from consult.principal import SYSTEM
 from imaging import devices, query
 from imaging import worklist as mwl
 from imaging.archive import Archive
-from imaging.devices import DeviceInfo
 from imaging.header import InstanceHeader
-from imaging.matching import Level
+from imaging.node_values import DeviceInfo, Level, ScheduledStep, StepReference, WorklistKeys
 from imaging.receiver import Origin, Received
-from imaging.worklist import ScheduledStep, StepReference, WorklistKeys
 
 UidSelection = dict[str, list[str]]
 """Retrieve keys: ``PatientID``/``StudyInstanceUID``/``SeriesInstanceUID``/``SOPInstanceUID``."""

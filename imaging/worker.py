@@ -29,7 +29,6 @@ from typing import Any, cast
 
 from imaging import rpc
 from imaging.backend import CALL_TIMEOUT_S
-from imaging.devices import DeviceInfo
 from imaging.dimse import Handlers
 from imaging.entity import (
     NodeConfig,
@@ -41,12 +40,17 @@ from imaging.entity import (
 )
 from imaging.files import FileStore
 from imaging.header import InstanceHeader
-from imaging.matching import Level
-from imaging.query import InstanceRef
+from imaging.node_values import (
+    DeviceInfo,
+    InstanceRef,
+    Level,
+    ScheduledStep,
+    StepReference,
+    UidSelection,
+    WorklistKeys,
+)
 from imaging.reactor import NodeRequestHandler, NodeServer, finish_associations
 from imaging.receiver import Origin, Received, Receiver
-from imaging.service import UidSelection
-from imaging.worklist import ScheduledStep, StepReference, WorklistKeys
 
 logger = logging.getLogger(__name__)
 

@@ -32,8 +32,7 @@ from imaging import counts as node_counts
 from imaging import rpc
 from imaging.admission import ConnectionLimits
 from imaging.entity import NodeConfig, tls_context
-from imaging.matching import QueryError
-from imaging.ownership import UidConflict
+from imaging.node_values import QueryError, UidConflict
 from imaging.service import NodeService
 from imaging.worker import WorkerSettings
 

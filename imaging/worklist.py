@@ -16,7 +16,6 @@ import datetime as dt
 import logging
 import re
 import uuid
-from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
@@ -28,15 +27,22 @@ from consult.identity import may_send_for
 from consult.lifecycle import Lifecycle
 from consult.models import DiagnosticRequest, Institution, Patient, PatientRecordNumber
 from consult.vocab import RequestKind, Role
-from imaging.devices import AET_RE, DeviceInfo
 from imaging.index import WorklistStep
-from imaging.matching import QueryError
+from imaging.node_values import (
+    AET_RE,
+    MODALITY_RE,
+    DeviceInfo,
+    Refusal,
+    ScheduledStep,
+    StepReference,
+    StepRefused,
+    WorklistKeys,
+    date_range,
+)
 
 logger = logging.getLogger(__name__)
 
 MAX_STEPS = 500
-MODALITY_RE = re.compile(r"^[A-Z0-9_]{1,16}$")
-DATE_RE = re.compile(r"^\d{8}$")
 SH_RE = re.compile(r"^[\x20-\x5b\x5d-\x7e]{0,16}$")
 
 
@@ -58,72 +64,6 @@ STEP_TRANSITIONS = {
 LIFECYCLE = Lifecycle("worklist step", STEP_TRANSITIONS, label=lambda s: s.step_id)
 
 
-class Refusal(StrEnum):
-    """Why an MPPS message is refused (the adapter gives each its DICOM status)."""
-
-    MISSING = "missing attribute"
-    INVALID = "invalid attribute value"
-    DUPLICATE = "duplicate SOP instance"
-    NO_SUCH_INSTANCE = "no such SOP instance"
-    NO_SUCH_STEP = "no scheduled step"
-    FINAL = "may no longer be updated"
-
-
-class StepRefused(Exception):
-    """An MPPS N-CREATE / N-SET that cannot be applied (picklable across node processes)."""
-
-    def __init__(self, refusal: Refusal, text: str) -> None:
-        super().__init__(refusal, text)
-        self.refusal, self.text = refusal, text
-
-    def __str__(self) -> str:
-        return self.text
-
-
-@dataclass(frozen=True)
-class WorklistKeys:
-    """The matching keys of a worklist query (empty: universal)."""
-
-    modality: str = ""
-    station_aet: str = ""
-    start_date: str = ""
-    """``YYYYMMDD``, ``A-``, ``-B`` or ``A-B``."""
-    patient_id: str = ""
-    accession: str = ""
-
-    def checked(self) -> WorklistKeys:
-        """These keys, or raise :class:`QueryError` for a value that cannot be matched."""
-        if self.modality and not MODALITY_RE.match(self.modality):
-            raise QueryError("Modality must be a DICOM code string")
-        if self.station_aet and not AET_RE.match(self.station_aet):
-            raise QueryError("ScheduledStationAETitle must be an AE title")
-        for value, name in ((self.patient_id, "PatientID"), (self.accession, "AccessionNumber")):
-            if len(value) > 64 or "\x00" in value:
-                raise QueryError(f"{name} is too long or not text")
-        _date_range(self.start_date)
-        return self
-
-
-def _date_range(value: str) -> tuple[str, str]:
-    if not value:
-        return "", ""
-    low, sep, high = value.partition("-")
-    if (not sep and low != value) or not (low or high):
-        raise QueryError("ScheduledProcedureStepStartDate must be a date or a date range")
-    for part in (low, high):
-        if part and not (DATE_RE.match(part) and _valid_date(part)):
-            raise QueryError("ScheduledProcedureStepStartDate must be YYYYMMDD")
-    return (low, high) if sep else (low, low)
-
-
-def _valid_date(text: str) -> bool:
-    try:
-        dt.date(int(text[:4]), int(text[4:6]), int(text[6:]))
-    except ValueError:
-        return False
-    return True
-
-
 def _text_match(column: Any, value: str) -> ColumnElement[bool] | None:
     if not value or value == "*":
         return None
@@ -131,26 +71,6 @@ def _text_match(column: Any, value: str) -> ColumnElement[bool] | None:
         escaped = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         return column.like(escaped.replace("*", "%").replace("?", "_"), escape="\\")
     return column == value
-
-
-@dataclass(frozen=True)
-class ScheduledStep:
-    """One worklist item, as the modality is told it."""
-
-    patient_name: str
-    patient_id: str
-    birth_date: str
-    sex: str
-    accession: str
-    requested_procedure_id: str
-    description: str
-    study_uid: str
-    step_id: str
-    modality: str
-    station_aet: str
-    start_date: str
-    start_time: str
-    status: str
 
 
 async def schedule(
@@ -254,7 +174,7 @@ async def find(work: Work, device: DeviceInfo, keys: WorklistKeys) -> list[Sched
     ):
         if condition is not None:
             query = query.where(condition)
-    low, high = _date_range(keys.start_date)
+    low, high = date_range(keys.start_date)
     if low:
         query = query.where(WorklistStep.start_date >= low)
     if high:
@@ -299,15 +219,6 @@ def _item(step: WorklistStep, patient: Patient, patient_id: str) -> ScheduledSte
         start_time=step.start_time,
         status=step.status,
     )
-
-
-@dataclass(frozen=True)
-class StepReference:
-    """What an N-CREATE's Scheduled Step Attributes Sequence names."""
-
-    study_uid: str = ""
-    accession: str = ""
-    step_id: str = ""
 
 
 async def begin(

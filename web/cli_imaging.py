@@ -8,7 +8,8 @@ import sys
 
 from consult.center import Center
 from imaging import devices
-from imaging.devices import Operation, parse_operations
+from imaging.devices import parse_operations
+from imaging.node_values import Operation
 from web.settings import Settings
 
 

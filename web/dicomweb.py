@@ -27,9 +27,9 @@ from consult.errors import InvalidInput, NotFound
 from imaging import query
 from imaging.archive import Archive
 from imaging.files import is_uid
+from imaging.find_response import to_dataset
 from imaging.header import MalformedDataset
-from imaging.matching import Level, QueryError
-from imaging.ownership import DifferentContent, UidConflict
+from imaging.node_values import DifferentContent, Level, QueryError, UidConflict
 from imaging.pixels import PixelDataMismatch
 from imaging.receiver import Mismatch
 from imaging.render import PRESETS, RenderError, RenderOptions, render_file
@@ -143,7 +143,7 @@ async def _search(call: Call, level: Level, fixed: dict[str, str]) -> web.Respon
     base = dicomweb_base(call)
     out = []
     for values in matches:
-        ds = query.to_dataset(values, level)
+        ds = to_dataset(values, level)
         del ds.QueryRetrieveLevel
         item = ds.to_json_dict()
         study = values.get("StudyInstanceUID")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from imaging.devices import Operation
+from imaging.node_values import Operation
 
 
 class In(BaseModel):

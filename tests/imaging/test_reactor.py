@@ -20,8 +20,9 @@ from pynetdicom.sop_class import (
     Verification,
 )
 
-from imaging import commands, query
-from imaging.matching import Level
+from imaging import commands
+from imaging.find_response import to_dataset
+from imaging.node_values import Level
 from imaging.reactor import InvalidPDU, presentation_data_values
 from tests.imaging.conftest import Node, in_thread, make_ct, scu, store_all
 
@@ -163,10 +164,8 @@ def test_find_identifier_written_raw_matches_pydicom(implicit: bool) -> None:
         "ModalitiesInStudy": "CT\\MR",
         "NumberOfStudyRelatedInstances": 50,
     }
-    fast = query.to_dataset(
-        values, Level.STUDY, empty=["StudyDescription"], encoding=(implicit, True)
-    )
-    slow = query.to_dataset(values, Level.STUDY, empty=["StudyDescription"])
+    fast = to_dataset(values, Level.STUDY, empty=["StudyDescription"], encoding=(implicit, True))
+    slow = to_dataset(values, Level.STUDY, empty=["StudyDescription"])
     assert encode(fast, implicit, True) == encode(slow, implicit, True)
     back = decode(BytesIO(encode(fast, implicit, True)), implicit, True)
     assert back.PatientName == "张^三" and back.ModalitiesInStudy == ["CT", "MR"]

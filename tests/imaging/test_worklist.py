@@ -19,8 +19,8 @@ from sqlalchemy import select
 from consult.models import Institution, Patient
 from consult.principal import SYSTEM
 from imaging import devices, worklist
-from imaging.devices import Operation
 from imaging.index import ImagingStudy, WorklistStep
+from imaging.node_values import Operation
 from imaging.sop import MPPS
 from tests.conftest import Database
 from tests.imaging.conftest import DEVICE, Node, in_thread, make_ct, running_node, store_all

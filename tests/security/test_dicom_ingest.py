@@ -37,7 +37,7 @@ from sqlalchemy import select
 from consult.models import Institution
 from imaging.header import split_part10
 from imaging.index import ImagingInstance, ImagingSeries, ImagingStudy
-from imaging.ownership import UidConflict
+from imaging.node_values import UidConflict
 from imaging.pixels import PixelDataMismatch
 from imaging.receiver import Origin, check_dataset
 from tests.conftest import Api, Database

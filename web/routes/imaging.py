@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from imaging import devices, studies
-from imaging.devices import DeviceInfo
+from imaging.node_values import DeviceInfo
 from web.api import Call, Endpoints
 from web.schemas_imaging import (
     DeviceIn,
