@@ -26,6 +26,8 @@ from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import TypeDecorator
 
+from consult.sqlite_writer import WriterQueue
+
 logger = logging.getLogger(__name__)
 
 NAMING_CONVENTION = {
@@ -77,7 +79,9 @@ class Base(DeclarativeBase):
 
 
 SQLITE_BUSY_TIMEOUT_S = 10.0
-"""How long an SQLite statement waits for another connection's write lock."""
+"""How long an SQLite statement waits for another process's write lock."""
+SQLITE_WRITER_WAIT_S = 60.0
+"""How long a write waits in this process's SQLite writer queue (:mod:`consult.sqlite_writer`)."""
 
 
 def _sqlite_pragmas(busy_timeout_s: float) -> Callable[[Any, ConnectionPoolEntry], None]:
@@ -125,6 +129,7 @@ def make_engine(
     schema: str | None = None,
     echo: bool = False,
     busy_timeout_s: float = SQLITE_BUSY_TIMEOUT_S,
+    writer_wait_s: float = SQLITE_WRITER_WAIT_S,
 ) -> AsyncEngine:
     """Create the async engine for ``url`` (``sqlite+aiosqlite://`` or ``postgresql+asyncpg://``).
 
@@ -136,7 +141,9 @@ def make_engine(
         PostgreSQL only: the schema to put first on the search path (several instances or test
         runs can then share one database).
     busy_timeout_s:
-        SQLite only: how long a statement waits for another connection's write lock.
+        SQLite only: how long a statement waits for another process's write lock.
+    writer_wait_s:
+        SQLite only: how long a write waits for the writers queued before it in this process.
     """
     kwargs: dict[str, Any] = {"echo": echo, "pool_pre_ping": True}
     if url.startswith("postgresql"):
@@ -145,9 +152,20 @@ def make_engine(
         kwargs.update(pool_size=10, max_overflow=20)
     engine = create_async_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
-        event.listen(engine.sync_engine, "connect", _sqlite_pragmas(busy_timeout_s))
-        event.listen(engine.sync_engine, "handle_error", _sqlite_cancel_is_not_disconnect)
+        configure_sqlite(engine, busy_timeout_s=busy_timeout_s, writer_wait_s=writer_wait_s)
     return engine
+
+
+def configure_sqlite(
+    engine: AsyncEngine, *, busy_timeout_s: float, writer_wait_s: float
+) -> WriterQueue:
+    """WAL, foreign keys and timeouts on each connection; cancelled statements keep their
+    connection; this process's writers queue one at a time (returned)."""
+    event.listen(engine.sync_engine, "connect", _sqlite_pragmas(busy_timeout_s))
+    event.listen(engine.sync_engine, "handle_error", _sqlite_cancel_is_not_disconnect)
+    queue = WriterQueue(writer_wait_s)
+    queue.install(engine.sync_engine)
+    return queue
 
 
 def make_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

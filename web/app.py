@@ -111,6 +111,7 @@ async def database_ctx(app: web.Application) -> AsyncIterator[None]:
         settings.db_url,
         schema=settings.database_schema or None,
         busy_timeout_s=settings.sqlite_busy_timeout_seconds,
+        writer_wait_s=settings.sqlite_writer_wait_seconds,
     )
     center = Center(make_session_factory(engine), policy=settings.policy(), bus=app[keys.BUS])
     async with migrate.migration_lock(engine):  # nodes starting together migrate and seed once

@@ -60,8 +60,11 @@ class Settings(BaseModel):
     database_url: str = ""
     database_schema: str = ""
     sqlite_busy_timeout_seconds: float = Field(10.0, gt=0, le=600)
-    """Embedded database: how long a write waits for another's lock before the request is
-    answered 503 (try again)."""
+    """Embedded database: how long a write waits for another process's lock before the request
+    is answered 503 (try again)."""
+    sqlite_writer_wait_seconds: float = Field(60.0, gt=0, le=600)
+    """Embedded database: how long a write waits for the writers queued before it in this
+    process (one at a time, first come first served) before the request is answered 503."""
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)
     tls_cert: Path | None = None
