@@ -354,7 +354,8 @@ def _morphology(f: Findings) -> dict[str, LeadQrs]:
         # and as a late R' / R peak (AHA/ACCF/HRS 2009 part III measure QRS waves, not ST).
         on = fid.qrs_core_on
         off = min(on + round(m.qrs_core_ms * f.fs / 1000.0), fid.qrs_off)
-    return morphology(m.median_beats, leads, on, off, f.fs)
+    # R peak times from the global onset (the earliest in any lead), not the core onset
+    return morphology(m.median_beats, leads, on, off, f.fs, onset=fid.qrs_on)
 
 
 def _conduction(f: Findings, morph: dict[str, LeadQrs]) -> list[Statement]:

@@ -168,3 +168,13 @@ def test_ludb_af_has_no_pr(ludb: Path) -> None:
 
     result = analyze(ludb_record(8, ludb))  # atrial fibrillation
     assert result.intervals.pr_ms is None
+
+
+def test_ludb_lbbb_in_af_with_rs_in_v5(ludb: Path) -> None:
+    # LUDB 51: complete LBBB in AF, RS in V5/V6; its R peak time in V6 exceeds 60 ms only when
+    # counted from the global QRS onset (AHA/ACCF/HRS 2009 part III), not the core onset
+    from bench.ecg_eval_12lead import ludb_record
+
+    codes = _codes(analyze(ludb_record(51, ludb)))
+    assert "LBBB" in codes
+    assert "IVCD" not in codes
