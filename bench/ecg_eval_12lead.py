@@ -82,6 +82,7 @@ OURS: dict[str, tuple[str, ...]] = {
     "LQT": ("LQT",),
     "LOWV": ("LOWV",),
     "WPW": ("WPW",),
+    "PACED": ("PACED",),
 }
 TARGETED = ("AF", "AFL", "LBBB", "RBBB", "AVB1", "STEMI", "MI")
 
@@ -263,7 +264,9 @@ def ludb_diagnoses(data: Path = DATA) -> dict[int, set[str]]:
                     dx.add(name)
             if "stemi:" in text or "scar formation" in text:  # STEMI, NSTEMI or scar
                 dx.add("MI")
-            if "pacing" in text or "pacemaker" in text:
+            # the "Cardiac pacing" column: pacemaker types, or "P-synchrony" (atrial-
+            # synchronous ventricular pacing, VDD/VAT)
+            if "pacing" in text or "pacemaker" in text or "p-synchrony" in text:
                 dx.add("PACED")
             out[int(row["ID"])] = dx
     return out

@@ -30,6 +30,7 @@ from ecg.interpret import (
     interpret,
 )
 from ecg.measure import Axes, Intervals, Measurements, StLevel, measure
+from ecg.pacing import Pacing, find_spikes, pacing, remove_spikes
 from ecg.qrs import detect_qrs
 from ecg.record import EcgRecord, MachineMeasurements
 from ecg.statements import TEXTS, CriticalFinding, Statement
@@ -136,6 +137,14 @@ def _atrial(
     return atrial_activity(sig, fs, beats, fid.r - on, t_end)
 
 
+def _pacing(spikes: list[int], fs: float, beats: npt.NDArray[np.int64], m: Measurements) -> Pacing:
+    """Pacemaker spikes (found in the unfiltered samples: the filters would smear them into
+    waves) related to each beat's QRS onset as the median beat places it."""
+    fid = m.fiducials
+    onset_s = None if fid is None else (fid.r - fid.qrs_on) / fs
+    return pacing(None, fs, beats, onset_s, found=spikes)
+
+
 def analyze(
     record: EcgRecord,
     *,
@@ -158,6 +167,8 @@ def analyze(
     if chunk_s is not None or record.duration_s > LONG_RECORD_S:
         return _analyze_long(record, age, sex, thresholds, mains_hz, chunk_s or CHUNK_S)
     fs, raw = record.fs, record.samples
+    spikes = find_spikes(raw, fs)
+    raw = remove_spikes(raw, fs, spikes)
     filtered = remove_baseline(raw, fs)
     if mains_hz:
         filtered = notch(filtered, fs, mains_hz)
@@ -175,6 +186,7 @@ def analyze(
         fs=fs,
         duration_s=record.duration_s,
         beats=beats,
+        pacing=_pacing(spikes, fs, beats, measurements),
         labels=tuple(labels),
         heart_rate=heart_rate_bpm(beats, fs),
         measurements=measurements,

@@ -25,11 +25,13 @@ from ecg.conduction import (
 )
 from ecg.episodes import Episode
 from ecg.measure import Measurements, qtc
+from ecg.pacing import Pacing
 from ecg.statements import CriticalFinding, Statement, Value
 from ecg.stemi import (
     lvh_discordant,
     posterior,
     sgarbossa,
+    smith_sgarbossa,
     territories,
     threshold_mm,
 )
@@ -83,6 +85,7 @@ class Findings:
     age: int | None = None
     sex: str | None = None
     episodes: tuple[Episode, ...] | None = None  # None: not computed (the record-level rules)
+    pacing: Pacing | None = None  # pacemaker spikes (`ecg.pacing`); None: not looked for
 
 
 def _rr_s(f: Findings) -> npt.NDArray[np.float64]:
@@ -351,7 +354,8 @@ def _morphology(f: Findings) -> dict[str, LeadQrs]:
         # and as a late R' / R peak (AHA/ACCF/HRS 2009 part III measure QRS waves, not ST).
         on = fid.qrs_core_on
         off = min(on + round(m.qrs_core_ms * f.fs / 1000.0), fid.qrs_off)
-    return morphology(m.median_beats, leads, on, off, f.fs)
+    # R peak times from the global onset (the earliest in any lead), not the core onset
+    return morphology(m.median_beats, leads, on, off, f.fs, onset=fid.qrs_on)
 
 
 def _conduction(f: Findings, morph: dict[str, LeadQrs]) -> list[Statement]:
@@ -365,8 +369,13 @@ def _conduction(f: Findings, morph: dict[str, LeadQrs]) -> list[Statement]:
     Durations are `Measurements.qrs_core_ms`, the span the guideline's limits were set on.
     Pre-excitation (PR < 120 ms, delta wave, wide QRS) is named instead of a block.
     """
-    iv, out = f.measurements.intervals, []
+    iv = f.measurements.intervals
+    out: list[Statement] = []
     qrs = f.measurements.qrs_core_ms
+    if _paced_ventricles(f):
+        # a paced QRS is wide by the ventricular stimulation itself, and its PR is the
+        # programmed AV delay: no bundle-branch, fascicular or AV-conduction reading
+        return out
     if iv.pr_ms is not None and iv.pr_ms > 200:
         out.append(Statement("AVB1", {"pr_ms": round(iv.pr_ms)}))
     if qrs is None or not morph:
@@ -388,6 +397,26 @@ def _conduction(f: Findings, morph: dict[str, LeadQrs]) -> list[Statement]:
         if block:
             out.append(Statement(block, {**values, "qrs_axis": _round(f.measurements.axes.qrs)}))
     return out
+
+
+def _paced_ventricles(f: Findings) -> bool:
+    """Most beats ventricularly paced (`ecg.pacing`)."""
+    return f.pacing is not None and (f.pacing.mode or "") in ("V", "AV")
+
+
+def paced_rhythm(f: Findings) -> list[Statement]:
+    """Paced rhythm (atrial, ventricular or dual-chamber) when most beats follow a pacemaker
+    spike (`ecg.pacing`)."""
+    p = f.pacing
+    if p is None or p.mode is None:
+        return []
+    values: dict[str, Value] = {
+        "mode": p.mode,
+        "ventricular_paced_percent": round(100 * p.ventricular_share),
+        "atrial_paced_percent": round(100 * p.atrial_share),
+        "spikes": len(p.spikes),
+    }
+    return [Statement("PACED", values)]
 
 
 def _round(value: float | None) -> int | None:
@@ -451,20 +480,29 @@ def _st_assessable(f: Findings) -> bool:
 def _stemi(f: Findings, statements: list[Statement], morph: dict[str, LeadQrs]) -> list[Statement]:
     """STEMI and its equivalents (4th universal definition of MI, 2018).
 
-    Not read in pre-excitation or a nonspecific wide QRS; in LBBB only by Sgarbossa's
-    concordance criteria; with LVH, precordial elevation must exceed a quarter of the S wave
-    (Armstrong 2012). A STEMI needs its territory's contiguous leads and a reciprocal
-    depression (`ecg.stemi.territories`). Posterior STEMI: ST depression V1-V3.
+    Not read in pre-excitation or a nonspecific wide QRS; in LBBB and in ventricular pacing
+    only by the Smith-modified Sgarbossa criteria (Smith et al., Ann Emerg Med 2012;60:766;
+    in paced rhythm: Dodd et al., Ann Emerg Med 2021;78:517); with LVH, precordial elevation
+    must exceed a quarter of the S wave (Armstrong 2012). A STEMI needs its territory's
+    contiguous leads and a reciprocal depression (`ecg.stemi.territories`). Posterior STEMI:
+    ST depression V1-V3.
     """
     codes = {s.code for s in statements}
     st = f.measurements.st
-    if not st or codes & {"WPW", "IVCD", "PACED"}:
+    paced = _paced_ventricles(f)
+    if not st or codes & {"WPW", "IVCD"}:
         return []
     if not _st_assessable(f):
         return [Statement("ST_UNREADABLE", {"heart_rate_bpm": _round(f.heart_rate)})]
-    if "LBBB" in codes:
+    if "LBBB" in codes or paced:
+        met = smith_sgarbossa(st, morph)
+        if not met:
+            return []
         score = sgarbossa(st, {n: x.net_mv for n, x in morph.items()})
-        return [Statement("STEMI_LBBB", {"sgarbossa": score})] if score >= 3 else []
+        values: dict[str, Value] = {
+            "criteria": met, "sgarbossa": score, "rhythm": "paced" if paced else "LBBB",
+        }  # fmt: skip
+        return [Statement("STEMI_LBBB", values)]
     reading = territories(st, f.age, f.sex)
     s_mv = {n: x.s_mv for n, x in morph.items()}
     if reading is not None and "LVH" in codes and lvh_discordant(st, reading.leads, s_mv):
@@ -499,7 +537,8 @@ def _old_mi(statements: list[Statement], morph: dict[str, LeadQrs]) -> list[Stat
     """Prior infarction by pathological Q waves (`ecg.conduction.pathological_q`), not read in
     LBBB, pre-excitation or a wide QRS, which change the initial forces (4th UDMI)."""
     codes = {s.code for s in statements}
-    if not morph or codes & {"LBBB", "WPW", "IVCD", "PACED", "STEMI"}:
+    paced = any(s.code == "PACED" and s.values.get("mode") in ("V", "AV") for s in statements)
+    if not morph or paced or codes & {"LBBB", "WPW", "IVCD", "STEMI"}:
         return []
     leads = pathological_q(morph)
     return [Statement("OLDMI", {"leads": leads})] if leads else []
@@ -516,13 +555,14 @@ def interpret(f: Findings) -> list[Statement]:
         code = "NOQRS" if f.duration_s >= 3.0 else "SHORT"
         return [*out, Statement(code, {"duration_s": round(f.duration_s, 1)})]
     out += _rhythm(f)
+    out += paced_rhythm(f)
     out += av_block(f)
     af = any(s.code == "AF" for s in out)
     out += _ectopy(f, af)
     if f.measurements.fiducials is not None:
         morph = _morphology(f)
         out += _conduction(f, morph)
-        wide = any(s.code in ("LBBB", "RBBB", "IVCD", "WPW") for s in out)
+        wide = _paced_ventricles(f) or any(s.code in ("LBBB", "RBBB", "IVCD", "WPW") for s in out)
         out += _qtc(f)
         out += _axis_voltage(f, morph, wide)
         out += _stemi(f, out, morph)

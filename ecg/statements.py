@@ -64,9 +64,11 @@ TEXTS = MappingProxyType(
             "V1-V3导联ST段压低：可能为后壁STEMI（请加做V7-V9导联）",
         ),
         "STEMI_LBBB": (
-            "LBBB with Sgarbossa criteria for acute myocardial infarction",
-            "左束支传导阻滞伴Sgarbossa急性心肌梗死标准阳性",
+            "LBBB or ventricular pacing with modified Sgarbossa criteria for acute myocardial "
+            "infarction",
+            "左束支传导阻滞或心室起搏伴改良Sgarbossa急性心肌梗死标准阳性",
         ),
+        "PACED": ("Paced rhythm (pacemaker spikes)", "起搏心律（可见起搏脉冲）"),
         "ST_UNREADABLE": (
             "ST segment not assessable (P wave on the ST segment at this rate)",
             "ST段无法评估（此心率下P波重叠于ST段）",

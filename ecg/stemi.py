@@ -8,8 +8,10 @@ threshold is used, because missing a STEMI costs more than a second look.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
+from ecg.conduction import LeadQrs
 from ecg.measure import StLevel
 
 CONTIGUOUS: tuple[tuple[str, str], ...] = (
@@ -124,3 +126,33 @@ def lvh_discordant(st: tuple[StLevel, ...], leads: tuple[str, ...], s_mv: dict[s
         and len(chest) == len(leads)
         and all(j[n] < 0.25 * s_mv.get(n, 0.0) for n in chest)
     )
+
+
+def smith_sgarbossa(st: tuple[StLevel, ...], morph: Mapping[str, LeadQrs]) -> list[str]:
+    """Smith-modified Sgarbossa criteria of acute coronary occlusion in LBBB (Smith et al., Ann
+    Emerg Med 2012;60:766; the same criteria in ventricular paced rhythm: Dodd et al., Ann
+    Emerg Med 2021;78:517). Any one is positive:
+
+    - ``concordant_ste``: ST elevation >= 1 mm in a lead whose QRS is predominantly positive;
+    - ``concordant_std``: ST depression >= 1 mm in V1, V2 or V3 with a negative QRS;
+    - ``excessive_discordant_ste``: discordant ST elevation >= 1 mm with ST/S <= -0.25 (the
+      elevation at least a quarter of the S wave's depth; it replaces Sgarbossa's fixed 5 mm).
+    """
+    met: list[str] = []
+    for s in st:
+        x = morph.get(s.lead)
+        if x is None:
+            continue
+        if s.j_mv >= 0.1 and x.net_mv > 0 and "concordant_ste" not in met:
+            met.append("concordant_ste")
+        if (
+            s.lead in ("V1", "V2", "V3")
+            and s.j_mv <= -0.1
+            and x.net_mv < 0
+            and "concordant_std" not in met
+        ):
+            met.append("concordant_std")
+        discordant = s.j_mv >= 0.1 and x.net_mv < 0 and x.s_mv > 0
+        if discordant and s.j_mv / -x.s_mv <= -0.25 and "excessive_discordant_ste" not in met:
+            met.append("excessive_discordant_ste")
+    return met
