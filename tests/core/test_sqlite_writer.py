@@ -70,9 +70,9 @@ async def test_writers_go_in_arrival_order_and_reads_do_not_wait(tmp_path: Path)
     first = asyncio.create_task(write(engine, "a", hold))
     await eventually(lambda: queue.writing() == 1)
     later = []
-    for who in ("b", "c", "d"):
+    for n, who in enumerate(("b", "c", "d"), start=1):
         later.append(asyncio.create_task(write(engine, who)))
-        await eventually(lambda n=len(later): queue.waiting() == n)
+        await eventually(lambda n=n: queue.waiting() == n)  # queued before the next one starts
     assert await rows(engine) == []  # a reader, while a writer holds the queue
     hold.set()
     await asyncio.gather(first, *later)
