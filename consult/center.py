@@ -34,6 +34,9 @@ SignCheck = Callable[["Work", Any, Any], Awaitable[None]]
 # -- HL7 results out: run when a signed or amended report goes to the clinic (work, report,
 # request), in the signing's transaction (e.g. queue it for the clinic's HIS) --
 ReportHook = Callable[["Work", Any, Any], Awaitable[None]]
+# -- modality worklist: run when a request is cancelled or rejected (work, request), in its
+# transaction (e.g. discontinue its scheduled procedure step) --
+EndHook = Callable[["Work", Any], Awaitable[None]]
 
 
 @dataclass
@@ -138,6 +141,7 @@ class Center:
         self.clock = clock
         self.sign_checks: list[SignCheck] = []  # -- long ECG reading --
         self.report_hooks: list[ReportHook] = []  # -- HL7 results out --
+        self.end_hooks: list[EndHook] = []  # -- modality worklist: cancelled, rejected --
 
     @asynccontextmanager
     async def work(self, principal: Principal = SYSTEM, *, client: str = "") -> AsyncIterator[Work]:

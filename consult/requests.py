@@ -221,6 +221,7 @@ async def reject(work: Work, request_id: int, reason: str) -> DiagnosticRequest:
     set_status(request, RequestStatus.REJECTED, work.now)
     request.status_reason = reason.strip()
     await charges.on_cancel(work, request, reason)  # -- charges: void or refund --
+    await _ended(work, request)
     await notes.notify(
         work,
         await notes.clinic_users_for(work, request),
@@ -260,6 +261,7 @@ async def cancel(work: Work, request_id: int, reason: str) -> DiagnosticRequest:
     )
     request.status_reason = reason.strip()
     await charges.on_cancel(work, request, reason)
+    await _ended(work, request)
     if request.performer_id:
         await notes.notify(
             work,
@@ -270,6 +272,12 @@ async def cancel(work: Work, request_id: int, reason: str) -> DiagnosticRequest:
             request_id=request.id,
         )
     return request
+
+
+async def _ended(work: Work, request: DiagnosticRequest) -> None:
+    """A cancelled or rejected request: the other packages let go of it (a scheduled step)."""
+    for hook in work.center.end_hooks:  # -- modality worklist: discontinue the step --
+        await hook(work, request)
 
 
 def complete(request: DiagnosticRequest, now: dt.datetime) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from consult.db import Base, utcnow
@@ -121,6 +121,10 @@ class ImagingReconciliation(Base):
     patient_id: Mapped[int | None] = mapped_column(ForeignKey("patient.id"))
 
 
+SLOT_HELD = "station_aet != '' AND status != 'DISCONTINUED'"
+"""The steps that hold their station slot (see migration ``slot14``)."""
+
+
 class WorklistStep(Base):
     """A scheduled procedure step of an imaging request, offered on the modality worklist.
 
@@ -128,7 +132,19 @@ class WorklistStep(Base):
     the request without anyone typing the accession number."""
 
     __tablename__ = "worklist_step"
-    __table_args__ = (Index("ix_worklist_step_scope", "institution_id", "status", "start_date"),)
+    __table_args__ = (
+        Index("ix_worklist_step_scope", "institution_id", "status", "start_date"),
+        # -- no double booking: one live step a station slot (a discontinued one frees it) --
+        Index(
+            "uq_worklist_step_slot",
+            "station_aet",
+            "start_date",
+            "start_time",
+            unique=True,
+            sqlite_where=text(SLOT_HELD),
+            postgresql_where=text(SLOT_HELD),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     request_id: Mapped[int] = mapped_column(ForeignKey("diagnostic_request.id"), unique=True)

@@ -16,17 +16,21 @@ import datetime as dt
 import logging
 import re
 import uuid
+import zoneinfo
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import ColumnElement, select
+from sqlalchemy.exc import IntegrityError
 
 from consult.center import Work
-from consult.errors import Forbidden, InvalidInput, NotFound
+from consult.errors import Conflict, InvalidInput, NotFound
 from consult.identity import may_send_for
 from consult.lifecycle import Lifecycle
 from consult.models import DiagnosticRequest, Institution, Patient, PatientRecordNumber
 from consult.vocab import RequestKind, Role
+from imaging import devices
 from imaging.index import WorklistStep
 from imaging.node_values import (
     AET_RE,
@@ -56,7 +60,8 @@ class StepStatus(StrEnum):
 
 
 STEP_TRANSITIONS = {
-    StepStatus.SCHEDULED: {StepStatus.IN_PROGRESS},  # MPPS N-CREATE
+    # MPPS N-CREATE, or the request ended (cancelled, rejected) before the exam
+    StepStatus.SCHEDULED: {StepStatus.IN_PROGRESS, StepStatus.DISCONTINUED},
     StepStatus.IN_PROGRESS: {StepStatus.COMPLETED, StepStatus.DISCONTINUED},  # MPPS N-SET
     StepStatus.COMPLETED: set(),
     StepStatus.DISCONTINUED: set(),
@@ -83,62 +88,164 @@ async def schedule(
     station_aet: str = "",
     description: str = "",
 ) -> WorklistStep:
-    """Schedule an open imaging-read request at institution ``at`` (default: the clinic that
-    asked; else its township or the county hospital); one step per request."""
+    """Schedule an open imaging-read request at institution ``at`` (default: the station's, else
+    the clinic that asked); one step per request, rescheduled while it is SCHEDULED."""
     request = await work.session.scalar(
         select(DiagnosticRequest).where(DiagnosticRequest.identifier == request_identifier)
     )
     if request is None or not _may_schedule(work, request):
         raise NotFound(f"no request {request_identifier}")
-    if request.kind is not RequestKind.IMAGING_READ or not request.status.is_open:
-        raise InvalidInput("only an open imaging request is scheduled", field="request")
-    modality = modality.strip().upper()
-    if not MODALITY_RE.match(modality):
-        raise InvalidInput("modality must be a DICOM code such as CT or DX", field="modality")
-    if station_aet and not AET_RE.match(station_aet):
-        raise InvalidInput("an AE title is 1-16 printable ASCII characters", field="station")
-    if not SH_RE.match(description[:64].replace("\\", "/")):
-        raise InvalidInput("the description must be printable text", field="description")
+    slot = Slot(modality, start, station_aet, description).checked()
+    return await book(work, request, slot, at=at)
+
+
+@dataclass(frozen=True)
+class Slot:
+    """What a step is booked for: a modality at a station at a start time."""
+
+    modality: str
+    start: dt.datetime
+    station_aet: str = ""
+    description: str = ""
+
+    def checked(self) -> Slot:
+        modality = self.modality.strip().upper()
+        if not MODALITY_RE.match(modality):
+            raise InvalidInput("modality must be a DICOM code such as CT or DX", field="modality")
+        station = self.station_aet.strip()
+        if station and not AET_RE.match(station):
+            raise InvalidInput(
+                "an AE title is 1-16 printable ASCII characters", field="station_aet"
+            )
+        description = self.description[:64].replace("\\", "/")
+        if not SH_RE.match(description):
+            raise InvalidInput("the description must be printable text", field="description")
+        return Slot(modality, self.start, station, description)
+
+
+async def book(work: Work, request: DiagnosticRequest, slot: Slot, *, at: str = "") -> WorklistStep:
+    """Schedule ``request`` (already read in the caller's scope) for ``slot``, or move its
+    step while still SCHEDULED; a taken station slot is :class:`SlotTaken`."""
+    if not _may_schedule(work, request):
+        raise NotFound(f"no request {request.id}")
+    if request.kind is not RequestKind.IMAGING_READ:
+        raise InvalidInput("only an imaging request is scheduled on the worklist", field="request")
+    if not request.status.is_open:
+        raise Conflict(f"request {request.identifier} is {request.status}", code="request_closed")
+    local = _local(work, slot.start)
+    step = await current(work, request.id, lock=True)
+    if step is None:
+        step = await _new_step(work, request, slot, local, at)
+        action = "imaging.worklist.schedule"
+    else:
+        _move(work, step, slot, local)
+        action = "imaging.worklist.reschedule"
+    await _hold_slot(work)
+    work.audit(
+        action,
+        obj=("request", request.id),
+        patient_id=request.patient_id,
+        step=step.step_id,
+        station=step.station_aet,
+        start=f"{step.start_date}{step.start_time}",
+    )
+    logger.info("request %s %s at %s", request.identifier, action, step.station_aet)
+    return step
+
+
+class SlotTaken(Conflict):
+    """The station already has a live step at that start time."""
+
+    code = "slot_taken"
+
+
+def _local(work: Work, start: dt.datetime) -> dt.datetime:
+    """The start in the center's wall-clock time (DICOM DA/TM carry no zone)."""
+    if start.tzinfo is None:
+        return start
+    return start.astimezone(zoneinfo.ZoneInfo(work.policy.timezone))
+
+
+async def current(work: Work, request_id: int, *, lock: bool = False) -> WorklistStep | None:
+    """The request's step (in any status), or None."""
+    query = select(WorklistStep).where(WorklistStep.request_id == request_id)
+    return await work.session.scalar(query.with_for_update() if lock else query)
+
+
+async def _new_step(
+    work: Work, request: DiagnosticRequest, slot: Slot, local: dt.datetime, at: str
+) -> WorklistStep:
+    if not at and slot.station_aet:
+        device = await devices.by_title(work, slot.station_aet)
+        at = device.institution_code if device is not None else ""
     institution = await _performer(work, request, at)
-    if await work.session.scalar(
-        select(WorklistStep.id).where(WorklistStep.request_id == request.id)
-    ):
-        raise InvalidInput("the request is already scheduled", field="request")
     step = WorklistStep(
         request_id=request.id,
         institution_id=institution.id,
         step_id=f"S{request.identifier}"[:16],
         accession=request.identifier,
         study_uid=f"2.25.{uuid.uuid4().int}",
-        modality=modality,
-        station_aet=station_aet.strip(),
-        start_date=start.strftime("%Y%m%d"),
-        start_time=start.strftime("%H%M%S"),
-        description=(description or request.clinical_question)[:64].replace("\\", "/"),
+        modality=slot.modality,
+        station_aet=slot.station_aet,
+        start_date=local.strftime("%Y%m%d"),
+        start_time=local.strftime("%H%M%S"),
+        description=slot.description or request.clinical_question[:64].replace("\\", "/"),
         status=StepStatus.SCHEDULED,
         created_at=work.now,
         updated_at=work.now,
     )
     work.session.add(step)
-    await work.session.flush()
-    work.audit(
-        "imaging.worklist.schedule",
-        obj=("request", request.id),
-        patient_id=request.patient_id,
-        step=step.step_id,
-        institution=institution.code,
-    )
     return step
 
 
+def _move(work: Work, step: WorklistStep, slot: Slot, local: dt.datetime) -> None:
+    if step.status != StepStatus.SCHEDULED:
+        raise Conflict(
+            f"step {step.step_id} is {step.status}: only a SCHEDULED step is moved",
+            code="step_started",
+        )
+    step.modality = slot.modality
+    step.station_aet = slot.station_aet
+    step.start_date = local.strftime("%Y%m%d")
+    step.start_time = local.strftime("%H%M%S")
+    if slot.description:
+        step.description = slot.description
+    step.updated_at = work.now
+
+
+async def _hold_slot(work: Work) -> None:
+    try:
+        await work.session.flush()
+    except IntegrityError as exc:  # uq_worklist_step_slot (or another booking of this request)
+        if "request_id" in str(exc.orig):
+            raise Conflict(
+                "the request was scheduled by someone else", code="step_exists"
+            ) from None
+        raise SlotTaken("时段已被占用 / station slot taken", field="start") from None
+
+
+async def discontinue(work: Work, request: DiagnosticRequest) -> None:
+    """The request ended (cancelled, rejected): its SCHEDULED step leaves the worklist."""
+    step = await current(work, request.id, lock=True)
+    if step is None or step.status != StepStatus.SCHEDULED:
+        return
+    LIFECYCLE.set(step, StepStatus.DISCONTINUED, work.now)
+    work.audit("imaging.worklist.discontinue", obj=("request", request.id), step=step.step_id)
+
+
 def _may_schedule(work: Work, request: DiagnosticRequest) -> bool:
+    """The requesting clinic (its scope) or the county's imaging specialists."""
     principal = work.principal
     if principal.user_id == 0 or principal.has(Role.ADMIN):
         return True
-    return principal.is_clinic and request.requesting_institution_id in principal.clinic_scope
+    if principal.is_clinic:
+        return request.requesting_institution_id in principal.clinic_scope
+    return RequestKind.IMAGING_READ in principal.kinds
 
 
 async def _performer(work: Work, request: DiagnosticRequest, code: str) -> Institution:
+    """Where the step is performed: the requesting clinic, its township or the county hospital
+    (a village clinic books its township's CT)."""
     if not code:
         return request.requesting_institution
     institution = await work.session.scalar(select(Institution).where(Institution.code == code))
@@ -146,10 +253,6 @@ async def _performer(work: Work, request: DiagnosticRequest, code: str) -> Insti
         work, institution.id, request.requesting_institution_id
     ):
         raise InvalidInput(f"the request cannot be performed at {code!r}", field="at")
-    principal = work.principal
-    clinic = principal.user_id != 0 and not principal.has(Role.ADMIN)
-    if clinic and institution.id not in principal.clinic_scope:
-        raise Forbidden("a clinic schedules at its own institutions")
     return institution
 
 

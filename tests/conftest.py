@@ -222,6 +222,9 @@ class ApiUser:
     async def patch(self, path: str, json: Any = None) -> Resp:
         return await self.call("PATCH", path, json=json)
 
+    async def put(self, path: str, json: Any = None) -> Resp:
+        return await self.call("PUT", path, json=json)
+
 
 class Api:
     """The test server and a way to sign in as any demo user."""

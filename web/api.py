@@ -128,6 +128,9 @@ class Endpoints:
     def post(self, path: str, **kw: Any) -> Callable[[View], View]:
         return self.route("POST", path, **kw)
 
+    def put(self, path: str, **kw: Any) -> Callable[[View], View]:
+        return self.route("PUT", path, **kw)
+
     def patch(self, path: str, **kw: Any) -> Callable[[View], View]:
         return self.route("PATCH", path, **kw)
 

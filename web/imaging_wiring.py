@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from imaging import worklist
 from imaging.archive import Archive
 from imaging.entity import NodeConfig
 from imaging.node import DicomNode
@@ -34,6 +35,7 @@ async def imaging_ctx(app: web.Application) -> AsyncIterator[None]:
     archive.ingest.start()
     await recover_unindexed(archive, center)
     app[ARCHIVE] = archive
+    center.end_hooks.append(worklist.discontinue)  # -- a cancelled request leaves the worklist
     node: DicomNode | None = None
     if settings.dicom_port:
         node = DicomNode(
@@ -63,6 +65,8 @@ async def imaging_ctx(app: web.Application) -> AsyncIterator[None]:
     try:
         yield
     finally:
+        if worklist.discontinue in center.end_hooks:
+            center.end_hooks.remove(worklist.discontinue)
         if node is not None:
             await node.stop()
         await archive.ingest.stop()

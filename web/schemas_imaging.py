@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+import datetime as dt
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from imaging.node_values import Operation
 
@@ -40,3 +42,24 @@ class ReconciliationQuery(In):
 
 class ResolveIn(In):
     patient_id: int = Field(ge=1)
+
+
+class ScheduleIn(In):
+    """Book (or move, while SCHEDULED) a request's procedure step at a station."""
+
+    modality: str = Field(min_length=1, max_length=16, description="DICOM code: CT, DX, US, ...")
+    start: AwareDatetime = Field(description="ISO 8601 with its zone, e.g. 2026-12-07T09:30+08:00")
+    station_aet: str = Field(min_length=1, max_length=16, description="the modality's AE title")
+    description: str = Field("", max_length=64)
+
+
+class StepOut(Out):
+    request_id: int
+    step_id: str
+    accession: str
+    study_uid: str
+    modality: str
+    station_aet: str
+    start: dt.datetime = Field(description="in the center's time zone")
+    description: str
+    status: str

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from imaging import devices, studies
+import datetime as dt
+import zoneinfo
+
+from consult.access import readable_request
+from consult.center import Work
+from consult.errors import NotFound
+from imaging import devices, studies, worklist
+from imaging.index import WorklistStep
 from imaging.node_values import DeviceInfo
 from web.api import Call, Endpoints
 from web.schemas_imaging import (
@@ -10,10 +17,13 @@ from web.schemas_imaging import (
     DeviceOut,
     ReconciliationQuery,
     ResolveIn,
+    ScheduleIn,
+    StepOut,
 )
 from web.waveforms import BRIDGE
 
 endpoints = Endpoints("imaging")
+SCHEDULE = r"/api/v1/requests/{id:\d+}/schedule"
 
 
 def _device_out(info: DeviceInfo) -> DeviceOut:
@@ -91,3 +101,43 @@ async def resolve(call: Call) -> studies.ReconciliationItem:
     if item.modalities == studies.ECG_MODALITY:  # its waveforms go to the ECG center now
         await call.request.app[BRIDGE].study_resolved(item.study_pk)
     return item
+
+
+def _step_out(work: Work, step: WorklistStep) -> StepOut:
+    start = dt.datetime.strptime(step.start_date + step.start_time, "%Y%m%d%H%M%S")
+    return StepOut(
+        request_id=step.request_id,
+        step_id=step.step_id,
+        accession=step.accession,
+        study_uid=step.study_uid,
+        modality=step.modality,
+        station_aet=step.station_aet,
+        start=start.replace(tzinfo=zoneinfo.ZoneInfo(work.policy.timezone)),
+        description=step.description,
+        status=step.status,
+    )
+
+
+@endpoints.put(
+    SCHEDULE,
+    summary="Schedule an imaging request at a station (the modality worklist), or move it",
+    body=ScheduleIn,
+    response=StepOut,
+)
+async def schedule(call: Call) -> StepOut:
+    body: ScheduleIn = call.body
+    slot = worklist.Slot(body.modality, body.start, body.station_aet, body.description)
+    async with call.work() as work:
+        request = await readable_request(work, call.path_int("id"), "imaging.worklist.book")
+        step = await worklist.book(work, request, slot.checked())
+        return _step_out(work, step)
+
+
+@endpoints.get(SCHEDULE, summary="The request's scheduled procedure step", response=StepOut)
+async def scheduled(call: Call) -> StepOut:
+    async with call.work() as work:
+        request = await readable_request(work, call.path_int("id"), "imaging.worklist.read")
+        step = await worklist.current(work, request.id)
+        if step is None:
+            raise NotFound(f"request {request.identifier} is not scheduled")
+        return _step_out(work, step)
