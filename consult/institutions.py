@@ -95,11 +95,11 @@ async def set_his_endpoint(work: Work, institution_id: int, *, host: str, port: 
     inst = await get_institution(work, institution_id)
     host = host.strip()
     if len(host) > 253 or any(c.isspace() or c in "/@" for c in host):
-        raise InvalidInput("HIS host must be a host name or an address", field="his_host")
+        raise InvalidInput("HIS host must be a host name or an address", field="host")
     if not 0 <= port <= 65535:
-        raise InvalidInput("HIS port must be between 0 and 65535", field="his_port")
+        raise InvalidInput("HIS port must be between 0 and 65535", field="port")
     if bool(host) != bool(port):
-        raise InvalidInput("HIS host and port go together", field="his_port")
+        raise InvalidInput("HIS host and port go together", field="port")
     inst.his_host, inst.his_port = host, port
     work.audit("institution.his", obj=("institution", inst.id), host=host, port=port)
     return inst

@@ -131,7 +131,7 @@ async def _outgoing(
     )
 
 
-def _waiting() -> ColumnElement[bool]:
+def waiting_clause() -> ColumnElement[bool]:
     return and_(HisOutbound.sent_at.is_(None), HisOutbound.stopped_at.is_(None))
 
 
@@ -139,7 +139,7 @@ async def pending_count(center: Center) -> int:
     """Messages waiting for a HIS (not accepted, not stopped)."""
     async with center.work(SYSTEM, client=CLIENT) as work:
         count = await work.session.scalar(
-            select(func.count()).select_from(HisOutbound).where(_waiting())
+            select(func.count()).select_from(HisOutbound).where(waiting_clause())
         )
     return int(count or 0)
 
@@ -175,7 +175,7 @@ async def _due(center: Center, limit: int, now: dt.datetime | None) -> list[_Due
                 Institution.his_port,
             )
             .join(Institution, Institution.id == HisOutbound.institution_id)
-            .where(_waiting(), Institution.his_port > 0)
+            .where(waiting_clause(), Institution.his_port > 0)
             .order_by(HisOutbound.id)
             .limit(limit * 4)
         )

@@ -336,11 +336,33 @@ def build_ack(
     return str(hl7.parse("\r".join(segments)))
 
 
-def ack_code_of(raw: str) -> tuple[str, str]:
-    """MSA-1 and MSA-3 of an ACK (for the MLLP client and the tests)."""
+@dataclass(frozen=True)
+class Ack:
+    """What an ACK says: MSA-1 (the code), MSA-2 (the control ID of the message it answers)
+    and MSA-3 (the peer's text)."""
+
+    code: str
+    answers: str
+    text: str
+
+
+def read_ack(raw: str) -> Ack:
+    """The MSA of an ACK; raises ``ValueError``, ``KeyError`` or ``IndexError`` on a message
+    that is not one."""
     message = hl7.parse(raw.strip())
     msa = message.segment("MSA")
-    return get(msa, 1), get(msa, 3)
+    return Ack(code=get(msa, 1), answers=get(msa, 2), text=get(msa, 3))
+
+
+def ack_code_of(raw: str) -> tuple[str, str]:
+    """MSA-1 and MSA-3 of an ACK (for the MLLP client and the tests)."""
+    ack = read_ack(raw)
+    return ack.code, ack.text
+
+
+def control_id_of(raw: str) -> str:
+    """MSH-10 of a message (empty when it has none)."""
+    return get(hl7.parse(raw.strip()).segment("MSH"), 10)
 
 
 @dataclass(frozen=True)

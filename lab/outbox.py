@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from lab.hl7 import ack_code_of
+from lab.hl7 import control_id_of, read_ack
 from lab.mllp import MllpClient
 
 ACCEPTED = frozenset({"AA", "CA"})
@@ -42,13 +42,23 @@ class Attempt:
 
 
 async def attempt(client: MllpClient, message: str) -> Attempt:
-    """Send ``message`` (UTF-8) and read the ACK; never raises for the peer's failures."""
+    """Send ``message`` (UTF-8) and read the ACK; never raises for the peer's failures.
+
+    The ACK counts only if its MSA-2 names the message sent (its MSH-10, HL7 v2.5 section
+    2.14.8): an answer to another message (a late ACK of an earlier try, a peer that mixes up its
+    connections) says nothing about this one, so it is read as no answer, the connection is
+    dropped to get back in step, and the message is tried again later.
+    """
+    sent = control_id_of(message)
     try:
         reply = (await client.send(message.encode())).decode("utf-8", "replace")
     except OSError as exc:
         return Attempt(unreachable=str(exc))
     try:
-        code, text = ack_code_of(reply)
+        ack = read_ack(reply)
     except (ValueError, KeyError, IndexError) as exc:
         return Attempt(unreachable=f"the answer is not an HL7 ACK ({exc})")
-    return Attempt(code=code, text=text)
+    if ack.answers != sent:
+        await client.close()
+        return Attempt(unreachable=f"the ACK answers message {ack.answers or '(none)'}, not {sent}")
+    return Attempt(code=ack.code, text=ack.text)

@@ -49,6 +49,7 @@ from web.routes import charges as charges_routes  # -- charges --
 from web.routes import critical as critical_routes  # -- critical alerts --
 from web.routes import ecg as ecg_routes
 from web.routes import ecg_reading as ecg_reading_routes  # -- long ECG reading --
+from web.routes import his as his_routes
 from web.routes import imaging as imaging_routes
 from web.routes import lab as lab_routes
 from web.routes import ownership as ownership_routes  # -- consult: one owner --
@@ -77,6 +78,7 @@ TABLES: list[Endpoints] = [
     ecg_reading_routes.endpoints,  # -- long ECG reading --
     rooms_routes.endpoints,
     lab_routes.endpoints,
+    his_routes.endpoints,
     imaging_routes.endpoints,
     dicomweb_endpoints,
     critical_routes.endpoints,  # -- critical alerts --
@@ -212,6 +214,7 @@ def create_app(settings: Settings) -> web.Application:
     app[TRUSTED_PROXIES] = settings.proxy_networks()
     app.on_response_prepare.append(add_hsts)
     app[keys.LOGIN_THROTTLE] = LoginThrottle(limit=settings.login_failures_per_minute)
+    app[keys.VERIFY_THROTTLE] = LoginThrottle(limit=settings.verify_misses_per_minute)
     app[METRICS] = metrics
     app[keys.STOPPING] = asyncio.Event()
     app.on_shutdown.append(stop_serving)

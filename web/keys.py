@@ -19,6 +19,8 @@ SETTINGS = web.AppKey("settings", Settings)
 ENGINE = web.AppKey("engine", AsyncEngine)
 CENTER = web.AppKey("center", Center)
 LOGIN_THROTTLE = web.AppKey("login_throttle", LoginThrottle)
+VERIFY_THROTTLE = web.AppKey("verify_throttle", LoginThrottle)
+"""Unknown verification codes per client address (the public ``/verify`` page)."""
 BUS: web.AppKey[EventBus] = web.AppKey("bus")
 EXECUTOR = web.AppKey("executor", Executor)
 ANCHORS = web.AppKey("anchors", AnchorExporter)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import logging
 from html import escape
 
 from aiohttp import web
@@ -16,8 +17,9 @@ from consult.verification import Verification, center_institution, verify
 from consult.vocab import RequestKind, Sex
 from web import keys
 from web.api import Call
+from web.login_throttle import Throttled, address_key
 from web.pages import CSP, STATIC_VERSION
-from web.proxies import is_secure
+from web.proxies import client_address, is_secure
 
 KINDS = {
     RequestKind.ECG_READ: "心电图诊断报告",
@@ -26,6 +28,7 @@ KINDS = {
     RequestKind.VIDEO_CONSULT: "远程会诊意见",
 }
 SEXES = {Sex.MALE: "男", Sex.FEMALE: "女", Sex.OTHER: "其他", Sex.UNKNOWN: "未知"}
+logger = logging.getLogger(__name__)
 CHINA = dt.timezone(dt.timedelta(hours=8))
 
 
@@ -116,7 +119,13 @@ def _rows(v: Verification) -> list[tuple[str, str]]:
     return rows
 
 
-def _page(request: web.Request, title: str, body: str, status: int = 200) -> web.Response:
+def _page(
+    request: web.Request,
+    title: str,
+    body: str,
+    status: int = 200,
+    extra: dict[str, str] | None = None,
+) -> web.Response:
     css = f"/static/v/{request.app[STATIC_VERSION]}/app.css"
     html = (
         '<!doctype html>\n<html lang="zh-CN"><head><meta charset="utf-8">'
@@ -130,6 +139,7 @@ def _page(request: web.Request, title: str, body: str, status: int = 200) -> web
         "Content-Security-Policy": CSP,
         "X-Content-Type-Options": "nosniff",
         "Referrer-Policy": "no-referrer",
+        **(extra or {}),
     }
     return web.Response(
         text=html, status=status, content_type="text/html", charset="utf-8", headers=headers
@@ -137,20 +147,40 @@ def _page(request: web.Request, title: str, body: str, status: int = 200) -> web
 
 
 async def verify_page(request: web.Request) -> web.Response:
-    """``GET /verify/{token}``: no sign-in; one indexed look-up, nothing written."""
-    async with request.app[keys.CENTER].work() as work:
-        try:
-            found = await verify(work, request.match_info["token"])
-        except NotFound:
-            found = None
-    if found is None:
+    """``GET /verify/{token}``: no sign-in; one indexed look-up, nothing written.
+
+    An unknown code counts against the client's address (``verify_misses_per_minute``): past the
+    limit the page answers ``429`` with ``Retry-After`` before the database is asked, so no one
+    can walk the code space or load the database through this public page.
+    """
+    client = client_address(request)
+    try:
+        attempt = request.app[keys.VERIFY_THROTTLE].admit((address_key(client),))
+    except Throttled as exc:
+        logger.warning("verification codes from %s throttled for %d s", client, exc.retry_after)
         return _page(
             request,
             "报告核验 / Report verification",
-            "<h1>未找到该报告 / No such report</h1>"
-            "<p>核验码无效，请核对纸质报告上的二维码 / the code is not valid</p>",
-            404,
+            "<h1>查询过于频繁 / Too many look-ups</h1>"
+            f"<p>请 {exc.retry_after} 秒后再试 / try again in {exc.retry_after} s</p>",
+            429,
+            {"Retry-After": str(exc.retry_after)},
         )
+    with attempt:
+        async with request.app[keys.CENTER].work() as work:
+            try:
+                found = await verify(work, request.match_info["token"])
+            except NotFound:
+                found = None
+        if found is None:
+            attempt.failed()
+            return _page(
+                request,
+                "报告核验 / Report verification",
+                "<h1>未找到该报告 / No such report</h1>"
+                "<p>核验码无效，请核对纸质报告上的二维码 / the code is not valid</p>",
+                404,
+            )
     rows = "".join(f"<dt>{escape(k)}</dt><dd>{escape(v)}</dd>" for k, v in _rows(found))
     head = escape(found.institution) + (
         f" / {escape(found.institution_en)}" if found.institution_en else ""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -214,3 +215,42 @@ class ReleaseOut(BaseModel):
     report_version: int
     report_status: str
     data: ShownJson
+
+
+class HisEndpointIn(In):
+    """Where a clinic's HIS takes results over MLLP (empty host and port 0: send nothing)."""
+
+    host: str = Field("", max_length=253)
+    port: int = Field(0, ge=0, le=65535)
+
+
+class HisEndpointOut(Out):
+    institution_id: int
+    host: str
+    port: int
+    waiting: int
+    stopped: int
+
+
+class HisOutboxQuery(In):
+    institution_id: int | None = Field(None, ge=1, le=2**31 - 1)
+    state: Literal["waiting", "stopped", "sent"] | None = None
+    limit: int = Field(100, ge=1, le=500)
+
+
+class HisOutboxOut(Out):
+    """One message of the HIS outbox (without its text: it holds the patient's report)."""
+
+    id: int
+    institution_id: int
+    report_id: int
+    message_type: str
+    control_id: str
+    created_at: dt.datetime
+    next_attempt_at: dt.datetime
+    attempts: int
+    sent_at: dt.datetime | None
+    stopped_at: dt.datetime | None
+    ack_code: str
+    ack_text: str
+    last_error: str

@@ -145,6 +145,9 @@ class Settings(BaseModel):
     lockout_threshold: int = Field(5, ge=1)
     lockout_minutes: int = Field(15, ge=1)
     login_failures_per_minute: int = Field(20, ge=1)  # per user name and per client address
+    verify_misses_per_minute: int = Field(10, ge=1)
+    """Unknown codes one client address may try on the public ``/verify`` page per minute; more
+    are answered ``429`` with ``Retry-After``, so the page cannot be used to guess codes."""
     override_minutes: int = Field(240, ge=1)
     argon2_time_cost: int = Field(3, ge=1)
     argon2_memory_kib: int = Field(65536, ge=64)

@@ -240,6 +240,31 @@ async def test_ar_is_retried_ae_stops_and_waits_for_a_person(center: Center) -> 
     assert await his.stopped_count(center) == 1 and await his.pending_count(center) == 0
 
 
+async def test_an_ack_to_another_message_is_no_ack(center: Center) -> None:
+    """An AA whose MSA-2 names another message (a late ACK, a confused peer) does not mark the
+    report delivered: the row keeps waiting and goes again after the backoff."""
+    receiver = FakeHis("th-xihe", [("AA", "", "0123456789abcdef0123")])
+    await connect(center, "th-xihe", await receiver.start())
+    clients = his.HisClients(timeout=5)
+    backoff = his.Backoff(base=10, cap=600)
+    try:
+        await signed_ecg(center, "dr-township")
+        assert await his.deliver_pending(center, clients, backoff=backoff) == 0
+        [row] = await outbox(center)
+        assert (row.sent_at, row.stopped_at, row.attempts) == (None, None, 1)
+        assert row.last_error == (
+            f"unreachable: the ACK answers message 0123456789abcdef0123, not {row.control_id}"
+        )
+        later = row.next_attempt_at + dt.timedelta(seconds=1)
+        assert await his.deliver_pending(center, clients, backoff=backoff, now=later) == 1
+    finally:
+        await clients.close()
+        await receiver.stop()
+    assert len(receiver.received) == 2 and receiver.received[0] == receiver.received[1]
+    [row] = await outbox(center)
+    assert (row.ack_code, row.attempts) == ("AA", 2) and row.sent_at is not None
+
+
 @pytest.mark.both_backends  # the outbox row commits with the signing
 async def test_the_outbox_row_commits_with_the_signing(seeded_database: Database) -> None:
     """On each backend: signing writes the message in its own transaction; a signing that

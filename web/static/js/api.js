@@ -84,6 +84,7 @@ export const api = {
   get: (path, query) => send("GET", path + qs(query)),
   post: (path, body) => send("POST", path, body === undefined ? {} : body),
   patch: (path, body) => send("PATCH", path, body),
+  put: (path, body) => send("PUT", path, body),
   upload: (path, form) => send("POST", path, form, true),
 };
 

@@ -1,13 +1,15 @@
-// Administration: institutions and departments, users, DICOM devices (AE titles), the lab catalogue.
+// Administration: institutions and departments, users, DICOM devices (AE titles), the clinics' HIS links
+// and their outbox, the lab catalogue.
 import { api } from "../api.js";
 import { errorText, pick, t } from "../i18n.js";
-import { action, chip, clear, field, formData, frame, h, roleLabel, select, table, toast } from "../ui.js";
+import { action, chip, clear, field, fmtTime, formData, frame, h, roleLabel, select, table, toast } from "../ui.js";
 
 const user = frame("admin");
 const ROLES = ["admin", "auditor", "village_doctor", "township_doctor", "ecg_specialist", "imaging_specialist",
   "consult_specialist", "lab_technician", "lab_supervisor", "lab_specialist", "referral_desk",
   "duty_desk", "department_desk"]; // -- critical alerts: duty_desk; referrals: department_desk --
-const TABS = [["institutions", drawInstitutions], ["users", drawUsers], ["devices", drawDevices], ["catalogue", drawCatalogue]];
+const TABS = [["institutions", drawInstitutions], ["users", drawUsers], ["devices", drawDevices], ["his", drawHis],
+  ["catalogue", drawCatalogue]];
 const body = h("section.card.wide#admin-body");
 let institutions = [];
 
@@ -111,6 +113,58 @@ async function drawDevices() {
       allow: ops.filter((o) => v["allow_" + o]) });
     await drawDevices();
   }));
+}
+
+// The HIS links: where each clinic's own system takes the signed reports (HL7 v2 over MLLP), and the
+// messages the outbox gave up on (the HIS answered AE, or could not be reached for too long).
+const MESSAGE_KINDS = { "ORU^R01": "hisOru", "MDM^T02": "hisMdm", "MDM^T10": "hisCorrection" };
+const ACKS = { AA: "hisAccepted", CA: "hisAccepted", AE: "hisMessageError", CE: "hisMessageError", AR: "hisRejected", CR: "hisRejected" };
+
+function outcome(m) {
+  if (m.sent_at) return h("span", { title: m.ack_code }, t("hisAccepted"));
+  const why = m.ack_code ? t(ACKS[m.ack_code] || "hisRejected") : t("hisUnreachable");
+  return h("span", { title: m.last_error }, why, m.ack_text ? h("span.muted", { dataset: { raw: "" } }, " · ", m.ack_text) : "");
+}
+
+function linkRow(link, inst) {
+  const host = h("input", { name: "host", value: link.host, "aria-label": t("host") });
+  const port = h("input", { name: "port", type: "number", min: 0, max: 65535, value: link.port || "", "aria-label": t("port") });
+  const save = h("button.save-his", { type: "button", on: { click: action(async () => {
+    await api.put(`/api/v1/institutions/${link.institution_id}/his`, { host: host.value.trim(), port: Number(port.value || 0) });
+    toast(t("save") + " ✓", "ok");
+    await drawHis();
+  }) } }, t("save"));
+  return h("tr", { dataset: { institution: String(link.institution_id) } },
+    h("td", `${pick(inst.name, inst.name_en)} (${inst.code})`), h("td", host), h("td", port),
+    h("td.waiting", String(link.waiting)), h("td.stopped", link.stopped ? h("span.chip.bad", String(link.stopped)) : "0"), h("td.actions", save));
+}
+
+function messageRow(m, names) {
+  const again = h("button.retry-his", { type: "button", on: { click: action(async () => {
+    await api.post(`/api/v1/his/outbox/${m.id}/retry`);
+    toast(t("hisRetried"), "ok");
+    await drawHis();
+  }) } }, t("hisRetry"));
+  return h("tr", { dataset: { message: String(m.id) } },
+    h("td", fmtTime(m.created_at)), h("td", names[m.institution_id] || ""), h("td", t(MESSAGE_KINDS[m.message_type] || "report")),
+    h("td", String(m.attempts)), h("td.outcome", outcome(m)), h("td.actions", m.stopped_at ? again : ""));
+}
+
+async function drawHis() {
+  institutions = await api.get("/api/v1/institutions");
+  const byId = Object.fromEntries(institutions.map((i) => [i.id, i]));
+  const names = Object.fromEntries(institutions.map((i) => [i.id, pick(i.name, i.name_en)]));
+  const [links, stopped, waiting] = await Promise.all([api.get("/api/v1/his/links"),
+    api.get("/api/v1/his/outbox?state=stopped"), api.get("/api/v1/his/outbox?state=waiting&limit=50")]);
+  const clinics = links.filter((l) => byId[l.institution_id] && byId[l.institution_id].level !== "county");
+  const heads = [t("created"), t("institution"), t("kind"), t("hisAttempts"), t("hisOutcome"), ""];
+  clear(body, h("h2", t("his")), h("p.muted", t("hisHint")),
+    table([t("institution"), t("host"), t("port"), t("hisWaiting"), t("hisStoppedCount"), ""],
+      clinics.map((l) => linkRow(l, byId[l.institution_id])), "his-links"),
+    h("h3", t("hisStopped")),
+    stopped.length ? table(heads, stopped.map((m) => messageRow(m, names)), "his-stopped") : h("p.muted#his-none", t("hisNoneStopped")),
+    h("h3", t("hisWaiting")),
+    waiting.length ? table(heads, waiting.map((m) => messageRow(m, names)), "his-waiting") : h("p.muted", t("none")));
 }
 
 async function drawCatalogue() {
