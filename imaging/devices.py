@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from dataclasses import dataclass
+
+from sqlalchemy import or_, select
 
 from consult.center import Work
 from consult.errors import Conflict, Forbidden, InvalidInput, NotFound
 from consult.models import Institution
-from consult.vocab import InstitutionLevel, Role
+from consult.vocab import InstitutionLevel, RequestKind, Role
 from imaging.index import ImagingDevice
 from imaging.node_values import AET_RE, DeviceInfo, Operation
 
@@ -92,6 +94,41 @@ async def list_all(work: Work) -> list[DeviceInfo]:
         .order_by(ImagingDevice.ae_title)
     )
     return [_info(d, i) for d, i in rows]
+
+
+@dataclass(frozen=True)
+class Station:
+    """A modality a request may be booked on, as a clinic sees it (no address)."""
+
+    ae_title: str
+    institution_id: int
+    institution_code: str
+    institution_name: str
+    institution_name_en: str
+
+
+async def stations(work: Work) -> list[Station]:
+    """The active modalities the caller may book an imaging step on: for a clinic its own, its
+    township's and the county's (where :func:`consult.identity.may_send_for` lets them perform
+    its requests); for the county's imaging specialists and administrators every one."""
+    principal = work.principal
+    query = (
+        select(ImagingDevice.ae_title, Institution)
+        .join(Institution, Institution.id == ImagingDevice.institution_id)
+        .where(ImagingDevice.active.is_(True))
+        .order_by(Institution.level, ImagingDevice.ae_title)
+    )
+    if principal.is_clinic:
+        mine = await work.session.get(Institution, principal.institution_id)
+        near = {principal.institution_id, mine.parent_id if mine else None} - {None}
+        query = query.where(
+            or_(Institution.id.in_(near), Institution.level == InstitutionLevel.COUNTY)
+        )
+    elif not (principal.has(Role.ADMIN) or RequestKind.IMAGING_READ in principal.kinds):
+        work.deny("imaging.stations", role=str(principal.role))
+        raise Forbidden("only clinics and imaging readers book modalities")
+    rows = await work.session.execute(query)
+    return [Station(aet, i.id, i.code, i.name, i.name_en) for aet, i in rows]
 
 
 async def by_title(work: Work, ae_title: str) -> DeviceInfo | None:

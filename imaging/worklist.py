@@ -47,7 +47,9 @@ from imaging.node_values import (
 logger = logging.getLogger(__name__)
 
 MAX_STEPS = 500
-SH_RE = re.compile(r"^[\x20-\x5b\x5d-\x7e]{0,16}$")
+LO_RE = re.compile(r"^[^\x00-\x1f\x7f\\]{0,64}$")
+"""A DICOM LO value (Scheduled Procedure Step Description): 64 characters, no control character
+or backslash; any script, as the worklist answers in UTF-8 (ISO_IR 192)."""
 
 
 class StepStatus(StrEnum):
@@ -118,7 +120,7 @@ class Slot:
                 "an AE title is 1-16 printable ASCII characters", field="station_aet"
             )
         description = self.description[:64].replace("\\", "/")
-        if not SH_RE.match(description):
+        if not LO_RE.match(description):
             raise InvalidInput("the description must be printable text", field="description")
         return Slot(modality, self.start, station, description)
 
@@ -133,12 +135,13 @@ async def book(work: Work, request: DiagnosticRequest, slot: Slot, *, at: str = 
     if not request.status.is_open:
         raise Conflict(f"request {request.identifier} is {request.status}", code="request_closed")
     local = _local(work, slot.start)
+    performer = await _where_performed(work, request, slot, at)
     step = await current(work, request.id, lock=True)
     if step is None:
-        step = await _new_step(work, request, slot, local, at)
+        step = _new_step(work, request, slot, local, performer)
         action = "imaging.worklist.schedule"
     else:
-        _move(work, step, slot, local)
+        _move(work, step, slot, local, performer)
         action = "imaging.worklist.reschedule"
     await _hold_slot(work)
     work.audit(
@@ -172,16 +175,31 @@ async def current(work: Work, request_id: int, *, lock: bool = False) -> Worklis
     return await work.session.scalar(query.with_for_update() if lock else query)
 
 
-async def _new_step(
-    work: Work, request: DiagnosticRequest, slot: Slot, local: dt.datetime, at: str
+async def _where_performed(
+    work: Work, request: DiagnosticRequest, slot: Slot, at: str
+) -> Institution:
+    """Institution ``at``, else the station's (a registered, active modality), else the clinic
+    that asked."""
+    if at or not slot.station_aet:
+        return await _performer(work, request, at, field="at")
+    device = await devices.by_title(work, slot.station_aet)
+    if device is None:
+        raise InvalidInput(
+            f"no registered modality has the AE title {slot.station_aet!r}", field="station_aet"
+        )
+    return await _performer(work, request, device.institution_code, field="station_aet")
+
+
+def _new_step(
+    work: Work,
+    request: DiagnosticRequest,
+    slot: Slot,
+    local: dt.datetime,
+    performer: Institution,
 ) -> WorklistStep:
-    if not at and slot.station_aet:
-        device = await devices.by_title(work, slot.station_aet)
-        at = device.institution_code if device is not None else ""
-    institution = await _performer(work, request, at)
     step = WorklistStep(
         request_id=request.id,
-        institution_id=institution.id,
+        institution_id=performer.id,
         step_id=f"S{request.identifier}"[:16],
         accession=request.identifier,
         study_uid=f"2.25.{uuid.uuid4().int}",
@@ -198,12 +216,15 @@ async def _new_step(
     return step
 
 
-def _move(work: Work, step: WorklistStep, slot: Slot, local: dt.datetime) -> None:
+def _move(
+    work: Work, step: WorklistStep, slot: Slot, local: dt.datetime, performer: Institution
+) -> None:
     if step.status != StepStatus.SCHEDULED:
         raise Conflict(
             f"step {step.step_id} is {step.status}: only a SCHEDULED step is moved",
             code="step_started",
         )
+    step.institution_id = performer.id
     step.modality = slot.modality
     step.station_aet = slot.station_aet
     step.start_date = local.strftime("%Y%m%d")
@@ -221,7 +242,7 @@ async def _hold_slot(work: Work) -> None:
             raise Conflict(
                 "the request was scheduled by someone else", code="step_exists"
             ) from None
-        raise SlotTaken("时段已被占用 / station slot taken", field="start") from None
+        raise SlotTaken("时段已被占用 / station slot taken") from None
 
 
 async def discontinue(work: Work, request: DiagnosticRequest) -> None:
@@ -243,7 +264,9 @@ def _may_schedule(work: Work, request: DiagnosticRequest) -> bool:
     return RequestKind.IMAGING_READ in principal.kinds
 
 
-async def _performer(work: Work, request: DiagnosticRequest, code: str) -> Institution:
+async def _performer(
+    work: Work, request: DiagnosticRequest, code: str, *, field: str
+) -> Institution:
     """Where the step is performed: the requesting clinic, its township or the county hospital
     (a village clinic books its township's CT)."""
     if not code:
@@ -252,7 +275,7 @@ async def _performer(work: Work, request: DiagnosticRequest, code: str) -> Insti
     if institution is None or not await may_send_for(
         work, institution.id, request.requesting_institution_id
     ):
-        raise InvalidInput(f"the request cannot be performed at {code!r}", field="at")
+        raise InvalidInput(f"the request cannot be performed at {code!r}", field=field)
     return institution
 
 

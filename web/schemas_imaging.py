@@ -53,6 +53,16 @@ class ScheduleIn(In):
     description: str = Field("", max_length=64)
 
 
+class StationOut(Out):
+    """A modality a request may be booked on (its AE title and where it stands)."""
+
+    ae_title: str
+    institution_id: int
+    institution_code: str
+    institution_name: str
+    institution_name_en: str
+
+
 class StepOut(Out):
     request_id: int
     step_id: str

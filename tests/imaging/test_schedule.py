@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from consult.models import Institution, Patient
+from imaging.index import WorklistStep
 from tests.conftest import Api, ApiUser, Database
 from tests.imaging.conftest import DEVICE, running_node
 from tests.imaging.test_worklist import _findscu
@@ -73,6 +74,30 @@ async def test_scheduled_over_the_api_reaches_the_modality_and_leaves_on_cancel(
         assert moved["study_uid"] == step["study_uid"]
         assert moved["start"].startswith("2026-12-07T11:00")  # the center's zone (+08:00)
 
+        # moved to the county's scanner: performed there now, gone from the township's list
+        admin = await api.login("admin")
+        county_ct = {
+            "ae_title": "COUNTY-CT",
+            "host": "127.0.0.1",
+            "port": 11113,
+            "institution": "county",
+            "allow": ["store", "find"],
+        }
+        (await admin.post("/api/v1/imaging/devices", county_ct)).ok()
+        there = (await village.put(path, {**SLOT, "station_aet": "COUNTY-CT"})).ok()
+        assert there["station_aet"] == "COUNTY-CT" and there["study_uid"] == step["study_uid"]
+        async with api.center.sessions() as session:
+            where = await session.scalar(
+                select(Institution.code)
+                .join(WorklistStep, WorklistStep.institution_id == Institution.id)
+                .where(WorklistStep.request_id == request["id"])
+            )
+        assert where == "county"
+        code, out, found = await _findscu(node, DEVICE)
+        assert code == 0 and found == [], out
+        back = (await village.put(path, {**SLOT, "start": "2026-12-07T03:00:00Z"})).ok()
+        assert back["station_aet"] == DEVICE
+
         async with api.center.sessions() as session:
             from consult.models import AuditRecord
 
@@ -85,7 +110,9 @@ async def test_scheduled_over_the_api_reaches_the_modality_and_leaves_on_cancel(
                 )
             )
         written = [a for a in actions if a.endswith("schedule")]
-        assert written == ["imaging.worklist.schedule", "imaging.worklist.reschedule"], actions
+        assert written == ["imaging.worklist.schedule"] + ["imaging.worklist.reschedule"] * 3, (
+            actions
+        )
         assert "imaging.worklist.read" in actions  # reading the step is audited too
 
         cancelled = await village.post(
@@ -110,6 +137,7 @@ async def test_schedule_refusals(api: Api) -> None:
         ({**SLOT, "start": "2026-12-07T09:30:00"}, "start"),  # no zone: whose 09:30?
         ({**SLOT, "start": "next monday"}, "start"),
         ({**SLOT, "modality": "C T!"}, "modality"),
+        ({**SLOT, "description": "胸部\x01平扫"}, "description"),
         ({**SLOT, "station_aet": "x" * 17}, "station_aet"),
         ({k: v for k, v in SLOT.items() if k != "modality"}, "modality"),
     ):
@@ -119,6 +147,22 @@ async def test_schedule_refusals(api: Api) -> None:
     headers = {**village.headers, "Content-Type": "application/json"}
     async with village.client.put(path, data=b"{not json", headers=headers) as raw:
         assert raw.status in (400, 422), await raw.text()
+
+    # a station must be a registered modality the village may send to (its township, the county)
+    admin = await api.login("admin")
+    xihe_ct = {
+        "ae_title": "XIHE-CT",
+        "host": "127.0.0.1",
+        "port": 11112,
+        "institution": "th-xihe",
+        "allow": ["store", "find"],
+    }
+    (await admin.post("/api/v1/imaging/devices", xihe_ct)).ok()
+    for station in ("NOWHERE-CT", "XIHE-CT"):
+        answer = await village.put(path, {**SLOT, "station_aet": station})
+        assert answer.status == 422, answer.body
+        assert answer.body["error"]["field"] == "station_aet", answer.body
+    assert (await village.get(path)).status == 404  # nothing was booked by the refusals
 
     ecg = await _imaging_request(village, patient, kind="ecg_read")
     answer = await village.put(_schedule(ecg["id"]), SLOT)

@@ -18,6 +18,7 @@ from web.schemas_imaging import (
     ReconciliationQuery,
     ResolveIn,
     ScheduleIn,
+    StationOut,
     StepOut,
 )
 from web.waveforms import BRIDGE
@@ -131,6 +132,16 @@ async def schedule(call: Call) -> StepOut:
         request = await readable_request(work, call.path_int("id"), "imaging.worklist.book")
         step = await worklist.book(work, request, slot.checked())
         return _step_out(work, step)
+
+
+@endpoints.get(
+    "/api/v1/imaging/stations",
+    summary="The modalities the caller may book a request on (no addresses)",
+    response=list[StationOut],
+)
+async def list_stations(call: Call) -> list[devices.Station]:
+    async with call.work() as work:
+        return await devices.stations(work)
 
 
 @endpoints.get(SCHEDULE, summary="The request's scheduled procedure step", response=StepOut)

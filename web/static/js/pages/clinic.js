@@ -5,6 +5,7 @@ import { beep, listen } from "../events.js";
 import { answerCell } from "../conclusion.js";
 import { pick, t } from "../i18n.js";
 import { checkResidentId } from "../residentid.js";
+import { bookingOf, bookingText, scheduleDialog } from "../schedule.js";
 import {
   action, chip, clear, field, fmtDue, fmtTime, formData, frame, h, patientLabel, requestLinks, select, table, toast,
 } from "../ui.js";
@@ -233,7 +234,24 @@ async function refreshRequests() {
       h("td", { title: fmtTime(r.due_at) }, ["completed", "cancelled", "rejected"].includes(r.status) ? fmtTime(r.completed_at) : fmtDue(r.due_at)),
       h("td.actions", r.kind === "video_consult" && ["accepted", "in_progress", "requested"].includes(r.status)
         ? h("a.button", { href: `/room/${r.id}` }, t("room")) : requestLinks(r),
-      r.status === "on_hold" ? holdSlot(r) : null)))));
+      r.status === "on_hold" ? holdSlot(r) : null, bookable(r) ? bookingSlot(r) : null)))));
+}
+
+// -- imaging: the clinic books the scan on a modality's worklist (its own, the township's, the county's) --
+const bookable = (r) => r.kind === "imaging_read" && ["requested", "accepted", "in_progress", "on_hold"].includes(r.status);
+
+function bookingSlot(r) {
+  const slot = h("span.booking");
+  const draw = (step) => {
+    const label = step ? t("reschedule") : t("scheduleExam");
+    clear(slot, step ? h("span.chip.ok.booked", t("bookedAt") + " " + bookingText(step)) : null,
+      step && step.status !== "SCHEDULED" ? null : h("button.schedule", { type: "button", on: { click: action(async () => {
+        const booked = await scheduleDialog(r, step, patientLabel(r.patient));
+        if (booked) draw(booked);
+      }) } }, label));
+  };
+  bookingOf(r.id).then(draw).catch(() => draw(null));
+  return slot;
 }
 
 // -- consult: a held request shows the specialist's question and an answer form --
