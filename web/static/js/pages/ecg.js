@@ -8,6 +8,7 @@ import { mountReferAction } from "../refer.js";
 import { errorText, lang, pick, t } from "../i18n.js";
 import { action, chip, clear, field, fmtTime, frame, h, isClinic, patientLabel, readOnlyReport, toast } from "../ui.js";
 import { ownerBar } from "../conclusion.js";
+import { historyCard } from "../history.js";
 
 const requestId = Number(location.pathname.split("/")[2]);
 const user = frame("ecgViewer");
@@ -73,6 +74,7 @@ if (user) {
 async function load() {
   state.request = await api.get(`/api/v1/requests/${requestId}`);
   drawHead();
+  if (state.request.patient) document.getElementById("main").append(historyCard(state.request.patient_id, requestId));
   const ecgs = await api.get(`/api/v1/requests/${requestId}/ecgs`);
   const wanted = Number(new URLSearchParams(location.search).get("ecg"));
   state.ecg = ecgs.find((e) => e.id === wanted) || ecgs[ecgs.length - 1] || null;

@@ -5,6 +5,7 @@ import { errorText, t } from "../i18n.js";
 import { mountReferAction } from "../refer.js";
 import { action, chip, clear, field, fmtTime, frame, h, isClinic, patientLabel, readOnlyReport, toast } from "../ui.js";
 import { ownerBar } from "../conclusion.js";
+import { historyCard } from "../history.js";
 
 const requestId = Number(location.pathname.split("/")[2]);
 const user = frame("imagingViewer");
@@ -59,6 +60,7 @@ async function load() {
     h("span", patientLabel(request.patient)), h("span.muted", request.requesting_institution), chip(request.priority), chip(request.status)),
   request.clinical_question ? h("p", t("question") + ": " + request.clinical_question) : null);
   ownerBar(request, user, () => location.reload()).then((bar) => head.append(bar)); // -- consult: one owner --
+  if (request.patient) document.getElementById("main").append(historyCard(request.patient_id, requestId));
   const studies = await api.get(`/api/v1/requests/${requestId}/studies`).catch(() => []);
   if (!studies.length) clear(studiesBox, h("h2", t("studies")), h("p.muted", t("noStudies")));
   else {
