@@ -14,7 +14,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from consult.models import Report
 from tests.conftest import Api, Database, make_settings
-from tests.core.helpers import new_patient, new_request
+from tests.lab.his_peer import sign_ecg_report
 from web.app import create_app
 
 CLIENT = "203.0.113.7"
@@ -23,22 +23,11 @@ LIMIT = 3
 
 
 async def _signed_token(api: Api) -> str:
-    village = await api.login("dr-village")
-    reader = await api.login("ecg-reader")
-    patient = await new_patient(village, "孙八")
-    request = await new_request(village, patient["id"], "ecg_read")
-    (await reader.post(f"/api/v1/requests/{request['id']}/accept")).ok()
-    draft = (
-        await reader.post(
-            f"/api/v1/requests/{request['id']}/reports",
-            {"findings": "窦性心律", "impression": "正常心电图"},
-        )
-    ).ok()
-    (await reader.post(f"/api/v1/reports/{draft['id']}/sign")).ok()
+    report = await sign_ecg_report(api, "dr-village", "窦性心律")
     async with api.center.work() as work:
-        report = await work.session.get(Report, draft["id"])
-        assert report is not None and report.verify_token
-        return report.verify_token
+        stored = await work.session.get(Report, report["id"])
+        assert stored is not None and stored.verify_token
+        return stored.verify_token
 
 
 async def _look_up(client: TestClient, token: str, address: str) -> tuple[int, str, str]:

@@ -10,13 +10,7 @@ import pytest
 from tests.conftest import Api
 from tests.lab.his_peer import FakeHis, clinic_id, deliver, sign_ecg_report
 from tests.web.conftest import Browsers, screenshot, sqlite_only
-from tests.web.test_language import (
-    ALLOWED_LATIN,
-    VISIBLE_TEXT,
-    data_words,
-    problems_en,
-    problems_zh,
-)
+from tests.web.test_language import language_problems, sign_in
 
 pytestmark = pytest.mark.browser
 database = pytest.fixture(sqlite_only, name="database")  # pages do not depend on the backend
@@ -38,10 +32,7 @@ async def test_admin_sets_a_his_link_and_sends_again(
     try:
         page = await browsers.page(lang=lang)
         await page.context.add_init_script(f"localStorage.setItem('tc.lang', '{lang}')")
-        await page.goto("/login")
-        await page.fill("#username", "admin")
-        await page.fill("#password", "demo-password")
-        await page.click("#login-submit")
+        await sign_in(page, "admin")
         await page.wait_for_selector("#tab-his")
         await _his_tab(page)
         row = page.locator(f"table.his-links tr[data-institution='{xihe}']")
@@ -60,12 +51,7 @@ async def test_admin_sets_a_his_link_and_sends_again(
         outcome = await stopped.first.locator("td.outcome").inner_text()
         expected = "对方报告消息错误" if lang == "zh-CN" else "The HIS found the message wrong"
         assert expected in outcome and "PID-3 患者未登记" in outcome
-        seen = await page.evaluate(VISIBLE_TEXT)
-        bad = (
-            problems_zh(seen, ALLOWED_LATIN | await data_words(api))
-            if lang == "zh-CN"
-            else problems_en(seen, set())
-        )
+        bad = await language_problems(page, api, lang)
         assert not bad, bad
         await screenshot(page, f"admin-his-{lang}")
 

@@ -11,14 +11,7 @@ from tests.core.helpers import new_patient
 from tests.ecg_center.files import normal_zip, stemi_zip
 from tests.ecg_center.test_ecg_api import upload
 from tests.web.conftest import Browsers, screenshot, sqlite_only
-from tests.web.test_language import (
-    ALLOWED_LATIN,
-    VISIBLE_TEXT,
-    data_words,
-    patient_names,
-    problems_en,
-    problems_zh,
-)
+from tests.web.test_language import language_problems, sign_in
 
 pytestmark = pytest.mark.browser
 database = pytest.fixture(sqlite_only, name="database")  # pages do not depend on the backend
@@ -44,11 +37,7 @@ async def test_reader_sees_the_serial_comparison(api: Api, browsers: Browsers, l
 
     page = await browsers.page(lang=lang)
     await page.context.add_init_script(f"localStorage.setItem('tc.lang', '{lang}')")
-    await page.goto("/login")
-    await page.fill("#username", "ecg-reader")
-    await page.fill("#password", "demo-password")
-    await page.click("#login-submit")
-    await page.wait_for_url(lambda url: "/login" not in url)
+    await sign_in(page, "ecg-reader")
     await page.goto(f"/ecg/{current['request']['id']}")
     flags = page.locator("#history #serial-flags")
     await flags.wait_for()
@@ -64,12 +53,7 @@ async def test_reader_sees_the_serial_comparison(api: Api, browsers: Browsers, l
     impression = "正常心电图"
     assert impression in await page.locator("#history-requests").inner_text()
 
-    seen = await page.evaluate(VISIBLE_TEXT)
-    bad = (
-        problems_zh(seen, ALLOWED_LATIN | await data_words(api))
-        if lang == "zh-CN"
-        else problems_en(seen, await patient_names(api) | {impression, "窦性心律"})
-    )
+    bad = await language_problems(page, api, lang, {impression, "窦性心律"})
     assert not bad, bad
     await screenshot(page, f"ecg-history-{lang}")
     await link.click()

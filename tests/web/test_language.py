@@ -410,6 +410,17 @@ async def test_the_village_doctors_phone(api: Api, media_browsers: Browsers) -> 
     assert not wide, wide
 
 
+async def language_problems(
+    page: Any, api: Api, lang: str, names: frozenset[str] | set[str] = frozenset()
+) -> list[str]:
+    """What on the page breaks its language: English words or raw codes in a zh-CN page, Chinese
+    labels in an English one (patients' names and ``names`` are data, not labels)."""
+    seen = await page.evaluate(VISIBLE_TEXT)
+    if lang == "zh-CN":
+        return problems_zh(seen, ALLOWED_LATIN | await data_words(api))
+    return problems_en(seen, await patient_names(api) | set(names))
+
+
 async def sign_in(page: Any, username: str) -> None:
     await page.goto("/login")
     await page.fill("#username", username)

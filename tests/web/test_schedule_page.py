@@ -12,15 +12,7 @@ from tests.conftest import Api, ApiUser
 from tests.core.helpers import new_patient
 from tests.imaging.conftest import DEVICE
 from tests.web.conftest import Browsers, screenshot, sqlite_only
-from tests.web.test_language import (
-    ALLOWED_LATIN,
-    PHONE_CHECK,
-    VISIBLE_TEXT,
-    data_words,
-    patient_names,
-    problems_en,
-    problems_zh,
-)
+from tests.web.test_language import PHONE_CHECK, language_problems, sign_in
 
 pytestmark = pytest.mark.browser
 database = pytest.fixture(sqlite_only, name="database")  # pages do not depend on the backend
@@ -55,10 +47,7 @@ async def test_village_doctor_books_a_ct_at_the_township(
     page = await browsers.page(lang=lang, width=width, height=844)
     await page.context.add_init_script(f"localStorage.setItem('tc.lang', '{lang}')")
     await page.emulate_media(color_scheme="light")
-    await page.goto("/login")
-    await page.fill("#username", "dr-village")
-    await page.fill("#password", "demo-password")
-    await page.click("#login-submit")
+    await sign_in(page, "dr-village")
     await page.wait_for_selector(f"#requests tr[data-id='{first['id']}'] button.schedule")
 
     await _book(page, first["id"], "2026-12-08", "09:30")
@@ -72,12 +61,7 @@ async def test_village_doctor_books_a_ct_at_the_township(
     # the same scanner at the same time for another patient: refused, said in the page's words
     await _book(page, second["id"], "2026-12-08", "09:30")
     await page.locator("#schedule-form .form-error", has_text=TAKEN[lang]).wait_for()
-    seen = await page.evaluate(VISIBLE_TEXT)
-    bad = (
-        problems_zh(seen, ALLOWED_LATIN | await data_words(api))
-        if lang == "zh-CN"
-        else problems_en(seen, await patient_names(api))
-    )
+    bad = await language_problems(page, api, lang)
     assert not bad, bad
     await screenshot(page, f"clinic-schedule-taken-{lang}-{width}")
     await page.locator("#schedule-form input[name=time]").fill("10:00")
