@@ -51,6 +51,7 @@ USER_OF_TAG = {
     "critical": "duty-desk",
     "charges": "dr-township",
     "quality": "ecg-reader",
+    "his": "admin",
 }
 USER_OF_PATH = {  # where the tag's user is not the one who may do it
     "/api/v1/requests": "dr-village",
