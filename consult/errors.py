@@ -83,3 +83,16 @@ class Busy(DomainError):
     def __init__(self, message: str, *, retry_after: int = 1) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class UpstreamFailed(DomainError):
+    """A system the center asked on the caller's behalf (the regional platform) failed or
+    answered something that is not what was asked for; nothing of it is shown."""
+
+    code = "upstream_failed"
+
+
+class UpstreamTimeout(UpstreamFailed):
+    """That system did not answer within the configured time."""
+
+    code = "upstream_timeout"

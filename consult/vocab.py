@@ -123,10 +123,12 @@ OPEN_REFERRAL_STATES = frozenset(
 
 
 class ConsentScope(StrEnum):
-    """What a patient authorised: the county reading their records, or recording a consult."""
+    """What a patient authorised: the county reading their records, recording a consult, or the
+    center asking the regional health platform for the patient's records elsewhere."""
 
     RECORDS = "records"
     RECORDING = "recording"
+    REGIONAL_RECORDS = "regional_records"
 
 
 class Outcome(StrEnum):

@@ -43,6 +43,7 @@ from web.printed import add_verify_page
 from web.proxies import TRUSTED_PROXIES, add_hsts
 from web.readiness import readyz
 from web.redis_bus import RedisEventBus, make_bus
+from web.regional import regional_ctx
 from web.rooms_wiring import room_ws, rooms_ctx
 from web.routes import admin, audit, auth, notifications, patients, referrals, reports, requests
 from web.routes import charges as charges_routes  # -- charges --
@@ -230,6 +231,7 @@ def create_app(settings: Settings) -> web.Application:
             imaging_ctx,
             bridge_ctx,
             lab_ctx,
+            regional_ctx,
             rooms_ctx,
         ]
     )

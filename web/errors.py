@@ -29,6 +29,8 @@ STATUS: tuple[tuple[type[e.DomainError], int], ...] = (
     (e.InvalidInput, 422),
     (e.TooLarge, 413),
     (e.Busy, 503),
+    (e.UpstreamTimeout, 504),
+    (e.UpstreamFailed, 502),
 )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 
@@ -184,6 +184,35 @@ class PatientQuery(In):
 
 class HistoryQuery(In):
     request_id: int | None = Field(None, ge=1, le=2**62)
+
+
+class RegionalEntryOut(Out):
+    resource: Literal["DocumentReference", "DiagnosticReport", "Encounter"]
+    id: str
+    date: str | None
+    title: str
+    category: str
+    organization: str
+    status: str
+    text: str
+    encounter_class: str
+
+
+class RegionalOut(Out):
+    """A patient's records elsewhere in the region; ``status``: ``ok``, ``not_configured``,
+    ``no_identifier`` (no resident ID to ask by), ``not_found``, ``ambiguous`` (the platform
+    holds several patients with that ID: nothing shown)."""
+
+    status: Literal["ok", "not_configured", "no_identifier", "not_found", "ambiguous"]
+    configured: bool
+    source: str
+    entries: list[RegionalEntryOut]
+    skipped: int
+    """Entries the platform sent that could not be read."""
+    mismatched: int
+    """Entries about another patient than the one asked for (never shown)."""
+    more: bool
+    unavailable: list[str]
 
 
 class ConsentIn(In):

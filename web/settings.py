@@ -22,6 +22,7 @@ from pydantic import (
     model_validator,
 )
 
+from consult.fhir import RESIDENT_ID_SYSTEM
 from consult.policy import (
     DEFAULT_TURNAROUND_MINUTES,
     PasswordHashing,
@@ -49,6 +50,33 @@ class SecondReadingSetting(BaseModel):
 
     def rule(self) -> SecondReadingRule:
         return SecondReadingRule(frozenset(self.priorities), self.sample_percent)
+
+
+class RegionalFhirSetting(BaseModel):
+    """The regional health platform's FHIR R4 server (``[telecenter.regional_fhir]``), asked
+    for a patient's records elsewhere when a reader opens the record with the patient's consent
+    (:mod:`consult.regional`). It stands inside the health network, like every peer."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    url: str
+    """The server's base URL (``http://10.0.9.4/fhir``)."""
+    name: str = Field("", max_length=100)
+    """What the pages call it (empty: "the regional platform")."""
+    token: str = Field("", repr=False)
+    """A bearer token the center presents, if the platform asks for one."""
+    identifier_system: str = Field(RESIDENT_ID_SYSTEM, min_length=1, max_length=200)
+    """The system of the resident ID in the platform's ``Patient.identifier``."""
+    timeout_seconds: float = Field(5.0, gt=0, le=60)
+    """Per search; the reader waits for at most twice this (the patient, then the records)."""
+    max_response_kb: int = Field(2048, ge=16, le=65536)
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")) or len(value) > 500:
+            raise ValueError("regional_fhir.url must be an http:// or https:// URL")
+        return value.rstrip("/")
 
 
 class Settings(BaseModel):
@@ -217,6 +245,8 @@ class Settings(BaseModel):
     retention_log_months: int = Field(6, ge=6, le=1200)
     """Audit records are kept this long (the law asks six months); older sealed ones are purged
     behind a checkpoint the chain itself records."""
+    regional_fhir: RegionalFhirSetting | None = None
+    """The regional platform asked for a patient's records elsewhere; unset: none."""
     # -- ui --
     timezone: str = "Asia/Shanghai"
     """The center's time zone (IANA name): the pages show every time as local time there."""

@@ -148,7 +148,11 @@ VISIBLE_TEXT = """() => {
     const el = n.parentElement;
     const s = n.textContent.trim();
     if (!s || !el || skip(el)) continue;
-    if (el.tagName === 'OPTION') { if (seen(el.closest('select'))) texts.push(s); continue; }
+    if (el.tagName === 'OPTION') {  // a datalist's options are suggestions, not shown text
+      const list = el.closest('select');
+      if (list && seen(list)) texts.push(s);
+      continue;
+    }
     if (seen(el)) texts.push(s);
   }
   for (const el of document.querySelectorAll('[placeholder], [title]')) {

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from consult import consent, patients
+from consult import consent, patients, regional
 from consult.history import patient_history
 from consult.models import Consent, EmergencyOverride, Patient
 from ecg.history import ecg_history
 from imaging.history import study_history
 from lab.history import lab_trends
 from web.api import Call, Endpoints
+from web.regional import REGIONAL
 from web.schemas import (
     ConsentIn,
     ConsentOut,
@@ -22,6 +23,7 @@ from web.schemas import (
     PatientPatch,
     PatientQuery,
     RecordNumberIn,
+    RegionalOut,
 )
 
 endpoints = Endpoints("patients")
@@ -139,3 +141,19 @@ async def history(call: Call) -> dict[str, Any]:
         return await patient_history(
             work, call.path_int("id"), HISTORY_SECTIONS, current_request_id=q.request_id
         )
+
+
+@endpoints.get(
+    PID + "/regional",
+    summary="The patient's records elsewhere in the region, asked of the regional FHIR platform "
+    "(needs the patient's regional_records consent; audited before it is asked; 502/504 when "
+    "the platform fails)",
+    response=RegionalOut,
+)
+async def regional_records(call: Call) -> regional.RegionalRecords:
+    source = call.request.app.get(REGIONAL)
+    async with call.work() as work:
+        resident_id = await regional.authorise(work, call.path_int("id"), source)
+    if source is None or resident_id is None:
+        return regional.RegionalRecords("not_configured")
+    return await regional.ask_region(source, resident_id)

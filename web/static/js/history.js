@@ -1,8 +1,9 @@
 // The patient's history beside a reading: the current ECG against the prior one (rate, intervals,
 // axis, ST per lead, statements new or gone), prior ECGs, studies, requests with their signed
-// reports, and lab trends. One request (GET /api/v1/patients/{id}/history, audited).
+// reports, and lab trends (GET /api/v1/patients/{id}/history, audited); and the patient's records
+// elsewhere in the region, asked of the regional platform with the patient's consent.
 import { api } from "./api.js";
-import { errorText, pick, t } from "./i18n.js";
+import { errorText, lang, pick, t } from "./i18n.js";
 import { chip, clear, fmtTime, h, table } from "./ui.js";
 
 const MEASURE_LABELS = { heart_rate_bpm: "heartRate", pr_ms: "PR", qrs_ms: "QRS", qt_ms: "QT", qtc_ms: "QTc", qrs_axis_deg: "QRS axis" };
@@ -43,7 +44,8 @@ function requestList(requests) {
   return requests.map((r) => {
     const rep = r.reports[0];
     return h("li", { dataset: { request: r.id } }, day(r.created_at), " · ", t(r.kind), " ", chip(r.status),
-      rep ? h("span", " " + t("impression") + ": " + (rep.impression || rep.findings || "")) : h("span.muted", " " + t("noReportYet")));
+      rep ? [" " + t("impression") + (lang() === "en" ? ": " : "："), h("span.report-text", { dataset: { raw: "report" } }, rep.impression || rep.findings || "")]
+        : h("span.muted", " " + t("noReportYet")));
   });
 }
 
@@ -56,7 +58,7 @@ function labList(labs) {
   });
 }
 
-function draw(box, body) {
+function draw(box, body, regional) {
   const current = body.ecgs.find((e) => e.current);
   const prior = current && body.ecgs.find((e) => e.id === current.prior_id);
   const sections = [
@@ -68,14 +70,49 @@ function draw(box, body) {
     body.requests.length ? [h("h3", t("priorRequests")), h("ul.history#history-requests", requestList(body.requests))] : null,
     body.labs.length ? [h("h3", t("labTrends")), h("ul.history#history-labs", labList(body.labs))] : null,
   ].filter(Boolean);
-  clear(box, h("h2", t("history")), sections.length ? sections : h("p.muted#history-none", t("historyNone")));
+  clear(box, h("h2", t("history")), sections.length ? sections : h("p.muted#history-none", t("historyNone")), regional);
+}
+
+// -- the patient's records elsewhere in the region (GET /api/v1/patients/{id}/regional) --
+
+const known = (key) => (t(key) === key ? "" : t(key)); // a code the pages have no words for is left out
+
+function regionalEntry(e) {
+  const kind = e.resource === "Encounter" && known("enc." + e.encounter_class) ? known("enc." + e.encounter_class) : t("fhir." + e.resource);
+  return h("li", { dataset: { id: e.id, resource: e.resource } },
+    h("span.when", e.date ? (e.date.length > 10 ? fmtTime(e.date) : e.date) : "—"), " · ",
+    h("span.chip", kind), " ", h("strong", e.title || ""),
+    e.organization ? h("span.muted", " · " + e.organization) : null,
+    known("fhirStatus." + e.status) ? h("span.muted", " · " + known("fhirStatus." + e.status)) : null,
+    e.text ? h("div.regional-text", e.text) : null);
+}
+
+function drawRegional(regional, body) {
+  if (!body.configured) return clear(regional);
+  const said = { no_identifier: "regionalNoId", not_found: "regionalNotFound", ambiguous: "regionalAmbiguous" }[body.status];
+  const notes = [
+    body.mismatched ? h("p.alert.warn#regional-mismatched", t("regionalMismatched") + body.mismatched) : null,
+    body.skipped ? h("p.muted", t("regionalSkipped") + body.skipped) : null,
+    body.unavailable.length ? h("p.muted", t("regionalUnavailable") + body.unavailable.map((k) => t("fhir." + k)).join(lang() === "en" ? ", " : "、")) : null,
+    body.more ? h("p.muted", t("regionalMore")) : null,
+  ].filter(Boolean);
+  return clear(regional,
+    h("h3", t("regionalTitle"), h("span.muted", " · " + t("regionalFrom") + " " + (body.source || t("regionalPlatform")))),
+    said ? h(body.status === "ambiguous" ? "p.alert.bad#regional-status" : "p.muted#regional-status", t(said))
+      : body.entries.length ? h("ul.history#regional-timeline", body.entries.map(regionalEntry))
+        : h("p.muted#regional-status", t("regionalNone")),
+    notes);
 }
 
 // A card that fills itself with the patient's history (the current request left out).
 export function historyCard(patientId, requestId) {
   const box = h("section.card.wide#history", h("h2", t("history")), h("p.muted.loading-inline", "…"));
+  const regional = h("div#regional");
+  api.get(`/api/v1/patients/${patientId}/regional`)
+    .then((body) => drawRegional(regional, body))
+    .catch((err) => clear(regional, h("h3", t("regionalTitle")), h("p.muted#regional-status", errorText(err))));
   api.get(`/api/v1/patients/${patientId}/history`, { request_id: requestId })
-    .then((body) => draw(box, body))
-    .catch((err) => clear(box, h("h2", t("history")), h("p.muted", errorText(err))));
+    .then((body) => draw(box, body, regional))
+    .catch((err) => clear(box, h("h2", t("history")), h("p.muted", errorText(err)), regional));
   return box;
 }

@@ -152,7 +152,9 @@ async function drawSelected(box) {
       scopes.has("records") ? h("span.chip.ok", t("hasConsent") + " · " + t("consentRecords"))
         : h("button#consent-records", { type: "button", on: { click: give("records") } }, t("consentRecords")),
       scopes.has("recording") ? h("span.chip.ok", t("hasConsent") + " · " + t("consentRecording"))
-        : h("button#consent-recording", { type: "button", on: { click: give("recording") } }, t("consentRecording")))));
+        : h("button#consent-recording", { type: "button", on: { click: give("recording") } }, t("consentRecording")),
+      scopes.has("regional_records") ? h("span.chip.ok", t("hasConsent") + " · " + t("consentRegional"))
+        : h("button#consent-regional", { type: "button", on: { click: give("regional_records") } }, t("consentRegional")))));
 }
 
 // --- new request -----------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 import { api } from "../api.js";
 import { trendChart } from "../chart.js";
 import { beep, listen } from "../events.js";
+import { historyCard } from "../history.js";
 import { pick, t } from "../i18n.js";
 import { action, chip, clear, field, fmtTime, formData, frame, h, select, table, toast } from "../ui.js";
 
@@ -14,6 +15,7 @@ const detailBox = h("section.card.wide#lab-order");
 const alertsBox = h("section.card.wide#lab-alerts");
 let catalogue = {};
 let current = null;
+let historyOf = null; // the order whose patient's history is shown below (fetched once per order)
 
 if (user) {
   const m = location.pathname.match(/^\/lab\/patient\/(\d+)/);
@@ -147,6 +149,11 @@ async function openOrder(id) {
       h("td", s.label, h("div.muted", t(s.specimen_type))), h("td", chip(s.status), s.rejection_reason ? h("div.muted", t(s.rejection_reason)) : null),
       h("td", fmtTime(s.received_at || s.shipped_at || s.collected_at)), h("td.actions", specimenActions(s))))),
     h("h3", t("results")), entry);
+  if (historyOf !== id) {
+    historyOf = id;
+    document.getElementById("history")?.remove();
+    document.getElementById("main").append(historyCard(order.patient_id, order.request_id));
+  }
 }
 
 async function cumulative(patientId) {
