@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,7 +28,7 @@ from tests.fhir.regional_peer import (
     serving,
 )
 from web.app import create_app
-from web.settings import RegionalFhirSetting, Settings
+from web.settings import RegionalFhirSetting, Settings, SettingsError, load_settings
 
 RID = resident_id("19620305", 417)
 BIRTH = "1962-03-05"
@@ -246,3 +247,17 @@ def test_hostile_values_are_read_safely() -> None:
     assert not refers_to("Patient/r-10", "r-1") and not refers_to({"ref": 1}, "r-1")
     assert attachment_text({"contentType": "text/html", "data": "PGI+"}) == ""
     assert attachment_text({"contentType": "text/plain", "data": "not base64!"}) == ""
+
+
+def test_the_platform_is_configured_in_the_toml_file(tmp_path: Path) -> None:
+    config = tmp_path / "telecenter.toml"
+    config.write_text(
+        '[telecenter.regional_fhir]\nurl = "http://10.0.9.4/fhir/"\nname = "市全民健康信息平台"\n',
+        encoding="utf-8",
+    )
+    setting = load_settings(config, environ={}).regional_fhir
+    assert setting is not None and setting.url == "http://10.0.9.4/fhir"
+    assert setting.identifier_system == REGION_SYSTEM and setting.timeout_seconds == 5
+    config.write_text('[telecenter.regional_fhir]\nurl = "ftp://x"\n', encoding="utf-8")
+    with pytest.raises(SettingsError, match="regional_fhir"):
+        load_settings(config, environ={})
