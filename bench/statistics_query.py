@@ -5,7 +5,8 @@
 A schema of its own is created and dropped after. The demo community is seeded, then ``--rows``
 requests are spread over a year across its clinics, kinds and priorities in one
 ``INSERT ... SELECT generate_series`` (90 % completed at random durations, the rest open or
-cancelled), with critical alerts and referrals on a fraction. The timed call is
+cancelled), with critical alerts on a fraction and a signed report on each completed one (a
+third called positive, a third negative). The timed call is
 :func:`consult.statistics.compute` as the API makes it: the whole community over the year, then
 one township over a month.
 """
@@ -61,6 +62,18 @@ SELECT 'ecg', r.id, 'STEMI', r.id, r.patient_id, r.requesting_institution_id, 'S
 FROM diagnostic_request r WHERE r.id % 100 = 0
 """
 
+REPORTS = """
+INSERT INTO report (request_id, version, status, findings, impression, data, author_id,
+    created_at, signed_by, signed_at, amendment_reason, content_hash)
+SELECT r.id, 1, 'final', '', '', CAST(CASE WHEN r.id % 3 = 0 THEN '{"outcome": "positive"}'
+    WHEN r.id % 3 = 1 THEN '{"outcome": "negative"}' ELSE '{}' END AS json),
+    u.ids[1 + r.id % array_length(u.ids, 1)], r.completed_at,
+    u.ids[1 + r.id % array_length(u.ids, 1)], r.completed_at, '', ''
+FROM diagnostic_request r
+CROSS JOIN (SELECT array_agg(id) AS ids FROM app_user WHERE role LIKE '%specialist') u
+WHERE r.status = 'completed'
+"""
+
 
 async def prepare(url: str, schema: str, rows: int) -> None:
     engine = make_engine(url, schema=schema)
@@ -73,6 +86,7 @@ async def prepare(url: str, schema: str, rows: int) -> None:
             start = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
             await conn.execute(text(FILL), {"patient": patient, "rows": rows, "start": start})
             await conn.execute(text(ALERTS))
+            await conn.execute(text(REPORTS))
             await conn.execute(text("ANALYZE"))
     finally:
         await engine.dispose()

@@ -32,9 +32,17 @@ LIFECYCLE = Lifecycle(
 """A draft is signed once; an amendment is a new row, created amended."""
 
 
+OUTCOMES = ("positive", "negative")
+"""``data.outcome`` of a report: the reader's call whether the exam found disease (阳性 / 阴性),
+the figure the community's positive rates are counted from."""
+
+
 def _consult_data(
     work: Work, request: DiagnosticRequest, data: dict[str, Any] | None, *, signing: bool
 ) -> dict[str, Any]:
+    outcome = (data or {}).get("outcome")
+    if outcome is not None and outcome not in OUTCOMES:
+        raise InvalidInput("the outcome is positive or negative", field="outcome")
     if request.kind is not RequestKind.VIDEO_CONSULT:
         return data or {}
     return conclusions.clean_data(request, data or {}, work.now, signing=signing)

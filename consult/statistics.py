@@ -36,9 +36,16 @@ from sqlalchemy.sql.elements import KeyedColumnElement
 from consult.center import Work
 from consult.critical_tables import CriticalAlert
 from consult.errors import Forbidden, InvalidInput, NotFound
-from consult.models import DiagnosticRequest, Institution, Referral
+from consult.models import DiagnosticRequest, Institution, Referral, Report, User
 from consult.principal import clinic_scope_of
-from consult.vocab import InstitutionLevel, ReferralStatus, RequestKind, RequestStatus, Role
+from consult.vocab import (
+    InstitutionLevel,
+    ReferralStatus,
+    ReportStatus,
+    RequestKind,
+    RequestStatus,
+    Role,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -113,6 +120,35 @@ class Referrals:
 
 
 @dataclass(frozen=True)
+class Positives:
+    """The readers' calls on the signed reports of one institution's requests of one kind."""
+
+    institution_id: int
+    kind: RequestKind
+    reported: int
+    """Requests with a signed report (its current version)."""
+    positive: int
+    negative: int
+    positive_share: float | None
+    """Positive of those with a call (a report without one counts in neither)."""
+
+
+@dataclass(frozen=True)
+class Workload:
+    """What one specialist signed for the requests of the period, of one kind."""
+
+    user_id: int
+    name: str
+    kind: RequestKind
+    signed: int
+    """First reports signed."""
+    amended: int
+    """Amendments (corrections and second readings) signed."""
+    median_minutes: float | None
+    """From the request to the first report's signature."""
+
+
+@dataclass(frozen=True)
 class Statistics:
     since: dt.datetime
     until: dt.datetime
@@ -126,6 +162,10 @@ class Statistics:
     consults_requested: int = 0
     consults_completed: int = 0
     consult_median_minutes: float | None = None
+    """From the specialist's accepting the consult to its end."""
+    consult_p90_minutes: float | None = None
+    positives: list[Positives] = field(default_factory=list)
+    workload: list[Workload] = field(default_factory=list)
 
 
 async def compute(
@@ -156,6 +196,9 @@ async def compute(
         consults_requested=sum(v.requests for v in consults),
         consults_completed=sum(v.completed for v in consults),
         consult_median_minutes=consult_spread.median_minutes,
+        consult_p90_minutes=consult_spread.p90_minutes,
+        positives=await _positives(work, req),
+        workload=await _workload(work, req),
     )
     work.audit(
         "statistics.read",
@@ -270,6 +313,91 @@ async def _consult_spread(work: Work, req: ColumnElement[bool]) -> Spread:
         work, [literal("all")], _minutes(work, r.completed_at, r.accepted_at), done
     )
     return spreads.get(("all",), Spread())
+
+
+def _current_report() -> ColumnElement[bool]:
+    """The signed version of a request's report that stands (not superseded)."""
+    return and_(
+        Report.request_id == DiagnosticRequest.id,
+        Report.status.in_((ReportStatus.FINAL, ReportStatus.AMENDED)),
+        Report.superseded_by_id.is_(None),
+    )
+
+
+async def _positives(work: Work, req: ColumnElement[bool]) -> list[Positives]:
+    r = DiagnosticRequest
+    outcome = Report.data["outcome"].as_string()
+    query = (
+        select(
+            r.requesting_institution_id,
+            r.kind,
+            func.count(),
+            _count_if(outcome == "positive"),
+            _count_if(outcome == "negative"),
+        )
+        .where(req, _current_report())
+        .group_by(r.requesting_institution_id, r.kind)
+        .order_by(r.requesting_institution_id, r.kind)
+    )
+    return [
+        Positives(
+            inst,
+            RequestKind(kind),
+            int(n),
+            int(pos),
+            int(neg),
+            pos / (pos + neg) if pos + neg else None,
+        )
+        for inst, kind, n, pos, neg in await work.session.execute(query)
+    ]
+
+
+async def _workload(work: Work, req: ColumnElement[bool]) -> list[Workload]:
+    r, rep = DiagnosticRequest, Report
+    signed = and_(
+        req, rep.request_id == r.id, rep.signed_by.is_not(None), rep.signed_at.is_not(None)
+    )
+    counts = await work.session.execute(
+        select(
+            rep.signed_by,
+            r.kind,
+            _count_if(rep.supersedes_id.is_(None)),
+            _count_if(rep.supersedes_id.is_not(None)),
+        )
+        .where(signed)
+        .group_by(rep.signed_by, r.kind)
+    )
+    rows = [
+        (int(uid or 0), RequestKind(kind), int(first), int(later))
+        for uid, kind, first, later in counts
+    ]
+    spreads = await spread_by(
+        work,
+        [rep.signed_by, r.kind],
+        _minutes(work, rep.signed_at, r.created_at),
+        and_(signed, rep.supersedes_id.is_(None)),
+    )
+    names = dict(
+        (
+            await work.session.execute(
+                select(User.id, User.display_name).where(User.id.in_({u for u, *_ in rows}))
+            )
+        )
+        .tuples()
+        .all()
+    )
+    out = [
+        Workload(
+            uid,
+            names.get(uid, ""),
+            kind,
+            first,
+            later,
+            spreads.get((str(uid), kind.value), Spread()).median_minutes,
+        )
+        for uid, kind, first, later in rows
+    ]
+    return sorted(out, key=lambda w: (-w.signed, w.kind.value, w.user_id))
 
 
 async def _critical(

@@ -432,6 +432,8 @@ def report_content(order: LabOrder, rows: list[LabResult]) -> tuple[str, dict[st
             }
             for r in rows
         ],
+        # positive when any released result is outside its reference range (flag other than N)
+        "outcome": "positive" if any(r.flag and r.flag != "N" for r in rows) else "negative",
     }
     return "\n".join(lines), data
 

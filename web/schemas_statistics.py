@@ -60,6 +60,24 @@ class ReferralsOut(_Out):
     completion_share: float | None
 
 
+class PositivesOut(_Out):
+    institution_id: int
+    kind: RequestKind
+    reported: int
+    positive: int
+    negative: int
+    positive_share: float | None
+
+
+class WorkloadOut(_Out):
+    user_id: int
+    name: str
+    kind: RequestKind
+    signed: int
+    amended: int
+    median_minutes: float | None
+
+
 class StatisticsOut(_Out):
     since: dt.datetime
     until: dt.datetime
@@ -72,6 +90,9 @@ class StatisticsOut(_Out):
     consults_requested: int
     consults_completed: int
     consult_median_minutes: float | None
+    consult_p90_minutes: float | None
+    positives: list[PositivesOut]
+    workload: list[WorkloadOut]
 
 
 class QualityQuery(BaseModel):

@@ -57,20 +57,22 @@ class Read:
     priority: str
     made: dt.timedelta
     minutes: float | None
+    outcome: str | None = None
+    """The reader's call on the report (positive / negative; None: no call)."""
 
 
 READS = [
-    Read("dr-village", "routine", dt.timedelta(minutes=0), 20),
-    Read("dr-village", "routine", dt.timedelta(minutes=10), 50.5),
-    Read("dr-village", "routine", dt.timedelta(hours=2), 130),
+    Read("dr-village", "routine", dt.timedelta(minutes=0), 20, "negative"),
+    Read("dr-village", "routine", dt.timedelta(minutes=10), 50.5, "positive"),
+    Read("dr-village", "routine", dt.timedelta(hours=2), 130, "negative"),
     Read("dr-village", "routine", dt.timedelta(hours=3), 7),
-    Read("dr-village", "stat", dt.timedelta(hours=5), 5),
-    Read("dr-village", "stat", dt.timedelta(hours=6), 15),
+    Read("dr-village", "stat", dt.timedelta(hours=5), 5, "positive"),
+    Read("dr-village", "stat", dt.timedelta(hours=6), 15, "positive"),
     Read("dr-village", "stat", dt.timedelta(hours=7), None),  # left open: overdue
-    Read("dr-township", "routine", dt.timedelta(hours=1), 60),
+    Read("dr-township", "routine", dt.timedelta(hours=1), 60, "negative"),
     Read("dr-township", "routine", dt.timedelta(hours=8), 200),
-    Read("dr-village", "routine", dt.timedelta(hours=-2), 30),  # before the period
-    Read("dr-village", "routine", dt.timedelta(days=3), 30),  # after it
+    Read("dr-village", "routine", dt.timedelta(hours=-2), 30, "positive"),  # before the period
+    Read("dr-village", "routine", dt.timedelta(days=3), 30, "positive"),  # after it
 ]
 
 
@@ -82,9 +84,8 @@ async def _read(api: Api, clock: Clock, read: Read, reader: ApiUser) -> dict[str
     if read.minutes is not None:
         clock.set(T0 + read.made + dt.timedelta(minutes=1))
         (await reader.post(f"/api/v1/requests/{request['id']}/accept")).ok()
-        draft = (
-            await reader.post(f"/api/v1/requests/{request['id']}/reports", {"findings": "正常"})
-        ).ok()
+        body = {"findings": "正常", "data": {"outcome": read.outcome} if read.outcome else {}}
+        draft = (await reader.post(f"/api/v1/requests/{request['id']}/reports", body)).ok()
         clock.set(T0 + read.made + dt.timedelta(minutes=read.minutes))
         (await reader.post(f"/api/v1/reports/{draft['id']}/sign")).ok()
     return request
@@ -201,6 +202,32 @@ async def test_statistics_match_the_seeded_requests(api: Api) -> None:
     other = await township.get("/api/v1/statistics", params={**params, "institution_id": liujia})
     assert other.status == 404
 
+    # positive rates: the readers' calls on the signed reports, per clinic
+    positives = {(p["institution_id"], p["kind"]): p for p in stats["positives"]}
+    for sender, inst in (("dr-village", liujia), ("dr-township", xihe)):
+        signed = [
+            r for r in READS if r.sender == sender and _in_period(r) and r.minutes is not None
+        ]
+        pos = sum(r.outcome == "positive" for r in signed)
+        neg = sum(r.outcome == "negative" for r in signed)
+        assert positives[(inst, "ecg_read")] == {
+            "institution_id": inst,
+            "kind": "ecg_read",
+            "reported": len(signed),
+            "positive": pos,
+            "negative": neg,
+            "positive_share": pytest.approx(pos / (pos + neg)),
+        }
+    # the specialist's workload: every report signed, and the time from request to signature
+    signed_minutes = [r.minutes for r in READS if _in_period(r) and r.minutes is not None]
+    (load,) = [w for w in stats["workload"] if w["kind"] == "ecg_read"]
+    assert (load["name"], load["signed"], load["amended"]) == (
+        "陈医生 (心电)",
+        len(signed_minutes),
+        0,
+    )
+    assert load["median_minutes"] == pytest.approx(_percentile(signed_minutes, 0.5), abs=0.01)
+
     # the CSV export says the same
     raw = (await admin.get("/api/v1/statistics.csv", params=params)).ok()
     rows = list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig"))))
@@ -261,3 +288,19 @@ async def test_the_auditor_gets_no_statistics(api: Api) -> None:
     auditor = await api.login("auditor")
     r = await auditor.get("/api/v1/statistics")
     assert r.status == 403 and r.body["error"]["code"] == "forbidden"
+
+
+async def test_a_reports_outcome_is_positive_or_negative(api: Api) -> None:
+    village, reader = await api.login("dr-village"), await api.login("ecg-reader")
+    patient = await new_patient(village, "结果标注")
+    request = await new_request(village, patient["id"], "ecg_read")
+    (await reader.post(f"/api/v1/requests/{request['id']}/accept")).ok()
+    path = f"/api/v1/requests/{request['id']}/reports"
+    bad = await reader.post(path, {"findings": "正常", "data": {"outcome": "maybe"}})
+    assert (bad.status, bad.body["error"]["field"]) == (422, "outcome")
+    draft = (await reader.post(path, {"findings": "正常", "data": {"outcome": "negative"}})).ok()
+    patched = await reader.patch(f"/api/v1/reports/{draft['id']}", {"data": {"outcome": 1}})
+    assert patched.status == 422
+    assert (await reader.get(f"/api/v1/requests/{request['id']}/reports")).ok()[-1]["data"] == {
+        "outcome": "negative"
+    }

@@ -54,6 +54,7 @@ async def test_reader_sees_the_serial_comparison(api: Api, browsers: Browsers, l
     )
     impression = "正常心电图"
     assert impression in await page.locator("#history-requests").inner_text()
+    assert await page.input_value("#report-outcome") == "positive"  # the machine's STEMI
 
     bad = await language_problems(page, api, lang, {impression, "窦性心律"})
     assert not bad, bad

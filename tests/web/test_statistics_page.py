@@ -31,7 +31,8 @@ database = pytest.fixture(sqlite_only, name="database")
 
 
 async def some_requests(api: Api) -> None:
-    """Three ECG requests of dr-village, one read and signed, and one imaging of dr-township."""
+    """Three ECG requests of dr-village, one read and signed (positive), and one imaging of
+    dr-township."""
     village, township = await api.login("dr-village"), await api.login("dr-township")
     reader = await api.login("ecg-reader")
     patient = await new_patient(village, "统计页患者")
@@ -40,7 +41,8 @@ async def some_requests(api: Api) -> None:
         if index == 0:
             (await reader.post(f"/api/v1/requests/{request['id']}/accept")).ok()
             report = f"/api/v1/requests/{request['id']}/reports"
-            draft = (await reader.post(report, {"findings": "窦性心律"})).ok()
+            body = {"findings": "窦性心动过速", "data": {"outcome": "positive"}}
+            draft = (await reader.post(report, body)).ok()
             (await reader.post(f"/api/v1/reports/{draft['id']}/sign")).ok()
     other = await new_patient(township, "镇统计患者")
     await new_request(township, other["id"], "imaging_read", "urgent")
@@ -62,6 +64,11 @@ async def test_the_supervisor_on_a_phone(api: Api, browsers: Browsers) -> None:
     assert await figure(phone, "fig-requests") == str(sum(v["requests"] for v in stats["volumes"]))
     assert await figure(phone, "fig-completed") == "1"
     assert await phone.locator("#stat-turnaround svg rect").count() >= 2
+    positives = phone.locator("#stat-positives tr[data-kind=ecg_read] td.share")
+    assert await positives.inner_text() == "100%"  # the one signed ECG was called positive
+    assert (
+        await phone.locator("#stat-workload tr[data-kind=ecg_read] td.signed").inner_text() == "1"
+    )
     got = await phone.evaluate(PHONE_CHECK)
     assert got["wide"] <= got["w"] and not got["outside"], got
     seen = await phone.evaluate(VISIBLE_TEXT)

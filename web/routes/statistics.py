@@ -124,8 +124,23 @@ def _rows(stats: Statistics) -> list[list[object]]:
         w.append(["critical", "", "", "", name, value])
     for name, value in vars(stats.referrals).items():
         w.append(["referrals", "", "", "", name, value])
-    for name in ("consults_requested", "consults_completed", "consult_median_minutes"):
+    for name in (
+        "consults_requested",
+        "consults_completed",
+        "consult_median_minutes",
+        "consult_p90_minutes",
+    ):
         w.append(["consults", "", "", "", name, getattr(stats, name)])
+    for p in stats.positives:
+        for measure in ("reported", "positive", "negative", "positive_share"):
+            w.append(
+                ["positives", p.institution_id, p.kind.value, "", measure, getattr(p, measure)]
+            )
+    for load in stats.workload:
+        for measure in ("signed", "amended", "median_minutes"):
+            value = getattr(load, measure)
+            section = f"workload:{load.user_id}:{load.name}"  # one section per specialist
+            w.append([section, "", load.kind.value, "", measure, value])
     return w
 
 

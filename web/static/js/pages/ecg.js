@@ -9,6 +9,7 @@ import { errorText, lang, pick, t } from "../i18n.js";
 import { action, chip, clear, field, fmtTime, frame, h, isClinic, patientLabel, readOnlyReport, toast } from "../ui.js";
 import { ownerBar } from "../conclusion.js";
 import { historyCard } from "../history.js";
+import { outcomeField } from "../outcome.js";
 
 const requestId = Number(location.pathname.split("/")[2]);
 const user = frame("ecgViewer");
@@ -137,6 +138,8 @@ function drawSide() {
   const addInput = h("input", { placeholder: t("statements") + " +", disabled: signed });
   const findings = h("textarea#findings", { name: "findings", rows: 4, disabled: signed });
   const impression = h("textarea#impression", { name: "impression", rows: 3, disabled: signed });
+  const normalOnly = state.statements.every((s) => s.code === "SR"); // sinus rhythm and nothing else
+  const outcome = outcomeField(saved.outcome, state.statements.length ? (normalOnly ? "negative" : "positive") : "", signed);
   findings.value = state.report ? state.report.findings : defaultFindings(m);
   impression.value = state.report ? state.report.impression : state.statements.map((s) => s.text).join("；");
   const collect = () => {
@@ -150,7 +153,7 @@ function drawSide() {
       data: { ecg_id: state.ecg ? state.ecg.id : null, measurements: values,
         statements: state.statements.filter((s) => s.keep).map((s) => ({ code: s.code, text: s.text })),
         caliper: paper.measure(), signer_name: user.display_name || user.username,
-        signer_institution: user.institution_name },
+        signer_institution: user.institution_name, outcome: outcome.value() },
     };
   };
   const save = async () => {
@@ -174,7 +177,7 @@ function drawSide() {
       drawList();
     } } }, addInput, h("button", { type: "submit" }, t("add"))),
     h("h3", t("report")),
-    field(t("findings"), findings), field(t("impression"), impression),
+    field(t("findings"), findings), field(t("impression"), impression), outcome.element,
     signed ? [h("p.signed#signed-note", chip("signed", "ok"), " ", fmtTime(state.report.signed_at),
       state.report.status === "amended" ? [" ", chip("amended", "warn")] : null,
       " ", h("a.button", { href: `/report/${state.report.id}/print` }, t("print"))),

@@ -6,6 +6,7 @@ import { mountReferAction } from "../refer.js";
 import { action, chip, clear, field, fmtTime, frame, h, isClinic, patientLabel, readOnlyReport, toast } from "../ui.js";
 import { ownerBar } from "../conclusion.js";
 import { historyCard } from "../history.js";
+import { outcomeField } from "../outcome.js";
 
 const requestId = Number(location.pathname.split("/")[2]);
 const user = frame("imagingViewer");
@@ -99,17 +100,18 @@ function drawReport() {
   const impression = h("textarea#impression", { rows: 3, disabled: signed });
   findings.value = report ? report.findings : "";
   impression.value = report ? report.impression : "";
+  const outcome = outcomeField(report && report.data ? report.data.outcome : "", "", signed);
   if (report && report.data && Array.isArray(report.data.key_images)) keyImages.push(...report.data.key_images.filter((k) => !keyImages.includes(k)));
   const save = async () => {
     if (request.status === "requested") await api.post(`/api/v1/requests/${requestId}/accept`);
     report = await api.post(`/api/v1/requests/${requestId}/reports`, {
       findings: findings.value.trim(), impression: impression.value.trim(),
-      data: { key_images: keyImages, signer_name: user.display_name || user.username, signer_institution: user.institution_name },
+      data: { key_images: keyImages, signer_name: user.display_name || user.username, signer_institution: user.institution_name, outcome: outcome.value() },
     });
     request = await api.get(`/api/v1/requests/${requestId}`);
     return report;
   };
-  clear(side, h("h2", t("report")), field(t("findings"), findings), field(t("impression"), impression),
+  clear(side, h("h2", t("report")), field(t("findings"), findings), field(t("impression"), impression), outcome.element,
     signed ? h("p#signed-note", chip("signed", "ok"), " ", fmtTime(report.signed_at), " ",
       h("a.button", { href: `/report/${report.id}/print` }, t("print")))
       : h("div.row",

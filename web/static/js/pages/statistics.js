@@ -1,5 +1,6 @@
 // The community's figures over a period and an institution: volumes, turnaround against the
-// deadlines, critical results, referrals and consults. Aggregates only (the supervisor's page),
+// deadlines, critical results, referrals, consults and their durations, positive rates and the
+// specialists' workload. Aggregates only (the supervisor's page),
 // charts drawn here in SVG, the same figures as CSV.
 import { api, getBinary } from "../api.js";
 import { pick, t } from "../i18n.js";
@@ -91,6 +92,47 @@ function turnaroundChart(rows) {
   return chart;
 }
 
+// The positive rate per kind over the institutions counted: one bar each, 0-100 %.
+function positivesChart(rows) {
+  const pooled = KINDS.map((k) => {
+    const of = rows.filter((r) => r.kind === k);
+    const pos = of.reduce((n, r) => n + r.positive, 0), neg = of.reduce((n, r) => n + r.negative, 0);
+    return { kind: k, pos, stated: pos + neg };
+  }).filter((r) => r.stated);
+  const width = chartWidth(), bar = 18, gap = 8, left = Math.round(width * 0.3), top = 8;
+  const height = top + pooled.length * (bar + gap) + 8;
+  const chart = svg("svg", { viewBox: `0 0 ${width} ${height}`, class: "chart stat-chart", role: "img", "aria-label": t("positives") });
+  const scale = width - left - 60;
+  pooled.forEach((r, i) => {
+    const y = top + i * (bar + gap);
+    chart.append(svg("text", { x: left - 6, y: y + bar - 5, "text-anchor": "end", class: "axis" }, t(r.kind)),
+      svg("rect", { x: left, y, width: scale, height: bar, class: "track" }),
+      svg("rect", { x: left, y, width: Math.max(1, (r.pos / r.stated) * scale), height: bar, class: "kind-" + r.kind }),
+      svg("text", { x: left + scale + 4, y: y + bar - 5, class: "axis" }, share(r.pos / r.stated)));
+  });
+  return chart;
+}
+
+function positivesSection(s, nameOf) {
+  return h("section.card.wide#stat-positives", h("h2", t("positives")),
+    s.positives.length ? [positivesChart(s.positives),
+      table([t("institution"), t("kind"), t("reported"), t("positive"), t("negative"), t("positiveShare")],
+        s.positives.map((p) => h("tr", { dataset: { institution: p.institution_id, kind: p.kind } },
+          h("td", nameOf(p.institution_id)), h("td", t(p.kind)), h("td", String(p.reported)),
+          h("td", String(p.positive)), h("td", String(p.negative)), h("td.share", share(p.positive_share)))))]
+      : h("p.muted", t("empty")));
+}
+
+function workloadSection(s) {
+  return h("section.card.wide#stat-workload", h("h2", t("workload")),
+    s.workload.length
+      ? table([t("specialist"), t("kind"), t("signedReports"), t("amendedReports"), t("medianToSign")],
+        s.workload.map((w) => h("tr", { dataset: { user: w.user_id, kind: w.kind } },
+          h("td", { dataset: { raw: "name" } }, w.name), h("td", t(w.kind)), h("td.signed", String(w.signed)),
+          h("td", String(w.amended)), h("td", num(w.median_minutes) + " min"))))
+      : h("p.muted", t("empty")));
+}
+
 function figure(label, value, id) {
   return h("div.figure", { id }, h("span.figure-value", String(value)), h("span.figure-label", label));
 }
@@ -163,7 +205,8 @@ if (user) {
           figure(t("stReferralsUp"), s.referrals.up, "fig-up"),
           figure(t("stReferralsDown"), s.referrals.down, "fig-down"),
           figure(t("stCompletion"), share(s.referrals.completion_share), "fig-completion"),
-          figure(t("stConsults"), `${s.consults_completed} / ${s.consults_requested}`, "fig-consults"))),
+          figure(t("stConsults"), `${s.consults_completed} / ${s.consults_requested}`, "fig-consults"),
+          figure(t("stConsultMinutes"), `${num(s.consult_median_minutes)} / ${num(s.consult_p90_minutes)} min`, "fig-consult-minutes"))),
       h("section.card.wide#stat-volumes", h("h2", t("stVolumes")),
         s.volumes.length ? volumeChart(s.volumes, nameOf) : null,
         table([t("institution"), t("kind"), t("stRequests"), t("completed"), t("cancelled"), t("stOpen"), t("overdue")],
@@ -173,7 +216,8 @@ if (user) {
         s.turnaround.length ? turnaroundChart(s.turnaround) : null,
         table([t("kind"), t("priority"), t("completed"), t("stMedian"), t("stP90"), t("stWithin")],
           s.turnaround.map((r) => h("tr", h("td", t(r.kind)), h("td", t(r.priority)), h("td", String(r.completed)),
-            h("td", num(r.median_minutes) + " min"), h("td", num(r.p90_minutes) + " min"), h("td", share(r.within_deadline_share)))))));
+            h("td", num(r.median_minutes) + " min"), h("td", num(r.p90_minutes) + " min"), h("td", share(r.within_deadline_share)))))),
+      positivesSection(s, nameOf), workloadSection(s));
     if (!isClinic(user)) result.append(await qualitySection(query()));
   }
   form.addEventListener("submit", action(load));
