@@ -353,49 +353,43 @@ async def _positives(work: Work, req: ColumnElement[bool]) -> list[Positives]:
 
 
 async def _workload(work: Work, req: ColumnElement[bool]) -> list[Workload]:
+    """One pass over the first reports (count and median per signer and kind), and a count of
+    the amendments (few: the planner filters them before the join)."""
     r, rep = DiagnosticRequest, Report
     signed = and_(
         req, rep.request_id == r.id, rep.signed_by.is_not(None), rep.signed_at.is_not(None)
     )
-    counts = await work.session.execute(
-        select(
-            rep.signed_by,
-            r.kind,
-            _count_if(rep.supersedes_id.is_(None)),
-            _count_if(rep.supersedes_id.is_not(None)),
-        )
-        .where(signed)
-        .group_by(rep.signed_by, r.kind)
-    )
-    rows = [
-        (int(uid or 0), RequestKind(kind), int(first), int(later))
-        for uid, kind, first, later in counts
-    ]
-    spreads = await spread_by(
+    firsts = await spread_by(
         work,
         [rep.signed_by, r.kind],
         _minutes(work, rep.signed_at, r.created_at),
         and_(signed, rep.supersedes_id.is_(None)),
     )
-    names = dict(
-        (
-            await work.session.execute(
-                select(User.id, User.display_name).where(User.id.in_({u for u, *_ in rows}))
-            )
+    amended = {
+        (str(uid), str(kind)): int(n)
+        for uid, kind, n in await work.session.execute(
+            select(rep.signed_by, r.kind, func.count())
+            .where(signed, rep.supersedes_id.is_not(None))
+            .group_by(rep.signed_by, r.kind)
         )
+    }
+    keys = set(firsts) | set(amended)
+    users = {int(uid) for uid, _ in keys}
+    names = dict(
+        (await work.session.execute(select(User.id, User.display_name).where(User.id.in_(users))))
         .tuples()
         .all()
     )
     out = [
         Workload(
-            uid,
-            names.get(uid, ""),
-            kind,
-            first,
-            later,
-            spreads.get((str(uid), kind.value), Spread()).median_minutes,
+            int(uid),
+            names.get(int(uid), ""),
+            RequestKind(kind),
+            firsts.get((uid, kind), Spread()).count,
+            amended.get((uid, kind), 0),
+            firsts.get((uid, kind), Spread()).median_minutes,
         )
-        for uid, kind, first, later in rows
+        for uid, kind in keys
     ]
     return sorted(out, key=lambda w: (-w.signed, w.kind.value, w.user_id))
 

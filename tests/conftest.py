@@ -9,6 +9,7 @@ import shutil
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -256,16 +257,22 @@ class Api:
             return Resp(r.status, body)
 
 
-@pytest.fixture
-async def api(settings: Settings) -> AsyncIterator[Api]:
-    """A real server on loopback with the demo community seeded."""
-    server = TestServer(create_app(settings))
-    client = TestClient(server)
+@asynccontextmanager
+async def serving_center(settings: Settings) -> AsyncIterator[Api]:
+    """A real server on loopback for ``settings``, closed on exit."""
+    client = TestClient(TestServer(create_app(settings)))
     await client.start_server()
     try:
         yield Api(client)
     finally:
         await client.close()
+
+
+@pytest.fixture
+async def api(settings: Settings) -> AsyncIterator[Api]:
+    """A real server on loopback with the demo community seeded."""
+    async with serving_center(settings) as center:
+        yield center
 
 
 async def eventually(check: Callable[[], bool], within: float = 5.0) -> None:

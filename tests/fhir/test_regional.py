@@ -5,18 +5,16 @@ fails or answers garbage (502 / 504, never 500)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 
 from consult.fhir.regional import attachment_text, fhir_date, refers_to
 from consult.models import AuditRecord
-from tests.conftest import Api, ApiUser
+from tests.conftest import Api, ApiUser, serving_center
 from tests.core.helpers import new_patient, new_request, resident_id
 from tests.fhir.regional_peer import (
     REGION_SYSTEM,
@@ -27,7 +25,6 @@ from tests.fhir.regional_peer import (
     report,
     serving,
 )
-from web.app import create_app
 from web.settings import RegionalFhirSetting, Settings, SettingsError, load_settings
 
 RID = resident_id("19620305", 417)
@@ -66,16 +63,12 @@ def seeded_region() -> RegionalPeer:
     )
 
 
-@asynccontextmanager
-async def center_with_region(settings: Settings, url: str, **extra: Any) -> AsyncIterator[Api]:
+def center_with_region(
+    settings: Settings, url: str, **extra: Any
+) -> AbstractAsyncContextManager[Api]:
+    """The center with the regional platform at ``url`` configured."""
     setting = RegionalFhirSetting(url=url, name="区域平台", **extra)
-    server = TestServer(create_app(settings.model_copy(update={"regional_fhir": setting})))
-    client = TestClient(server)
-    await client.start_server()
-    try:
-        yield Api(client)
-    finally:
-        await client.close()
+    return serving_center(settings.model_copy(update={"regional_fhir": setting}))
 
 
 async def consented_patient(api: Api, *, regional: bool = True, rid: str = RID) -> int:

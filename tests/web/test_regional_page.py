@@ -64,10 +64,11 @@ async def test_consent_on_the_phone_then_the_timeline_beside_the_ecg(
     await sign_in(phone, "dr-village")
     await phone.fill("#patient-search input[name=q]", RID)
     await phone.click("#patient-search button")
-    await phone.click("#patient-results button.link")
+    await phone.locator("#patient-results li", has_text=RID).locator("button.link").click()
     await phone.click("#consent-regional")
     chip = phone.locator("#selected-patient .chip.ok", has_text=CONSENTED[lang])
     await chip.wait_for()
+    assert RID in await phone.locator("#selected-patient").inner_text()  # the right patient
     assert region.seen == []  # recording the consent asks nothing of the region
     bad = await language_problems(phone, api, lang)
     assert not bad, bad
