@@ -375,11 +375,8 @@ async def _workload(work: Work, req: ColumnElement[bool]) -> list[Workload]:
     }
     keys = set(firsts) | set(amended)
     users = {int(uid) for uid, _ in keys}
-    names = dict(
-        (await work.session.execute(select(User.id, User.display_name).where(User.id.in_(users))))
-        .tuples()
-        .all()
-    )
+    found = await work.session.execute(select(User.id, User.display_name).where(User.id.in_(users)))
+    names: dict[int, str] = {uid: name for uid, name in found}
     out = [
         Workload(
             int(uid),
