@@ -140,14 +140,20 @@ async def known_patient(work: Work, patient_id: int, action: str) -> Patient:
 async def readable_patient(work: Work, patient_id: int, action: str) -> Patient:
     """The patient if the caller may read its record now; the read is audited."""
     patient = await known_patient(work, patient_id, action)
+    await require_grant(work, patient_id, action)
+    work.audit(action, patient_id=patient_id, obj=("patient", patient_id))
+    return patient
+
+
+async def require_grant(work: Work, patient_id: int, action: str) -> None:
+    """County staff read a patient's record under an active records consent or their own
+    override; without either the attempt is audited as denied and refused."""
     if needs_consent(work.principal) and not await has_access_grant(work, patient_id):
         work.deny(action, patient_id=patient_id, obj=("patient", patient_id), reason="no consent")
         raise ConsentRequired(
             f"patient {patient_id} has no active consent for the county center; "
             "an emergency override with a reason is needed"
         )
-    work.audit(action, patient_id=patient_id, obj=("patient", patient_id))
-    return patient
 
 
 async def readable_request(work: Work, request_id: int, action: str) -> DiagnosticRequest:

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from consult.access import has_access_grant, known_patient, needs_consent
+from consult.access import known_patient, require_grant
 from consult.center import Work
 from consult.consent import active_scopes
 from consult.errors import ConsentRequired, UpstreamFailed
@@ -79,9 +79,7 @@ async def authorise(work: Work, patient_id: int, source: RegionalSource | None) 
     patient = await known_patient(work, patient_id, ACTION)
     if source is None:
         return None
-    if needs_consent(work.principal) and not await has_access_grant(work, patient.id):
-        work.deny(ACTION, patient_id=patient.id, obj=("patient", patient.id), reason="no consent")
-        raise ConsentRequired(f"patient {patient.id} has no active consent for the county center")
+    await require_grant(work, patient.id, ACTION)
     if ConsentScope.REGIONAL_RECORDS not in await active_scopes(work, patient.id):
         work.deny(
             ACTION, patient_id=patient.id, obj=("patient", patient.id), reason="no regional consent"

@@ -6,7 +6,7 @@ import hashlib
 import json
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, and_, func, select
 
 from consult import conclusions, verification
 from consult import notifications as notes
@@ -30,6 +30,12 @@ LIFECYCLE = Lifecycle(
     stamp="signed_at",
 )
 """A draft is signed once; an amendment is a new row, created amended."""
+
+
+def standing_clause() -> ColumnElement[bool]:
+    """SQL condition on :class:`Report`: the signed version that stands (not a draft, not
+    superseded by an amendment)."""
+    return and_(Report.status != ReportStatus.DRAFT, Report.superseded_by_id.is_(None))
 
 
 OUTCOMES = ("positive", "negative")

@@ -38,10 +38,10 @@ from consult.critical_tables import CriticalAlert
 from consult.errors import Forbidden, InvalidInput, NotFound
 from consult.models import DiagnosticRequest, Institution, Referral, Report, User
 from consult.principal import clinic_scope_of
+from consult.reports import standing_clause
 from consult.vocab import (
     InstitutionLevel,
     ReferralStatus,
-    ReportStatus,
     RequestKind,
     RequestStatus,
     Role,
@@ -315,15 +315,6 @@ async def _consult_spread(work: Work, req: ColumnElement[bool]) -> Spread:
     return spreads.get(("all",), Spread())
 
 
-def _current_report() -> ColumnElement[bool]:
-    """The signed version of a request's report that stands (not superseded)."""
-    return and_(
-        Report.request_id == DiagnosticRequest.id,
-        Report.status.in_((ReportStatus.FINAL, ReportStatus.AMENDED)),
-        Report.superseded_by_id.is_(None),
-    )
-
-
 async def _positives(work: Work, req: ColumnElement[bool]) -> list[Positives]:
     r = DiagnosticRequest
     outcome = Report.data["outcome"].as_string()
@@ -335,7 +326,7 @@ async def _positives(work: Work, req: ColumnElement[bool]) -> list[Positives]:
             _count_if(outcome == "positive"),
             _count_if(outcome == "negative"),
         )
-        .where(req, _current_report())
+        .where(req, Report.request_id == DiagnosticRequest.id, standing_clause())
         .group_by(r.requesting_institution_id, r.kind)
         .order_by(r.requesting_institution_id, r.kind)
     )

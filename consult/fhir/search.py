@@ -46,6 +46,7 @@ from consult.fhir.resources import (
 )
 from consult.models import AuditRecord, DiagnosticRequest, Patient, PatientRecordNumber, Report
 from consult.quality_tables import unreleased
+from consult.reports import standing_clause
 from consult.vocab import ReportStatus, RequestStatus
 from ecg.store import EcgRecording
 from lab.tables import LabOrder, LabResult, LabTest
@@ -252,8 +253,7 @@ async def search_reports(work: Work, search: RecordSearch, page: Page) -> Found[
         .join(DiagnosticRequest, DiagnosticRequest.id == Report.request_id)
         .where(
             request_clause(work.principal),
-            Report.status != ReportStatus.DRAFT,
-            Report.superseded_by_id.is_(None),
+            standing_clause(),
             ~unreleased(),
         )
     )
