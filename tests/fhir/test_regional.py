@@ -139,6 +139,9 @@ async def test_nothing_leaves_without_the_patients_regional_consent(settings: Se
 
         stranger = await api.login("dr-township")  # another township's doctor
         assert (await regional(stranger, pid))[0] == 404
+        # the supervisor reads aggregates only, the auditor the log: neither asks the region
+        assert (await regional(await api.login("supervisor"), pid))[0] == 403
+        assert (await regional(await api.login("auditor"), pid))[0] == 404
         village = await api.login("dr-village")
         consents = (await village.get(f"/api/v1/patients/{pid}/consents")).ok()
         (await village.post(f"/api/v1/consents/{consents[0]['id']}/withdraw")).ok()  # records
