@@ -27,7 +27,7 @@ from sqlalchemy import ColumnElement, and_, func, select
 from consult import reports
 from consult.access import readable_request
 from consult.center import Work
-from consult.errors import Forbidden, InvalidInput, NotFound
+from consult.errors import Conflict, Forbidden, InvalidInput, NotFound
 from consult.lifecycle import Lifecycle
 from consult.models import DiagnosticRequest, Report, User
 from consult.quality_tables import Discrepancy, SecondReading, SecondReadingStatus
@@ -45,6 +45,7 @@ LIFECYCLE = Lifecycle(
     },
     stamp="decided_at",
 )
+TAKEN = "该报告已由他人复核 / another specialist already read this report"
 QUALITY_ROLES = frozenset({Role.ADMIN, Role.SUPERVISOR} | {r for r in Role if r.is_center})
 """Who reads the discrepancy rates: the county's staff and the supervisor (no clinic)."""
 
@@ -84,7 +85,7 @@ async def record(work: Work, report_id: int, verdict: Verdict) -> SecondReading:
         SecondReadingStatus.DONE,
         work.now,
         code="second_reading_taken",
-        message="该报告已由他人复核 / another specialist already read this report",
+        message=TAKEN,
         second_reader_id=me,
         discrepancy=verdict.discrepancy,
         note=note,
@@ -124,6 +125,8 @@ async def _pending(work: Work, report_id: int) -> tuple[SecondReading, Report, D
     if request.kind not in work.principal.kinds:
         work.deny("report.second_reading", patient_id=request.patient_id, obj=("report", report_id))
         raise Forbidden("只有本类别的医生可复核 / only specialists of this kind read it second")
+    if reading.status is SecondReadingStatus.DONE:  # the race lost before the read, not during
+        raise Conflict(TAKEN, code="second_reading_taken")
     LIFECYCLE.check(reading, SecondReadingStatus.DONE)
     return reading, report, request
 

@@ -96,7 +96,7 @@ async def test_second_reading_before_release(api: Api) -> None:
     assert await visible(village, request, report)
     assert (await village.get(f"/api/v1/requests/{request['id']}")).ok()["status"] == "completed"
     again = await head.post(url, {"discrepancy": "none"})
-    assert again.status == 409
+    assert again.status == 409 and again.body["error"]["code"] == "second_reading_taken"
 
     # a major discrepancy: the second reader signs the correction, released as an amendment
     request2, report2 = await signed(village, reader2, "stat", "复核乙")
